@@ -1,0 +1,201 @@
+"""The ``chatload`` command: ``serve``, ``provision`` and ``bench-server``.
+
+``main(argv)`` returns the exit code, so tests call it directly. Every error
+chatload expects ends as one line on stderr, ``Error: what, and how to fix it``:
+
+- 0: success;
+- 1: the work ran and failed (a server whose storage failed, a missed target);
+- 2: bad input or configuration (options, files, an address in use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from chatload import __version__
+from chatload.errors import ChatloadError, ConfigError
+from chatload.logs import LOG_LEVELS, configure_logging
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from chatload.server.app import ServerConfig, run_server
+
+    configure_logging(args.log_level, json_lines=args.log_format == "json")
+    config = ServerConfig(
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        page_size=args.page_size,
+        token_param=args.token_param,
+        envelope=args.envelope,
+        synchronous=args.synchronous,
+        max_frame_bytes=args.max_frame_bytes,
+        cached_chats=args.cached_chats,
+        ping_interval=args.ping_interval,
+        stats_interval=args.stats_interval,
+        ready_file=args.ready_file,
+    )
+    return run_server(config, loop=args.loop)
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from chatload.provision import ProvisionPlan, provision
+
+    plan = ProvisionPlan(
+        owners=args.owners,
+        requesters=args.requesters,
+        events_per_owner=args.events_per_owner,
+        chats_per_requester=args.chats_per_requester,
+        history=args.history,
+        seed=args.seed,
+        locale=args.locale,
+        layout=args.layout,
+    )
+    summary = provision(args.db, args.users_out, plan, force=args.force)
+    print(
+        f"provisioned {summary.users} users, {summary.events} events, {summary.chats} chats "
+        f"and {summary.messages} messages into {args.db}; users file: {args.users_out}"
+    )
+    return 0
+
+
+def _bench_server(args: argparse.Namespace) -> int:
+    from chatload.bench.server_bench import BenchOptions, run_server_benchmark
+
+    options = BenchOptions(
+        pairs=args.pairs,
+        duration=args.duration,
+        warmup=args.warmup,
+        window=args.window,
+        server_cpu=args.server_cpu,
+        client_cpu=args.client_cpu,
+        synchronous=args.synchronous,
+        workdir=args.workdir,
+        target=args.target,
+    )
+    return run_server_benchmark(options)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatload",
+        description="Load and soak testing for the events platform's WebSocket chat.",
+    )
+    parser.add_argument("--version", action="version", version=f"chatload {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the reference chat server")
+    serve.add_argument("--db", type=Path, required=True, help="SQLite database made by provision")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument(
+        "--page-size",
+        type=_positive_int,
+        default=50,
+        help="messages per initial_data chat and per history page",
+    )
+    serve.add_argument("--token-param", default="token", help="query parameter holding the token")
+    serve.add_argument("--envelope", default="object", choices=("object", "array"))
+    serve.add_argument(
+        "--synchronous",
+        default="full",
+        choices=("full", "normal"),
+        help="SQLite durability: full fsyncs every commit (default)",
+    )
+    serve.add_argument("--max-frame-bytes", type=_positive_int, default=64 * 1024)
+    serve.add_argument(
+        "--cached-chats",
+        type=_positive_int,
+        default=10_000,
+        help="chats whose newest page is kept in memory",
+    )
+    serve.add_argument("--ping-interval", type=float, default=20.0)
+    serve.add_argument(
+        "--stats-interval",
+        type=float,
+        default=10.0,
+        help="seconds between stats log lines, 0 for none",
+    )
+    serve.add_argument(
+        "--ready-file", type=Path, help="write {url, port, pid} as JSON here once listening"
+    )
+    serve.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"))
+    serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    serve.add_argument("--log-format", default="text", choices=("text", "json"))
+    serve.set_defaults(handler=_serve)
+
+    prov = commands.add_parser("provision", help="create a test dataset and its users file")
+    prov.add_argument("--db", type=Path, required=True)
+    prov.add_argument("--users-out", type=Path, required=True, help="users.csv to write")
+    prov.add_argument("--owners", type=int, default=10)
+    prov.add_argument("--requesters", type=int, default=100)
+    prov.add_argument("--events-per-owner", type=int, default=2)
+    prov.add_argument("--chats-per-requester", type=int, default=2)
+    prov.add_argument("--history", type=int, default=20, help="messages per chat")
+    prov.add_argument("--seed", type=int, default=1)
+    prov.add_argument("--locale", default="ru_RU", help="Faker locale of names and texts")
+    prov.add_argument(
+        "--layout",
+        default="random",
+        choices=("random", "pairs"),
+        help="pairs: requester i writes to event i only (independent chats)",
+    )
+    prov.add_argument("--force", action="store_true", help="replace an existing database")
+    prov.set_defaults(handler=_provision)
+
+    bench = commands.add_parser(
+        "bench-server", help="measure the reference server's durable messages/s"
+    )
+    bench.add_argument(
+        "--pairs",
+        type=_positive_int,
+        default=200,
+        help="chats, each with both participants connected and sending",
+    )
+    bench.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    bench.add_argument("--warmup", type=float, default=2.0)
+    bench.add_argument(
+        "--window", type=_positive_int, default=1, help="messages each sender keeps unacknowledged"
+    )
+    bench.add_argument("--server-cpu", type=int, default=0, help="core the server is pinned to")
+    bench.add_argument("--client-cpu", type=int, default=1, help="core the client is pinned to")
+    bench.add_argument("--synchronous", default="full", choices=("full", "normal"))
+    bench.add_argument("--workdir", type=Path, help="keep the dataset here (default: temporary)")
+    bench.add_argument(
+        "--target", type=float, default=15_000.0, help="messages/s to reach; exit 1 below it"
+    )
+    bench.set_defaults(handler=_bench_server)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except ChatloadError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Test data for the reference server: users, events, chats and message history.
+
+Everything is drawn from one seeded random generator and one seeded Faker, so
+the same options give the same database and users file, byte for byte.
+Message text comes from a pool of Faker texts of varied length (drawing each
+message from Faker directly would make large datasets slow to build).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from chatload.errors import ConfigError
+from chatload.protocol.dates import format_message_date
+from chatload.server.store import create_schema, join_uuids
+from chatload.users_file import Identity, Role, write_users
+
+__all__ = ["ProvisionPlan", "ProvisionSummary", "provision"]
+
+_TEXT_LENGTHS: Final = (20, 40, 80, 80, 160, 160, 300, 600, 1200)
+_BASE_EPOCH: Final = 1_767_225_600  # 2026-01-01T00:00:00Z: dates depend on the seed only
+_DAY: Final = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionPlan:
+    owners: int = 10
+    requesters: int = 100
+    events_per_owner: int = 2
+    chats_per_requester: int = 2
+    history: int = 20
+    seed: int = 1
+    locale: str = "ru_RU"
+    photo_share: float = 0.15
+    # "random": each requester asks to join randomly drawn events; "pairs": requester
+    # i asks to join event i only, so every chat is independent of every other.
+    layout: str = "random"
+
+    def check(self) -> None:
+        if self.owners < 1 or self.requesters < 1:
+            raise ConfigError("--owners and --requesters must each be at least 1")
+        if self.events_per_owner < 1:
+            raise ConfigError("--events-per-owner must be at least 1")
+        if self.history < 0:
+            raise ConfigError("--history cannot be negative")
+        events = self.owners * self.events_per_owner
+        if self.layout not in ("random", "pairs"):
+            raise ConfigError(f"--layout must be random or pairs, got {self.layout!r}")
+        if self.layout == "pairs" and (self.requesters != events or self.chats_per_requester != 1):
+            raise ConfigError(
+                "--layout pairs needs exactly one requester per event "
+                f"(--requesters {events}) and --chats-per-requester 1"
+            )
+        if not 1 <= self.chats_per_requester <= events:
+            raise ConfigError(
+                f"--chats-per-requester must be within 1..{events} "
+                f"(the number of events: owners x events per owner)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionSummary:
+    users: int
+    events: int
+    chats: int
+    messages: int
+
+
+class _Draw:
+    """Seeded values: UUIDs, tokens, texts."""
+
+    def __init__(self, seed: int, locale: str) -> None:
+        from faker import Faker
+
+        self.rng = random.Random(seed)
+        self.fake = Faker(locale)
+        self.fake.seed_instance(seed)
+        self.texts = [
+            self.fake.text(max_nb_chars=length)
+            for length in (self.rng.choice(_TEXT_LENGTHS) for _ in range(400))
+        ]
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def token(self) -> str:
+        return self.rng.getrandbits(160).to_bytes(20, "big").hex()
+
+    def title(self) -> str:
+        return str(self.fake.sentence(nb_words=3)).rstrip(".")
+
+
+def provision(
+    db: Path, users_out: Path, plan: ProvisionPlan, *, force: bool = False
+) -> ProvisionSummary:
+    """Create ``db`` and ``users_out`` from ``plan``."""
+    plan.check()
+    if db.exists() and not force:
+        raise ConfigError(f"database {db} already exists: pass --force to replace it")
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    draw = _Draw(plan.seed, plan.locale)
+    rng = draw.rng
+
+    users: list[tuple[int, str, str, str, str]] = []
+    identities: list[Identity] = []
+    for user_id in range(1, plan.owners + plan.requesters + 1):
+        role: Role = "owner" if user_id <= plan.owners else "requester"
+        name = str(draw.fake.name())
+        token = draw.token()
+        users.append((user_id, name, draw.uuid(), token, role))
+        identities.append(Identity(user_id, token, role, {"name": name}))
+
+    events: list[tuple[int, int, str, str, str, int, int]] = []
+    for owner_id in range(1, plan.owners + 1):
+        for _ in range(plan.events_per_owner):
+            starts = _BASE_EPOCH + rng.randrange(365 * _DAY)
+            location = "ONLINE" if rng.random() < 0.4 else str(draw.fake.city())
+            icons = join_uuids([draw.uuid() for _ in range(rng.randint(1, 3))])
+            events.append(
+                (
+                    len(events) + 1,
+                    owner_id,
+                    draw.title(),
+                    icons,
+                    location,
+                    starts,
+                    starts + rng.randrange(3600, 3 * _DAY),
+                )
+            )
+    owner_of = {event[0]: event[1] for event in events}
+
+    chats: list[tuple[int, str, int, int, bool, bool, int, int]] = []
+    messages: list[tuple[int, int, int, str, str, str]] = []
+    for requester_id in range(plan.owners + 1, plan.owners + plan.requesters + 1):
+        if plan.layout == "pairs":
+            chosen = [requester_id - plan.owners]
+        else:
+            chosen = sorted(rng.sample(range(1, len(events) + 1), plan.chats_per_requester))
+        for event_id in chosen:
+            chat_key = len(chats) + 1
+            participants = (owner_of[event_id], requester_id)
+            moment = float(_BASE_EPOCH - rng.randrange(30 * _DAY))
+            for message_id in range(1, plan.history + 1):
+                moment += rng.uniform(5, 900)
+                photos = (
+                    [draw.uuid() for _ in range(rng.randint(1, 3))]
+                    if rng.random() < plan.photo_share
+                    else []
+                )
+                messages.append(
+                    (
+                        chat_key,
+                        message_id,
+                        rng.choice(participants),
+                        rng.choice(draw.texts),
+                        join_uuids(photos),
+                        format_message_date(moment),
+                    )
+                )
+            is_request = rng.random() < 0.7
+            chats.append(
+                (
+                    chat_key,
+                    draw.uuid(),
+                    event_id,
+                    requester_id,
+                    is_request,
+                    is_request and rng.random() < 0.5,
+                    max(0, plan.history - rng.randint(0, 5)),
+                    max(0, plan.history - rng.randint(0, 5)),
+                )
+            )
+
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
+        create_schema(connection)  # executescript commits by itself
+        connection.execute("BEGIN")
+        connection.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?)", users)
+        connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+        connection.executemany("INSERT INTO chats VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chats)
+        connection.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", messages)
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    write_users(users_out, identities, extra_columns=("name",))
+    return ProvisionSummary(len(users), len(events), len(chats), len(messages))

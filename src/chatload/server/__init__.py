@@ -1,0 +1,1 @@
+"""The reference chat server: asyncio, websockets sans-I/O, SQLite."""

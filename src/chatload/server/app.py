@@ -1,0 +1,267 @@
+"""The reference chat server: start-up, the listening socket, shutdown.
+
+:class:`ChatServer` wires the store, the world, the service and the commit
+pipeline to an asyncio listening socket. ``run_server`` is the blocking entry
+point of ``chatload serve``: it picks the event loop (uvloop when installed),
+serves until SIGINT or SIGTERM, then shuts down gracefully: stop accepting,
+finish and fan out every write already accepted, close every connection with
+1001, close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatload.errors import ConfigError
+from chatload.protocol.codec import codec_by_name
+from chatload.server.connection import ChatConnection
+from chatload.server.pipeline import CommitPipeline
+from chatload.server.service import ChatService, PendingWrite
+from chatload.server.store import Store
+
+__all__ = ["ChatServer", "ServerConfig", "event_loop_factory", "run_server"]
+
+log = logging.getLogger("chatload.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    db: Path
+    host: str = "127.0.0.1"
+    port: int = 8765
+    page_size: int = 50
+    token_param: str = "token"
+    envelope: str = "object"
+    synchronous: str = "full"
+    # Frames above max_frame_bytes are answered with debug_info "too_large" and the
+    # connection stays open; above max_message_bytes websockets closes with 1009.
+    max_frame_bytes: int = 64 * 1024
+    max_message_bytes: int = 1024 * 1024
+    max_send_buffer: int = 8 * 1024 * 1024
+    max_inflight: int = 512
+    cached_chats: int = 10_000
+    open_timeout: float = 10.0
+    close_timeout: float = 5.0
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    drain_timeout: float = 10.0
+    stats_interval: float = 10.0
+    ready_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.page_size < 1:
+            raise ConfigError(f"--page-size must be at least 1, got {self.page_size}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port must be within 0..65535, got {self.port}")
+        if self.max_frame_bytes > self.max_message_bytes:
+            raise ConfigError("--max-frame-bytes cannot exceed the hard message size limit")
+        codec_by_name(self.envelope)
+
+
+class ChatServer:
+    """One running reference server; ``start`` then ``stop`` on one event loop."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[ChatConnection] = set()
+        self.exit_code = 0
+        self._stop_requested = asyncio.Event()
+        self._to_flush: list[ChatConnection] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.store = Store(config.db, synchronous=config.synchronous)
+        world = self.store.load_world(page_size=config.page_size, cached_chats=config.cached_chats)
+        self.service = ChatService(
+            world, self.store, codec_by_name(config.envelope), submit=self._submit
+        )
+        self.pipeline: CommitPipeline[PendingWrite] = CommitPipeline(
+            self.loop,
+            commit=self.service.commit,
+            apply=self.service.apply,
+            fail=self.service.fail,
+            on_fatal=self._fatal,
+        )
+        self.port = config.port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}/"
+
+    async def start(self) -> None:
+        try:
+            self._server = await self.loop.create_server(
+                lambda: ChatConnection(self),
+                self.config.host,
+                self.config.port,
+                reuse_address=True,
+                backlog=4096,
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {self.config.host}:{self.config.port} ({exc.strerror}): "
+                "choose another --port or stop what holds it"
+            ) from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        world = self.service.world
+        log.info(
+            "listening",
+            extra={
+                "url": self.url,
+                "users": len(world.users),
+                "events": len(world.events),
+                "chats": len(world.chats),
+                "db": str(self.config.db),
+            },
+        )
+        self._tasks.append(asyncio.create_task(self._keepalive()))
+        if self.config.stats_interval > 0:
+            self._tasks.append(asyncio.create_task(self._report_stats()))
+        if self.config.ready_file is not None:
+            self._write_ready_file(self.config.ready_file)
+
+    def _write_ready_file(self, path: Path) -> None:
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(
+            json.dumps(
+                {"url": self.url, "host": self.config.host, "port": self.port, "pid": os.getpid()}
+            )
+        )
+        temporary.replace(path)
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop_requested.wait()
+
+    async def stop(self) -> None:
+        """Stop accepting, finish the accepted writes, close every connection."""
+        if self._server is not None:
+            self._server.close()
+        try:
+            await asyncio.wait_for(self.pipeline.drain(), self.config.drain_timeout)
+        except TimeoutError:
+            log.error("writes still pending at shutdown were not confirmed to their senders")
+        for connection in list(self.connections):
+            connection.close()
+        deadline = self.loop.time() + self.config.close_timeout
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.abort()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.pipeline.close()
+        self.store.close()
+        log.info("stopped", extra={"messages_accepted": self.service.messages_accepted})
+
+    def _submit(self, write: PendingWrite) -> None:
+        self.pipeline.submit(write)
+
+    def _fatal(self, error: BaseException) -> None:
+        self.exit_code = 1
+        self.request_stop()
+
+    # Connection bookkeeping
+
+    def track(self, connection: ChatConnection) -> None:
+        self.connections.add(connection)
+
+    def untrack(self, connection: ChatConnection) -> None:
+        self.connections.discard(connection)
+
+    def queue_flush(self, connection: ChatConnection) -> None:
+        if not self._to_flush:
+            self.loop.call_soon(self._flush_all)
+        self._to_flush.append(connection)
+
+    def _flush_all(self) -> None:
+        connections, self._to_flush = self._to_flush, []
+        for connection in connections:
+            connection.flush()
+
+    async def _keepalive(self) -> None:
+        """Ping connections that went quiet; drop those that stay silent."""
+        interval, timeout = self.config.ping_interval, self.config.ping_timeout
+        while True:
+            await asyncio.sleep(min(interval, timeout) / 2)
+            now = self.loop.time()
+            for connection in list(self.connections):
+                if not connection.opened:
+                    continue
+                quiet = now - connection.last_seen
+                if quiet > interval + timeout:
+                    log.info(
+                        "dropping a connection that stopped answering pings",
+                        extra={"user_id": connection.user_id, "peer": connection.peer_name},
+                    )
+                    connection.abort()
+                elif quiet > interval:
+                    connection.ping()
+
+    async def _report_stats(self) -> None:
+        pipeline = self.pipeline
+        last_writes = 0
+        while True:
+            await asyncio.sleep(self.config.stats_interval)
+            writes = pipeline.writes
+            if writes == last_writes:
+                continue
+            log.info(
+                "stats",
+                extra={
+                    "connections": len(self.connections),
+                    "writes_per_s": round((writes - last_writes) / self.config.stats_interval),
+                    "batches": pipeline.batches,
+                    "mean_batch": round(writes / max(pipeline.batches, 1), 1),
+                },
+            )
+            last_writes = writes
+
+
+def event_loop_factory(kind: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when asked for or, with ``auto``, when it is installed."""
+    if kind == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if kind == "uvloop":
+            raise ConfigError("--loop uvloop needs uvloop: pip install uvloop") from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def _serve(config: ServerConfig) -> int:
+    server = ChatServer(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.request_stop)
+    try:
+        await server.wait_stopped()
+        log.info("shutting down")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await server.stop()
+    return server.exit_code
+
+
+def run_server(config: ServerConfig, *, loop: str = "auto") -> int:
+    """Serve until SIGINT or SIGTERM; the exit code is 0 unless storage failed."""
+    with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
+        return runner.run(_serve(config))

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatload.provision import ProvisionPlan, provision
+from tests.support import Dataset, ServerThread, server_config
+
+# Small enough to build in a fraction of a second, large enough that history spans
+# several pages and every owner has several chats.
+TEST_PLAN = ProvisionPlan(
+    owners=3, requesters=8, events_per_owner=2, chats_per_requester=2, history=120, seed=7
+)
+
+
+@pytest.fixture(scope="session")
+def template_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    root = tmp_path_factory.mktemp("template")
+    provision(root / "chat.db", root / "users.csv", TEST_PLAN)
+    return Dataset(root / "chat.db", root / "users.csv")
+
+
+@pytest.fixture
+def dataset(template_dataset: Dataset, tmp_path: Path) -> Dataset:
+    shutil.copy(template_dataset.db, tmp_path / "chat.db")
+    shutil.copy(template_dataset.users_csv, tmp_path / "users.csv")
+    return Dataset(tmp_path / "chat.db", tmp_path / "users.csv")
+
+
+@pytest.fixture
+def start_server(dataset: Dataset) -> Iterator[Callable[..., ServerThread]]:
+    started: list[ServerThread] = []
+
+    def start(**overrides: Any) -> ServerThread:
+        server = ServerThread(server_config(dataset, **overrides)).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerThread]) -> ServerThread:
+    return start_server()
