@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from chatload.protocol import ObjectEnvelopeCodec, ServerEvent, parse_server_event
 from chatload.server.app import ChatServer, ServerConfig, event_loop_factory
+from chatload.server.launcher import LaunchedServer
 from chatload.users_file import Identity, read_users
 
 CODEC = ObjectEnvelopeCodec()
@@ -159,54 +154,26 @@ async def _call(function: Callable[[], Any]) -> Any:
     return function()
 
 
-class ServerProcess:
-    """``chatload serve`` as a child process, for restarts, signals and kill -9."""
+class ServerProcess(LaunchedServer):
+    """The launched server with its output kept in ``workdir/server.log``."""
 
     def __init__(self, db: Path, workdir: Path, *extra: str) -> None:
-        self.ready_file = workdir / f"ready-{time.monotonic_ns()}.json"
         self.log_file = workdir / "server.log"
-        command = [
-            sys.executable,
-            "-m",
-            "chatload",
-            "serve",
-            "--db",
-            str(db),
-            "--port",
-            "0",
-            "--ready-file",
-            str(self.ready_file),
-            "--stats-interval",
-            "0",
-            *extra,
-        ]
         self._log = self.log_file.open("ab")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not self.ready_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                raise RuntimeError(f"server did not start:\n{self.log_file.read_text()}")
-            time.sleep(0.02)
-        self.url: str = json.loads(self.ready_file.read_text())["url"]
+        try:
+            super().__init__(db, "--stats-interval", "0", *extra, log=self._log)
+        except BaseException:
+            self._log.close()
+            raise
 
     def signal(self, signum: int) -> int:
-        self.process.send_signal(signum)
-        code = self.process.wait(30)
-        self._log.close()
-        return code
+        return self.stop(signum)
 
     def kill9(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(30)
-        self._log.close()
-
-    def __enter__(self) -> ServerProcess:
-        return self
+        self.kill()
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.process.poll() is None:
-            self.signal(signal.SIGTERM)
+        self.stop()
         self._log.close()
 
 

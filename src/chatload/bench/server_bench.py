@@ -17,11 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import deque
@@ -37,6 +33,7 @@ from websockets.uri import parse_uri
 
 from chatload.errors import ChatloadError, ConfigError
 from chatload.provision import ProvisionPlan, provision
+from chatload.server.launcher import LaunchedServer
 from chatload.users_file import read_users
 
 __all__ = ["BenchOptions", "BenchResult", "run_server_benchmark"]
@@ -222,41 +219,6 @@ async def _drive(
     )
 
 
-def _start_server(
-    db: Path, workdir: Path, options: BenchOptions
-) -> tuple[subprocess.Popen[bytes], str]:
-    ready = workdir / "ready.json"
-    ready.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "chatload",
-        "serve",
-        "--db",
-        str(db),
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "--stats-interval",
-        "0",
-        "--log-level",
-        "warning",
-        "--synchronous",
-        options.synchronous,
-    ]
-    if shutil.which("taskset"):
-        command = ["taskset", "-c", str(options.server_cpu), *command]
-    server = subprocess.Popen(command)
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise ChatloadError("the reference server did not start; run it alone to see why")
-        time.sleep(0.05)
-    return server, json.loads(ready.read_text())["url"]
-
-
 def run_server_benchmark(options: BenchOptions) -> int:
     from chatload.server.app import event_loop_factory
 
@@ -281,14 +243,13 @@ def run_server_benchmark(options: BenchOptions) -> int:
             force=True,
         )
         users = [(identity.user_id, identity.token) for identity in read_users(users_csv)]
-        server, url = _start_server(db, workdir, options)
-        try:
+        with LaunchedServer(
+            db, "--stats-interval", "0", "--log-level", "warning",
+            "--synchronous", options.synchronous, cpu=options.server_cpu, log=None,
+        ) as server:  # fmt: skip
             os.sched_setaffinity(0, {options.client_cpu})
             with asyncio.Runner(loop_factory=event_loop_factory("auto")) as runner:
-                result = runner.run(_drive(url, users, options, server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+                result = runner.run(_drive(server.url, users, options, server.pid))
     print(
         f"pairs={options.pairs} window={options.window} synchronous={options.synchronous}\n"
         f"durable messages/s (acked, full fan-out): {result.messages_per_s:,.0f}\n"
