@@ -1,0 +1,21 @@
+"""chatload's main locustfile: event owners and requesters on the chat.
+
+    locust -f locustfiles/chat.py                          # web UI, embedded server
+    locust -f locustfiles/chat.py --headless -u 20 -r 20 -t 20s
+    locust -f locustfiles/chat.py --host wss://chat.example/ws --users-file users.csv
+
+See the README for every option (locust -f locustfiles/chat.py --help lists them).
+"""
+
+# Locust first: it patches the standard library with gevent when imported.
+from locust import events, run_single_user
+
+from chatload.loadgen import OwnerUser, RequesterUser, install
+
+install(events)
+
+__all__ = ["OwnerUser", "RequesterUser"]
+
+if __name__ == "__main__":
+    # Debug one user in an IDE: python locustfiles/chat.py (needs --host in LOCUST_HOST).
+    run_single_user(RequesterUser)

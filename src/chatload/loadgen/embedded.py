@@ -1,0 +1,76 @@
+"""The embedded default target: a provisioned reference server for one run.
+
+With no ``--host``, the master provisions a dataset into a temporary directory,
+starts ``chatload serve`` on a free loopback port, points the run at it and stops
+it when Locust quits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import tempfile
+from pathlib import Path
+
+from chatload.loadgen.options import ChatOptions
+from chatload.provision import ProvisionPlan, provision
+from chatload.server.launcher import LaunchedServer
+from chatload.users_file import Identity, read_users
+
+__all__ = ["EmbeddedServer", "roles_wanted"]
+
+log = logging.getLogger("chatload.loadgen")
+
+_WEB_UI_OWNERS = 100
+_WEB_UI_REQUESTERS = 1000
+
+
+def roles_wanted(users: int, options: ChatOptions) -> dict[str, int]:
+    """How many owners and requesters ``users`` Locust users split into."""
+    total = options.owner_weight + options.requester_weight
+    owners = math.ceil(users * options.owner_weight / total)
+    requesters = math.ceil(users * options.requester_weight / total)
+    return {"owner": owners, "requester": requesters}
+
+
+class EmbeddedServer:
+    def __init__(self, options: ChatOptions, users: int | None) -> None:
+        if users is None:
+            owners, requesters = _WEB_UI_OWNERS, _WEB_UI_REQUESTERS
+        else:
+            wanted = roles_wanted(users, options)
+            owners, requesters = max(2, wanted["owner"]), max(4, wanted["requester"])
+        owners = options.embedded_owners or owners
+        requesters = options.embedded_requesters or requesters
+        self._directory = tempfile.TemporaryDirectory(prefix="chatload-embedded-")
+        root = Path(self._directory.name)
+        self.users_file = root / "users.csv"
+        plan = ProvisionPlan(
+            owners=owners,
+            requesters=requesters,
+            events_per_owner=2,
+            chats_per_requester=min(2, owners * 2),
+            history=options.embedded_history,
+        )
+        summary = provision(root / "chat.db", self.users_file, plan)
+        # The server's warnings and errors go to this terminal.
+        self.server = LaunchedServer(
+            root / "chat.db", "--stats-interval", "0", "--log-level", "warning", log=None
+        )
+        self.url = self.server.url
+        atexit.register(self.stop)
+        log.info(
+            "embedded reference server at %s: %d users, %d chats (%s)",
+            self.url,
+            summary.users,
+            summary.chats,
+            root,
+        )
+
+    def identities(self) -> list[Identity]:
+        return read_users(self.users_file)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self._directory.cleanup()

@@ -1,0 +1,136 @@
+"""Who each Locust user is: a distinct identity from the users file, across workers.
+
+The master (or the only process of a local run) holds the pool and lends
+identities one at a time; workers ask for them with Locust messages, so no
+identity is ever used by two users at once, however users are spread over
+workers and whenever they start or stop. Workers need no users file of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Final
+
+from gevent.event import AsyncResult
+
+from chatload.errors import ConfigError
+from chatload.users_file import Identity
+
+__all__ = ["IdentityPool", "LocalLender", "RemoteLender"]
+
+log = logging.getLogger("chatload.loadgen")
+
+REQUEST: Final = "chatload_identity_request"
+GRANT: Final = "chatload_identity_grant"
+RETURN: Final = "chatload_identity_return"
+
+
+class IdentityPool:
+    """Every identity of the run, by role; lent and given back."""
+
+    def __init__(self, identities: Iterable[Identity]) -> None:
+        self.free: dict[str, deque[Identity]] = {"owner": deque(), "requester": deque()}
+        self.by_id: dict[int, Identity] = {}
+        for identity in identities:
+            self.free[identity.role].append(identity)
+            self.by_id[identity.user_id] = identity
+        self.total = {role: len(free) for role, free in self.free.items()}
+
+    def lend(self, role: str) -> Identity:
+        free = self.free[role]
+        if not free:
+            raise ConfigError(
+                f"fewer identities than users: the users file has {self.total[role]} "
+                f"{role}s and the run wants more; add {role}s to the users file or lower "
+                "-u (or the weight of that role)"
+            )
+        return free.popleft()
+
+    def give_back(self, user_id: int) -> None:
+        identity = self.by_id.get(user_id)
+        if identity is not None and identity not in self.free[identity.role]:
+            self.free[identity.role].append(identity)
+
+    def check_enough(self, wanted: dict[str, int]) -> None:
+        for role, count in wanted.items():
+            if count > self.total[role]:
+                raise ConfigError(
+                    f"fewer identities than users: the run wants {count} {role}s and the "
+                    f"users file has {self.total[role]}; add {role}s to the users file or "
+                    "lower -u (or the weight of that role)"
+                )
+
+
+class LocalLender:
+    """A local run, or the master's own view: lends straight from the pool."""
+
+    def __init__(self, pool: IdentityPool) -> None:
+        self.pool = pool
+
+    def acquire(self, role: str, timeout: float) -> Identity:
+        return self.pool.lend(role)
+
+    def release(self, identity: Identity) -> None:
+        self.pool.give_back(identity.user_id)
+
+
+class RemoteLender:
+    """A worker: asks the master for one identity at a time."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self._waiting: dict[str, deque[AsyncResult]] = {"owner": deque(), "requester": deque()}
+        runner.register_message(GRANT, self._granted)
+
+    def acquire(self, role: str, timeout: float) -> Identity:
+        result: AsyncResult = AsyncResult()
+        self._waiting[role].append(result)
+        self.runner.send_message(REQUEST, {"role": role})
+        try:
+            granted: Identity = result.get(timeout=timeout)
+        except TimeoutError:
+            raise ConfigError(
+                f"the master lent no {role} identity within {timeout:.0f} s: "
+                "is it running chatload's locustfile?"
+            ) from None
+        return granted
+
+    def release(self, identity: Identity) -> None:
+        self.runner.send_message(RETURN, {"user_id": identity.user_id})
+
+    def _granted(self, environment: Any, msg: Any) -> None:
+        data = msg.data
+        waiting = self._waiting[data["role"]]
+        if not waiting:
+            return
+        result = waiting.popleft()
+        if data.get("error"):
+            result.set_exception(ConfigError(data["error"]))
+        else:
+            user_id, token = data["identity"]
+            result.set(Identity(user_id, token, data["role"]))
+
+
+def serve_identities(runner: Any, pool: IdentityPool) -> None:
+    """On the master: answer workers' requests from ``pool``."""
+
+    def lend(environment: Any, msg: Any) -> None:
+        role = msg.data["role"]
+        try:
+            identity = pool.lend(role)
+        except ConfigError as exc:
+            runner.send_message(GRANT, {"role": role, "error": str(exc)}, client_id=msg.node_id)
+            return
+        runner.send_message(
+            GRANT,
+            {"role": role, "identity": [identity.user_id, identity.token]},
+            client_id=msg.node_id,
+        )
+
+    def give_back(environment: Any, msg: Any) -> None:
+        pool.give_back(msg.data["user_id"])
+
+    runner.register_message(REQUEST, lend)
+    runner.register_message(RETURN, give_back)

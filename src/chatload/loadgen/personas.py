@@ -1,0 +1,79 @@
+"""The chat's two kinds of people. They only declare what they do and how often.
+
+- An event owner sees its events' chats grouped by event, answers chats with new
+  messages from requesters, marks them read up to the last message seen, pages
+  back through some chats' history and sometimes sends photos.
+- A requester writes to the events it asked to join, reads the answers and pages
+  back through history.
+"""
+
+from __future__ import annotations
+
+from chatload.loadgen.user import ChatUser, chat_task
+from chatload.tracking.tracker import ChatView
+
+__all__ = ["OwnerUser", "RequesterUser"]
+
+
+class OwnerUser(ChatUser):
+    role = "owner"
+
+    def events(self) -> dict[int, list[ChatView]]:
+        """The chats people write to my events in, grouped by event."""
+        grouped: dict[int, list[ChatView]] = {}
+        me = self.identity.user_id if self.identity else 0
+        for view in self.chats:
+            if view.owner_id == me:
+                grouped.setdefault(view.event_id, []).append(view)
+        return grouped
+
+    def waiting_for_me(self) -> list[ChatView]:
+        return [
+            view
+            for chats in self.events().values()
+            for view in chats
+            if view.my_unread > 0 or (view.last_from and view.last_from == view.interlocutor_id)
+        ]
+
+    @chat_task(5)
+    def answer(self) -> None:
+        waiting = self.waiting_for_me()
+        if waiting:
+            view = self.rng.choice(waiting)
+            self.write(view)
+            if view.my_unread > 0:
+                self.read_up_to_last(view)
+
+    @chat_task(2)
+    def mark_read(self) -> None:
+        unread = self.unread_chats()
+        if unread:
+            self.read_up_to_last(self.rng.choice(unread))
+
+    @chat_task(1)
+    def page_history(self) -> None:
+        chats = self.chats
+        if chats:
+            self.page_back(self.rng.choice(chats))
+
+
+class RequesterUser(ChatUser):
+    role = "requester"
+
+    @chat_task(4)
+    def write_to_event(self) -> None:
+        chats = self.chats
+        if chats:
+            self.write(self.rng.choice(chats))
+
+    @chat_task(3)
+    def read_answers(self) -> None:
+        unread = self.unread_chats()
+        if unread:
+            self.read_up_to_last(self.rng.choice(unread))
+
+    @chat_task(1)
+    def page_history(self) -> None:
+        chats = self.chats
+        if chats:
+            self.page_back(self.rng.choice(chats))

@@ -1,0 +1,209 @@
+"""chatload inside Locust: ``install(events)`` from a locustfile wires it all.
+
+- ``init`` (master or local process): the target. With ``--host`` the users file
+  is read; without it, the embedded reference server is provisioned and started.
+  A headless run checks the target before any user starts (server reachable, a
+  token accepted, ``initial_data`` first, enough identities) and exits with one
+  line and status 2 when something is wrong. The master also lends identities to
+  workers, relays read notices between them and ends the run on a worker's fatal
+  error.
+- ``test_start`` (every process): a fresh :class:`ChatRuntime` with the options
+  as the run starts with them (the web UI may have changed them), and the
+  persona weights; a web UI run does its checks here.
+- ``test_stop`` / ``quitting``: stop the runtime, then the embedded server.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from locust.runners import MasterRunner, WorkerRunner
+
+from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
+from chatload.loadgen import options as chat_options
+from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
+from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
+from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
+from chatload.loadgen.transport import TransportSettings, WebSocketTransport
+from chatload.loadgen.user import ChatUser, set_runtime
+from chatload.protocol.codec import codec_by_name
+from chatload.users_file import Identity, read_users
+
+__all__ = ["install", "preflight"]
+
+log = logging.getLogger("chatload.loadgen")
+
+
+def preflight(host: str, identities: list[Identity], options: chat_options.ChatOptions) -> None:
+    """Connect once as the first identity; a :class:`ConfigError` says what is wrong."""
+    settings = TransportSettings(
+        auth_mode=options.auth_mode,
+        token_param=options.token_param,
+        cookie_name=options.cookie_name,
+        ca_bundle=options.ca_bundle,
+        insecure=options.insecure,
+        connect_timeout=options.connect_timeout,
+    )
+    identity = identities[0]
+    transport = WebSocketTransport(host, settings)
+    try:
+        transport.open(identity.token)
+    except HandshakeRejected as exc:
+        if exc.status in (401, 403):
+            raise ConfigError(
+                f"the server at {host} refused the token of user {identity.user_id} "
+                f"(HTTP {exc.status}): use the users file of this server, and check "
+                "--auth-mode and --token-param"
+            ) from None
+        raise ConfigError(
+            f"the server at {host} answered the WebSocket upgrade with HTTP {exc.status}: "
+            "is --host the chat's WebSocket endpoint?"
+        ) from None
+    except ChatloadError as exc:
+        raise ConfigError(
+            f"{exc}: start the server or fix --host (leave --host out to run against the "
+            "embedded reference server)"
+        ) from None
+    try:
+        import gevent
+
+        with gevent.Timeout(options.answer_timeout, False):
+            frames, _ = transport.receive()
+            event, _ = codec_by_name(options.envelope).decode(frames[0])
+            if event == "initial_data":
+                return
+            raise ConfigError(
+                f"the server at {host} sent {event!r} first, not initial_data: is --host the "
+                "chat's endpoint and --envelope right?"
+            )
+        raise ConfigError(
+            f"the server at {host} sent no initial_data within {options.answer_timeout} s"
+        )
+    except ChatloadError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"the server at {host} sent no valid initial_data: {exc}") from None
+    finally:
+        transport.close()
+
+
+class _Plugin:
+    """chatload's state in one Locust process."""
+
+    def __init__(self) -> None:
+        self.embedded: EmbeddedServer | None = None
+        self.pool: IdentityPool | None = None
+        self.lender: Lender | None = None
+        self.runtime: ChatRuntime | None = None
+        self.checked = False
+
+    def on_init(self, environment: Any, **_: Any) -> None:
+        runner = environment.runner
+        if isinstance(runner, WorkerRunner):
+            self.lender = RemoteLender(runner)
+            runner.register_message(READS, self._reads_from_master)
+            return
+        try:
+            options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+            identities = self._target(environment, options)
+            self.pool = IdentityPool(identities)
+            self.lender = LocalLender(self.pool)
+            if isinstance(runner, MasterRunner):
+                serve_identities(runner, self.pool)
+                runner.register_message(READS, self._relay_reads)
+                runner.register_message(FATAL, self._fatal_from_worker)
+            parsed = environment.parsed_options
+            if parsed is not None and parsed.headless:
+                self._check(environment, options, parsed.num_users)
+        except ConfigError as exc:
+            self.on_quitting()
+            sys.stderr.write(f"Error: {exc}\n")
+            sys.exit(2)
+
+    def _target(self, environment: Any, options: chat_options.ChatOptions) -> list[Identity]:
+        if environment.host:
+            if options.users_file is None:
+                raise ConfigError(
+                    f"--host {environment.host} needs --users-file with that server's users "
+                    "(user_id,token,role)"
+                )
+            return read_users(options.users_file)
+        parsed = environment.parsed_options
+        users = parsed.num_users if parsed is not None and parsed.headless else None
+        self.embedded = EmbeddedServer(options, users or None)
+        environment.host = self.embedded.url
+        return self.embedded.identities()
+
+    def _check(
+        self, environment: Any, options: chat_options.ChatOptions, users: int | None
+    ) -> None:
+        assert self.pool is not None
+        if users:
+            self.pool.check_enough(roles_wanted(users, options))
+        if not self.checked:
+            owners = list(self.pool.free["owner"]) or list(self.pool.free["requester"])
+            preflight(environment.host, owners, options)
+            self.checked = True
+
+    def on_test_start(self, environment: Any, **_: Any) -> None:
+        try:
+            options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+        except ConfigError as exc:
+            self._fail(environment, str(exc))
+            return
+        for user_class in environment.user_classes:
+            if issubclass(user_class, ChatUser):
+                user_class.weight = (
+                    options.owner_weight if user_class.role == "owner" else options.requester_weight
+                )
+        runner = environment.runner
+        if not isinstance(runner, WorkerRunner):
+            try:
+                self._check(environment, options, getattr(runner, "target_user_count", None))
+            except ConfigError as exc:
+                self._fail(environment, str(exc))
+                return
+        assert self.lender is not None
+        self.runtime = ChatRuntime(environment, options, self.lender)
+        set_runtime(environment, self.runtime)
+        self.runtime.start()
+
+    def _fail(self, environment: Any, message: str) -> None:
+        runner = environment.runner
+        if isinstance(runner, WorkerRunner):
+            runner.send_message(FATAL, {"message": message})
+        else:
+            report_fatal(environment, message)
+
+    def on_test_stop(self, environment: Any, **_: Any) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+
+    def on_quitting(self, environment: Any = None, **_: Any) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+    def _relay_reads(self, environment: Any, msg: Any) -> None:
+        environment.runner.send_message(READS, msg.data)
+
+    def _reads_from_master(self, environment: Any, msg: Any) -> None:
+        if self.runtime is not None:
+            self.runtime.receive_reads(msg.data)
+
+    def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
+        report_fatal(environment, msg.data["message"])
+
+
+def install(events: Any) -> None:
+    """Register chatload's options and listeners on Locust's ``events``."""
+    plugin = _Plugin()
+    events.init_command_line_parser.add_listener(chat_options.add_arguments)
+    events.init.add_listener(plugin.on_init)
+    events.test_start.add_listener(plugin.on_test_start)
+    events.test_stop.add_listener(plugin.on_test_stop)
+    events.quitting.add_listener(plugin.on_quitting)

@@ -1,0 +1,145 @@
+"""What one Locust process shares between its chat users.
+
+One :class:`ChatRuntime` per process and test run: the options as the run
+started with them, the ledger that times messages between this process's
+connections, the writer of message texts, the identity lender, and two
+greenlets: the sweeper, which turns overdue answers into timeout failures, and,
+on workers, the pump that sends read notices to the master for other workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import gevent
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+from chatload.errors import ConfigError
+from chatload.loadgen.content import Writer
+from chatload.loadgen.options import ChatOptions
+from chatload.loadgen.transport import TransportSettings
+from chatload.protocol.codec import codec_by_name
+from chatload.tracking.ledger import Ledger, ReadNotice
+from chatload.tracking.metrics import REQUEST_TYPE, Sample
+from chatload.users_file import Identity
+
+if TYPE_CHECKING:
+    from chatload.loadgen.client import ChatClient
+
+__all__ = ["FATAL", "READS", "ChatRuntime", "Lender", "report_fatal"]
+
+log = logging.getLogger("chatload.loadgen")
+
+READS: Final = "chatload_reads"
+FATAL: Final = "chatload_fatal"
+_SWEEP_SECONDS: Final = 0.2
+_PUMP_SECONDS: Final = 0.1
+
+
+class Lender(Protocol):
+    def acquire(self, role: str, timeout: float) -> Identity: ...
+
+    def release(self, identity: Identity) -> None: ...
+
+
+def report_fatal(environment: Any, message: str) -> None:
+    """On the master or a local runner: one line, exit code 2, and the run ends."""
+    if environment.process_exit_code == 2:
+        return  # said once is enough
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+    environment.process_exit_code = 2
+    runner = environment.runner
+    headless = bool(environment.parsed_options and environment.parsed_options.headless)
+    gevent.spawn(runner.quit if headless else runner.stop)
+
+
+class ChatRuntime:
+    def __init__(self, environment: Any, options: ChatOptions, lender: Lender) -> None:
+        self.environment = environment
+        self.options = options
+        self.lender = lender
+        self.codec = codec_by_name(options.envelope)
+        self.is_worker = isinstance(environment.runner, WorkerRunner)
+        self.ledger = Ledger(share_reads=self.is_worker)
+        self.writer = Writer(options)
+        self.transport_settings = TransportSettings(
+            auth_mode=options.auth_mode,
+            token_param=options.token_param,
+            cookie_name=options.cookie_name,
+            ca_bundle=options.ca_bundle,
+            insecure=options.insecure,
+            connect_timeout=options.connect_timeout,
+        )
+        self.clients: set[ChatClient] = set()
+        self.failed = False
+        self._fire = environment.events.request.fire
+        self._greenlets: list[gevent.Greenlet] = []
+
+    @property
+    def host(self) -> str:
+        host: str | None = self.environment.host
+        if not host:
+            raise ConfigError(
+                "no --host: give the server's ws:// URL, or none for the embedded one"
+            )
+        return host
+
+    def report(self, sample: Sample) -> None:
+        """One Locust request event; ``response_time`` in milliseconds, never a placeholder."""
+        self._fire(
+            request_type=REQUEST_TYPE,
+            name=sample.metric,
+            response_time=sample.seconds * 1000.0,
+            response_length=sample.length,
+            exception=sample.error,
+            context={},
+        )
+
+    def start(self) -> None:
+        self._greenlets.append(gevent.spawn(self._sweep))
+        if self.is_worker:
+            self._greenlets.append(gevent.spawn(self._pump_reads))
+
+    def stop(self) -> None:
+        gevent.killall(self._greenlets, block=True, timeout=2)
+        self._greenlets.clear()
+
+    def fatal(self, message: str) -> None:
+        """A problem no user can get past (a refused token, no identities): end the run."""
+        if self.failed:
+            return
+        self.failed = True
+        runner = self.environment.runner
+        if isinstance(runner, WorkerRunner):
+            runner.send_message(FATAL, {"message": message})
+        elif isinstance(runner, LocalRunner | MasterRunner):
+            report_fatal(self.environment, message)
+
+    def receive_reads(self, items: list[list[object]]) -> None:
+        now = time.perf_counter()
+        for item in items:
+            try:
+                notice = ReadNotice.from_wire(item)
+            except ValueError:
+                log.warning("ignored a malformed read notice: %r", item)
+                continue
+            self.ledger.receive_remote_read(notice, now)
+
+    def _sweep(self) -> None:
+        while True:
+            gevent.sleep(_SWEEP_SECONDS)
+            now = time.perf_counter()
+            for client in list(self.clients):
+                client.expire(now)
+
+    def _pump_reads(self) -> None:
+        runner = self.environment.runner
+        while True:
+            gevent.sleep(_PUMP_SECONDS)
+            notices = self.ledger.drain_outbox()
+            if notices:
+                runner.send_message(READS, [notice.to_wire() for notice in notices])

@@ -1,0 +1,197 @@
+"""The abstract chat user: an identity, its connection, its lifecycle.
+
+:class:`ChatUser` borrows an identity of its ``role`` when it starts and gives it
+back when it stops, owns one :class:`ChatClient` (the connection and its receive
+greenlet), reconnects with exponential backoff and full jitter after the server
+drops it, and, if it is one of the churning users, disconnects and reconnects on
+purpose now and then. Personas subclass it and only declare tasks, using
+``chat_task`` so that a task runs only while connected.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from locust import User, task
+from locust.exception import StopUser
+
+from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
+from chatload.loadgen.client import ChatClient
+from chatload.loadgen.runtime import ChatRuntime
+from chatload.tracking.tracker import ChatView
+from chatload.users_file import Identity
+
+__all__ = ["Backoff", "ChatUser", "chat_task", "runtime_for"]
+
+log = logging.getLogger("chatload.loadgen")
+
+_RUNTIMES: dict[int, ChatRuntime] = {}
+
+U = TypeVar("U", bound="ChatUser")
+
+
+def runtime_for(environment: Any) -> ChatRuntime:
+    runtime = _RUNTIMES.get(id(environment))
+    if runtime is None:
+        raise ConfigError(
+            "chatload is not set up: call chatload.loadgen.install(events) in the locustfile"
+        )
+    return runtime
+
+
+def set_runtime(environment: Any, runtime: ChatRuntime | None) -> None:
+    if runtime is None:
+        _RUNTIMES.pop(id(environment), None)
+    else:
+        _RUNTIMES[id(environment)] = runtime
+
+
+class Backoff:
+    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... up to 30 s."""
+
+    def __init__(
+        self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+    ) -> None:
+        self.base, self.cap = base, cap
+        self.rng = rng or random.Random()
+        self.failures = 0
+        self.next_attempt = 0.0
+
+    def failed(self, now: float) -> float:
+        self.failures += 1
+        delay = self.rng.uniform(0, min(self.cap, self.base * 2 ** (self.failures - 1)))
+        self.next_attempt = now + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.next_attempt = 0.0
+
+
+def chat_task(weight: int = 1) -> Callable[[Callable[[U], None]], Callable[[U], None]]:
+    """A Locust task that runs only when the user is connected (reconnecting first
+    if it is due)."""
+
+    def decorate(function: Callable[[U], None]) -> Callable[[U], None]:
+        @functools.wraps(function)
+        def run(user: U) -> None:
+            if user.ready():
+                function(user)
+
+        return task(weight)(run)
+
+    return decorate
+
+
+class ChatUser(User):
+    abstract = True
+    role: ClassVar[str] = "requester"
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.runtime = runtime_for(environment)
+        self.rng = random.Random()
+        self.identity: Identity | None = None
+        self.client: ChatClient | None = None
+        self.backoff = Backoff(rng=self.rng)
+        options = self.runtime.options
+        self.churner = self.rng.random() < options.churn_share
+        self.next_churn = time.monotonic() + self.rng.uniform(0.5, 1.5) * options.churn_interval
+        self._next_start = 0.0
+
+    def wait_time(self) -> float:
+        options = self.runtime.options
+        if options.task_rate > 0:
+            # Constant pace: the next action starts 1/rate after the previous one did.
+            now = time.monotonic()
+            self._next_start = max(self._next_start + 1.0 / options.task_rate, now)
+            return self._next_start - now
+        return self.rng.uniform(options.think_min, options.think_max)
+
+    def on_start(self) -> None:
+        runtime = self.runtime
+        if runtime.failed:
+            raise StopUser
+        try:
+            self.identity = runtime.lender.acquire(self.role, runtime.options.connect_timeout)
+        except ConfigError as exc:
+            runtime.fatal(str(exc))
+            raise StopUser from None
+        self.client = ChatClient(runtime, self.identity)
+        self._next_start = time.monotonic()
+        self.ready()
+
+    def on_stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.identity is not None:
+            self.runtime.lender.release(self.identity)
+            self.identity = None
+
+    def ready(self) -> bool:
+        """Connected now? Reconnects when due: after a drop (with backoff) or to churn."""
+        client = self.client
+        if client is None or self.runtime.failed:
+            return False
+        now = time.monotonic()
+        if self.churner and client.connected and now >= self.next_churn:
+            client.close()
+            self.next_churn = now + self.rng.uniform(0.5, 1.5) * self.runtime.options.churn_interval
+        if client.connected:
+            return True
+        if now >= self.backoff.next_attempt:
+            self._reconnect(client, now)
+        return client.connected
+
+    def _reconnect(self, client: ChatClient, now: float) -> None:
+        try:
+            client.connect()
+        except HandshakeRejected as exc:
+            if exc.status in (401, 403):
+                assert self.identity is not None
+                self.runtime.fatal(
+                    f"the server at {self.runtime.host} refused the token of user "
+                    f"{self.identity.user_id} (HTTP {exc.status}): use the users file of this "
+                    "server, and check --auth-mode and --token-param"
+                )
+            self.backoff.failed(now)
+        except ChatloadError as exc:
+            delay = self.backoff.failed(now)
+            log.debug("connect failed, retrying in %.1f s: %s", delay, exc)
+        else:
+            self.backoff.succeeded()
+
+    # What personas build on
+
+    @property
+    def chats(self) -> list[ChatView]:
+        return list(self.client.chats.values()) if self.client is not None else []
+
+    def unread_chats(self) -> list[ChatView]:
+        return [view for view in self.chats if view.my_unread > 0]
+
+    def write(self, view: ChatView) -> None:
+        assert self.client is not None
+        text, photos = self.runtime.writer.draft()
+        self.client.send_message(view.chat_id, text, photos)
+
+    def read_up_to_last(self, view: ChatView) -> None:
+        assert self.client is not None
+        if view.last_id:
+            self.client.read_messages(view.chat_id, view.last_id)
+
+    def page_back(self, view: ChatView) -> None:
+        """Load up to ``--history-pages`` pages below the oldest message seen."""
+        assert self.client is not None
+        for _ in range(self.runtime.options.history_pages):
+            before = view.oldest_loaded or view.last_id + 1
+            if before <= 1 or not self.client.connected:
+                return
+            page = self.client.load_history(view.chat_id, before)
+            if not page:
+                return
