@@ -21,8 +21,8 @@ serve: install
 	$(BIN)/chatload serve --db $(DATA)/chat.db
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests locustfiles
+	$(BIN)/ruff format --check src tests locustfiles
 	$(BIN)/mypy
 
 test: lint

@@ -16,7 +16,15 @@ def test_marker_round_trip() -> None:
 
 
 def test_text_without_a_marker() -> None:
-    for text in ("", "hello", "a #cl:", "x #cl:ab:1", "x #cl:ab:one:2", "x #cl::1:2", "x #cl:ab:1:2:3"):
+    for text in (
+        "",
+        "hello",
+        "a #cl:",
+        "x #cl:ab:1",
+        "x #cl:ab:one:2",
+        "x #cl::1:2",
+        "x #cl:ab:1:2:3",
+    ):
         assert parse_marker(text) is None
 
 

@@ -44,7 +44,9 @@ def msg(message_id: int, author: int, text: str = "hi") -> Message:
     return Message(message_id, text, (), "2025-03-01T13:51:53.285Z", author, other)
 
 
-def initial(me: int, messages: tuple[Message, ...] = (), mine: int = 0, theirs: int = 0) -> InitialData:
+def initial(
+    me: int, messages: tuple[Message, ...] = (), mine: int = 0, theirs: int = 0
+) -> InitialData:
     other = REQUESTER if me == OWNER else OWNER
     chat = InitialChat(CHAT, True, False, ChatUser(other, "x", "u"), messages, mine, theirs)
     return InitialData((InitialEntry(EVENT, OWNER, (chat,)),))
@@ -70,15 +72,18 @@ def only(samples: list[Sample], metric: str) -> Sample:
     return matching[0]
 
 
-def send(t: ConnectionTracker, now: float, wall: float, text: str = "hello") -> tuple[int, Message, int]:
+def send(
+    t: ConnectionTracker, now: float, wall: float, text: str = "hello"
+) -> tuple[int, Message, int]:
     marker = t.ledger.markers.make(wall)
     token = t.message_sent(CHAT, marker, now, wall)
     return token, msg(0, t.user_id, text + marker.render()), marker.seq
 
 
 def with_id(message: Message, message_id: int) -> Message:
-    return Message(message_id, message.text, message.photos, message.date, message.fromUserId,
-                   message.toUserId)
+    return Message(
+        message_id, message.text, message.photos, message.date, message.fromUserId, message.toUserId
+    )
 
 
 def test_send_ack_delivery_and_unread_in_one_process() -> None:
@@ -87,7 +92,12 @@ def test_send_ack_delivery_and_unread_in_one_process() -> None:
     token, draft, _ = send(requester, now=100.0, wall=5000.0)
     stored = with_id(draft, 1)
     ack = only(requester.frame(updates(stored), 300, 100.004, 5000.9), SEND_ACK)
-    assert (ack.seconds, ack.length, ack.token, ack.error) == (pytest.approx(0.004), 300, token, None)
+    assert (ack.seconds, ack.length, ack.token, ack.error) == (
+        pytest.approx(0.004),
+        300,
+        token,
+        None,
+    )
     # The owner times on the monotonic clock, even though the wall clock jumped.
     delivery = only(owner.frame(updates(stored), 300, 100.006, 9999.0), DELIVERY)
     assert delivery.seconds == pytest.approx(0.006)
@@ -128,7 +138,9 @@ def test_unread_counts_from_the_initial_anchor() -> None:
     _, draft, _ = send(requester, now=0.0, wall=0.0)
     owner.frame(updates(with_id(draft, 6)), 1, 0.001, 0.001)
     assert owner.frame(unread(3, 0), 1, 0.002, 0.002) == []  # does not count message 6 yet
-    assert only(owner.frame(unread(4, 0), 1, 0.003, 0.003), UNREAD_PROPAGATION).seconds == pytest.approx(0.003)
+    assert only(
+        owner.frame(unread(4, 0), 1, 0.003, 0.003), UNREAD_PROPAGATION
+    ).seconds == pytest.approx(0.003)
 
 
 def test_read_ack_waits_for_the_count_that_reflects_the_read() -> None:
@@ -149,7 +161,9 @@ def test_a_read_reflected_with_newer_messages_counted() -> None:
     owner.open(initial(OWNER, (msg(1, REQUESTER),), mine=1))
     owner.read_sent(CHAT, 1, now=0.0, wall=0.0)
     owner.frame(updates(msg(2, REQUESTER)), 1, 0.001, 0.001)
-    assert only(owner.frame(unread(1, 0), 1, 0.002, 0.002), READ_ACK).seconds == pytest.approx(0.002)
+    assert only(owner.frame(unread(1, 0), 1, 0.002, 0.002), READ_ACK).seconds == pytest.approx(
+        0.002
+    )
 
 
 def test_read_propagation_in_one_process() -> None:
@@ -163,7 +177,9 @@ def test_read_propagation_in_one_process() -> None:
         requester.frame(updates(stored), 1, now + 0.001, now)
         requester.frame(unread(message_id, 0), 1, now + 0.002, now)
     requester.read_sent(CHAT, 2, now=2.0, wall=2.0)
-    assert only(requester.frame(unread(0, 0), 1, 2.003, 2.003), READ_ACK).seconds == pytest.approx(0.003)
+    assert only(requester.frame(unread(0, 0), 1, 2.003, 2.003), READ_ACK).seconds == pytest.approx(
+        0.003
+    )
     propagation = only(owner.frame(unread(0, 0), 1, 2.004, 2.004), READ_PROPAGATION)
     assert propagation.seconds == pytest.approx(0.004)
 
@@ -190,7 +206,11 @@ def test_history_is_answered_in_request_order() -> None:
     second = owner.history_sent(CHAT, 5, now=1.1)
     page = History(CHAT, (msg(5, OWNER), msg(6, REQUESTER)))
     sample = only(owner.frame(page, 99, 1.2, 0), HISTORY)
-    assert (sample.token, sample.seconds, sample.payload) == (first, pytest.approx(0.2), page.messages)
+    assert (sample.token, sample.seconds, sample.payload) == (
+        first,
+        pytest.approx(0.2),
+        page.messages,
+    )
     assert owner.chats[CHAT].oldest_loaded == 5
     assert only(owner.frame(History(CHAT, ()), 9, 1.3, 0), HISTORY).token == second
     stray = only(owner.frame(History(CHAT, ()), 9, 1.4, 0), UNATTRIBUTED)
@@ -201,7 +221,9 @@ def test_debug_info_fails_the_request_it_names() -> None:
     owner = tracker(OWNER, Ledger())
     send(owner, now=1.0, wall=1.0)
     owner.history_sent(CHAT, 3, now=0.5)
-    failed = only(owner.frame(DebugInfo.reference("forbidden", "no", "send_message"), 50, 1.5, 0), SEND_ACK)
+    failed = only(
+        owner.frame(DebugInfo.reference("forbidden", "no", "send_message"), 50, 1.5, 0), SEND_ACK
+    )
     assert isinstance(failed.error, RequestRejected)
     assert failed.error.code == "forbidden"
     assert failed.seconds == pytest.approx(0.5)
@@ -223,7 +245,9 @@ def test_timeouts() -> None:
     assert requester.expire(10.5) == []
     expired = requester.expire(11.5)
     assert {s.metric for s in expired} == {SEND_ACK, HISTORY}
-    assert all(isinstance(s.error, AwaitTimeout) and s.seconds == pytest.approx(1.5) for s in expired)
+    assert all(
+        isinstance(s.error, AwaitTimeout) and s.seconds == pytest.approx(1.5) for s in expired
+    )
     [lost] = owner.expire(12.5)
     assert (lost.metric, str(lost.error)) == (DELIVERY, "timeout: no delivery")
     assert lost.seconds == pytest.approx(2.5)
@@ -257,7 +281,8 @@ def test_a_count_that_never_comes_is_a_timeout() -> None:
     assert owner.expire(1.0) == []
     [missing] = owner.expire(1.2)
     assert (missing.metric, str(missing.error)) == (
-        UNREAD_PROPAGATION, "timeout: no chat_unread counting the message",
+        UNREAD_PROPAGATION,
+        "timeout: no chat_unread counting the message",
     )
     assert missing.seconds == pytest.approx(1.2)
 
@@ -280,11 +305,17 @@ def test_markers_off_match_by_order_in_one_process() -> None:
     requester.message_sent(CHAT, None, now=1.1, wall=1.1)
     # The owner gets message 1 before the requester learns its id...
     assert owner.frame(updates(msg(1, REQUESTER)), 1, 1.2, 0) == []
-    assert only(requester.frame(updates(msg(1, REQUESTER)), 1, 1.3, 0), SEND_ACK).seconds == pytest.approx(0.3)
+    assert only(
+        requester.frame(updates(msg(1, REQUESTER)), 1, 1.3, 0), SEND_ACK
+    ).seconds == pytest.approx(0.3)
     assert only(owner.expire(1.3), DELIVERY).seconds == pytest.approx(0.2)
     # ... and message 2 after.
-    assert only(requester.frame(updates(msg(2, REQUESTER)), 1, 1.4, 0), SEND_ACK).seconds == pytest.approx(0.3)
-    assert only(owner.frame(updates(msg(2, REQUESTER)), 1, 1.5, 0), DELIVERY).seconds == pytest.approx(0.4)
+    assert only(
+        requester.frame(updates(msg(2, REQUESTER)), 1, 1.4, 0), SEND_ACK
+    ).seconds == pytest.approx(0.3)
+    assert only(
+        owner.frame(updates(msg(2, REQUESTER)), 1, 1.5, 0), DELIVERY
+    ).seconds == pytest.approx(0.4)
 
 
 def test_acks_of_another_process_are_not_ours() -> None:

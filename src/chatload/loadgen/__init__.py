@@ -1,17 +1,16 @@
 """chatload's Locust side: users, client, transport and the wiring into Locust.
 
-Importing this package imports Locust, which monkey-patches the standard
-library with gevent: import ``locust`` first, in the locustfile, as Locust wants.
-Nothing here registers anything on import; ``install(events)`` does.
+Most of this package imports Locust, which monkey-patches the standard library
+with gevent: a locustfile imports ``locust`` first, as Locust wants. The names
+below are imported on first use, so that ``chatload.loadgen.options`` and other
+Locust-free modules can be used (and tested) without that patching. Nothing here
+registers anything on import; ``install(events)`` does.
 """
 
 from __future__ import annotations
 
-from chatload.loadgen.client import ChatClient
-from chatload.loadgen.options import ChatOptions
-from chatload.loadgen.personas import OwnerUser, RequesterUser
-from chatload.loadgen.plugin import install
-from chatload.loadgen.user import ChatUser, chat_task
+import importlib
+from typing import Any, Final
 
 __all__ = [
     "ChatClient",
@@ -22,3 +21,20 @@ __all__ = [
     "chat_task",
     "install",
 ]
+
+_HOMES: Final = {
+    "ChatClient": "chatload.loadgen.client",
+    "ChatOptions": "chatload.loadgen.options",
+    "ChatUser": "chatload.loadgen.user",
+    "chat_task": "chatload.loadgen.user",
+    "OwnerUser": "chatload.loadgen.personas",
+    "RequesterUser": "chatload.loadgen.personas",
+    "install": "chatload.loadgen.plugin",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'chatload.loadgen' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -119,11 +119,12 @@ class ChatClient:
     # Receiving
 
     def _receive_loop(self, transport: WebSocketTransport, tracker: ConnectionTracker) -> None:
-        handle = self._handle
+        handle, runtime = self._handle, self.runtime
         try:
             while True:
                 frames, _ = transport.receive()
                 now, wall = time.perf_counter(), time.time()
+                runtime.frames_received += len(frames)
                 for frame in frames:
                     handle(frame, now, wall)
         except Disconnected as exc:

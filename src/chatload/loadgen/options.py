@@ -156,6 +156,20 @@ def add_arguments(parser: Any) -> None:
     )
 
     parser.add_argument(
+        "--reconnect-base",
+        type=float,
+        default=0.5,
+        env_var="CHATLOAD_RECONNECT_BASE",
+        help="first reconnect delay after a drop, doubled per failure (full jitter)",
+    )
+    parser.add_argument(
+        "--reconnect-max",
+        type=float,
+        default=30.0,
+        env_var="CHATLOAD_RECONNECT_MAX",
+        help="longest reconnect delay, seconds",
+    )
+    parser.add_argument(
         "--connect-timeout", type=float, default=10.0, env_var="CHATLOAD_CONNECT_TIMEOUT"
     )
     parser.add_argument(
@@ -214,6 +228,8 @@ class ChatOptions:
     churn_share: float = 0.1
     churn_interval: float = 30.0
     max_in_flight: int = 8
+    reconnect_base: float = 0.5
+    reconnect_max: float = 30.0
     connect_timeout: float = 10.0
     answer_timeout: float = 10.0
     embedded_owners: int = 0
@@ -247,6 +263,8 @@ class ChatOptions:
             raise ConfigError("--photo-max and --max-in-flight must be >= 1, --history-pages >= 0")
         if min(self.connect_timeout, self.answer_timeout, self.churn_interval) <= 0:
             raise ConfigError("timeouts and --churn-interval must be positive")
+        if not 0 < self.reconnect_base <= self.reconnect_max:
+            raise ConfigError("reconnect delays need 0 < --reconnect-base <= --reconnect-max")
 
     @classmethod
     def from_parsed(cls, parsed: argparse.Namespace | None) -> ChatOptions:

@@ -75,6 +75,7 @@ class ChatRuntime:
             connect_timeout=options.connect_timeout,
         )
         self.clients: set[ChatClient] = set()
+        self.frames_received = 0
         self.failed = False
         self._fire = environment.events.request.fire
         self._greenlets: list[gevent.Greenlet] = []

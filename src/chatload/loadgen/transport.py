@@ -12,8 +12,10 @@ blocking call here yields to other greenlets.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -24,6 +26,11 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
 
 from chatload.errors import (
     AwaitTimeout,
@@ -37,6 +44,43 @@ from chatload.errors import (
 __all__ = ["TransportSettings", "WebSocketTransport", "tls_context"]
 
 _RECEIVE_BYTES = 256 * 1024
+_MASK_BYTES = 4096
+_WHOLE_DATA_FRAMES = frozenset((0x81, 0x82))  # FIN set, no RSV bits, text or binary
+
+
+class _Masks:
+    """Frame masks from the system's CSPRNG, 4 KiB at a time.
+
+    RFC 6455 wants unpredictable masks; drawing each from ``secrets`` costs one
+    ``getrandom`` call per frame, which a generator sending tens of thousands of
+    frames per second should not pay.
+    """
+
+    def __init__(self) -> None:
+        self._block = b""
+        self._at = _MASK_BYTES
+
+    def next(self) -> bytes:
+        if self._at >= _MASK_BYTES:
+            self._block, self._at = os.urandom(_MASK_BYTES), 0
+        at = self._at
+        self._at = at + 4
+        return self._block[at : at + 4]
+
+
+_masks = _Masks()
+
+
+def text_frame(payload: bytes, mask: bytes) -> bytes:
+    """One final, masked text frame: what a client sends for each event."""
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x81, 0x80 | length)
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
+    return header + mask + apply_mask(payload, mask)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +126,8 @@ class WebSocketTransport:
         self._protocol: ClientProtocol | None = None
         self._send_lock = Semaphore()
         self._fragments: list[bytes] = []
+        self._buffer = bytearray()
+        self._fragmented = False
         self.closing = False
         self.close_code: int | None = None
 
@@ -128,21 +174,33 @@ class WebSocketTransport:
         self._protocol = ClientProtocol(parse_uri(self.url), state=State.OPEN, max_size=None)
 
     def send(self, payload: bytes) -> None:
-        """Send one text frame; raises :class:`Disconnected` when the socket is gone."""
+        """Send one text frame; raises :class:`Disconnected` when the socket is gone.
+
+        Data frames are built here (see ``text_frame``); control frames, which
+        change the connection's state, go through websockets' protocol object.
+        """
         protocol, sock = self._protocol, self._socket
         if protocol is None or sock is None or protocol.state is not State.OPEN:
             raise Disconnected("disconnect: the connection is closed")
         with self._send_lock:
-            protocol.send_text(payload)
-            self._flush(protocol, sock)
+            self._write(sock, text_frame(payload, _masks.next()))
 
     def _flush(self, protocol: ClientProtocol, sock: socket.socket) -> None:
         data = b"".join(protocol.data_to_send())
         if data:
-            try:
-                sock.sendall(data)
-            except OSError as exc:
-                raise Disconnected(f"disconnect: sending failed ({exc.strerror or exc})") from None
+            self._write(sock, data)
+
+    @staticmethod
+    def _write(sock: socket.socket, data: bytes) -> None:
+        # send() rather than sendall(): gevent's sendall asks the kernel for the
+        # buffer size on every call, one syscall too many per frame.
+        try:
+            sent = sock.send(data)
+            while sent < len(data):
+                data = data[sent:]
+                sent = sock.send(data)
+        except OSError as exc:
+            raise Disconnected(f"disconnect: sending failed ({exc.strerror or exc})") from None
 
     def receive(self) -> tuple[list[bytes], int]:
         """Block until frames arrive: their text payloads and the bytes read.
@@ -163,20 +221,70 @@ class WebSocketTransport:
             if not chunk:
                 protocol.receive_eof()
                 raise Disconnected(self._ended())
-            protocol.receive_data(chunk)
-            texts = [
-                payload
-                for event in protocol.events_received()
-                if isinstance(event, Frame) and (payload := self._payload(event)) is not None
-            ]
-            with self._send_lock:  # pongs and close replies
-                self._flush(protocol, sock)
-            if protocol.state is State.CLOSED or protocol.close_rcvd is not None:
+            texts = self._frames(chunk, protocol, sock)
+            if protocol.state is not State.OPEN:  # closed by the server, or failed by websockets
                 if texts:
                     return texts, len(chunk)
                 raise Disconnected(self._ended())
             if texts:
                 return texts, len(chunk)
+
+    def _frames(self, chunk: bytes, protocol: ClientProtocol, sock: socket.socket) -> list[bytes]:
+        """Split the received bytes into frames.
+
+        A whole, unfragmented, unmasked text or binary frame (nearly every frame
+        of a chat) is cut out here; every other frame (control frames, fragments,
+        anything malformed) is handed, byte for byte, to websockets' protocol
+        object, which answers pings, handles closes and fails bad frames.
+        """
+        buffer = self._buffer
+        buffer += chunk
+        texts: list[bytes] = []
+        size, at = len(buffer), 0
+        while size - at >= 2:
+            first, second = buffer[at], buffer[at + 1]
+            length, head = second & 0x7F, 2
+            if length == 126:
+                if size - at < 4:
+                    break
+                length, head = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
+            elif length == 127:
+                if size - at < 10:
+                    break
+                length, head = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
+            if second & 0x80:
+                head += 4  # a masked frame from a server: websockets will refuse it
+            end = at + head + length
+            if end > size:
+                break
+            if first in _WHOLE_DATA_FRAMES and not second & 0x80 and not self._fragmented:
+                texts.append(bytes(buffer[at + head : end]))
+            else:
+                texts.extend(self._slow_frame(bytes(buffer[at:end]), first, protocol, sock))
+                if protocol.state is not State.OPEN:
+                    at = end
+                    break
+            at = end
+        del buffer[:at]
+        return texts
+
+    def _slow_frame(
+        self, frame: bytes, first: int, protocol: ClientProtocol, sock: socket.socket
+    ) -> list[bytes]:
+        opcode, fin = first & 0x0F, bool(first & 0x80)
+        if opcode in (1, 2):
+            self._fragmented = not fin
+        elif opcode == 0 and fin:
+            self._fragmented = False
+        protocol.receive_data(frame)
+        texts = [
+            payload
+            for event in protocol.events_received()
+            if isinstance(event, Frame) and (payload := self._payload(event)) is not None
+        ]
+        with self._send_lock:  # pongs and close replies
+            self._flush(protocol, sock)
+        return texts
 
     def _payload(self, frame: Frame) -> bytes | None:
         if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY:
@@ -193,6 +301,11 @@ class WebSocketTransport:
     def _ended(self) -> str:
         protocol = self._protocol
         close = protocol.close_rcvd if protocol is not None else None
+        if close is None and protocol is not None and protocol.close_sent is not None:
+            # websockets failed the connection on a frame that broke RFC 6455.
+            sent = protocol.close_sent
+            self.close_code = sent.code
+            return f"disconnect: the server broke the WebSocket protocol ({sent.reason})"
         self.close_code = close.code if close is not None else 1006
         reason = f" ({close.reason})" if close is not None and close.reason else ""
         return f"disconnect: the server closed the connection with code {self.close_code}{reason}"

@@ -21,12 +21,13 @@ from locust import User, task
 from locust.exception import StopUser
 
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
+from chatload.loadgen.backoff import Backoff
 from chatload.loadgen.client import ChatClient
 from chatload.loadgen.runtime import ChatRuntime
 from chatload.tracking.tracker import ChatView
 from chatload.users_file import Identity
 
-__all__ = ["Backoff", "ChatUser", "chat_task", "runtime_for"]
+__all__ = ["ChatUser", "chat_task", "runtime_for"]
 
 log = logging.getLogger("chatload.loadgen")
 
@@ -49,28 +50,6 @@ def set_runtime(environment: Any, runtime: ChatRuntime | None) -> None:
         _RUNTIMES.pop(id(environment), None)
     else:
         _RUNTIMES[id(environment)] = runtime
-
-
-class Backoff:
-    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... up to 30 s."""
-
-    def __init__(
-        self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
-    ) -> None:
-        self.base, self.cap = base, cap
-        self.rng = rng or random.Random()
-        self.failures = 0
-        self.next_attempt = 0.0
-
-    def failed(self, now: float) -> float:
-        self.failures += 1
-        delay = self.rng.uniform(0, min(self.cap, self.base * 2 ** (self.failures - 1)))
-        self.next_attempt = now + delay
-        return delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self.next_attempt = 0.0
 
 
 def chat_task(weight: int = 1) -> Callable[[Callable[[U], None]], Callable[[U], None]]:
@@ -98,8 +77,8 @@ class ChatUser(User):
         self.rng = random.Random()
         self.identity: Identity | None = None
         self.client: ChatClient | None = None
-        self.backoff = Backoff(rng=self.rng)
         options = self.runtime.options
+        self.backoff = Backoff(options.reconnect_base, options.reconnect_max, self.rng)
         self.churner = self.rng.random() < options.churn_share
         self.next_churn = time.monotonic() + self.rng.uniform(0.5, 1.5) * options.churn_interval
         self._next_start = 0.0

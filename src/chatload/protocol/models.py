@@ -4,6 +4,10 @@ Attribute names are the wire names, typos included (``isRequestSended``,
 ``lastReadedMessageId``, ``iconsUUIDs``, ``imageUUID``, ``dateFromS``), so that a
 model and its JSON can be read side by side. ``to_wire()`` gives the JSON-ready
 value; parsing and validation live in :mod:`chatload.protocol.validation`.
+
+Models are values: nothing mutates one after it is built. They are not frozen
+only because a frozen dataclass costs four times as much to build, and a load
+generator builds tens of thousands per second.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ SERVER_EVENTS: Final = ("initial_data", "chat_updates", "chat_unread", "history"
 CLIENT_EVENTS: Final = ("send_message", "read_messages", "load_history")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChatUser:
     """The interlocutor as a chat shows it."""
 
@@ -51,7 +55,7 @@ class ChatUser:
         return {"id": self.id, "name": self.name, "imageUUID": self.imageUUID}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventSummary:
     """The event as ``chat_updates`` carries it."""
 
@@ -63,7 +67,7 @@ class EventSummary:
         return {"id": self.id, "name": self.name, "iconsUUIDs": list(self.iconsUUIDs)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventDetails:
     """The event as ``initial_data`` carries it."""
 
@@ -85,7 +89,7 @@ class EventDetails:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """A stored chat message; ``date`` is ISO 8601 UTC as the server wrote it."""
 
@@ -107,7 +111,7 @@ class Message:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InitialChat:
     chatId: str
     isRequestSended: bool
@@ -129,7 +133,7 @@ class InitialChat:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InitialEntry:
     """One event the user takes part in, with the chats of it the user sees."""
 
@@ -145,7 +149,7 @@ class InitialEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InitialData:
     """``initial_data``: the payload is a bare list, kept here as ``entries``."""
 
@@ -159,7 +163,7 @@ class InitialData:
         return [(entry, chat) for entry in self.entries for chat in entry.chats]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChatUpdates:
     chatId: str
     event: EventSummary
@@ -177,7 +181,7 @@ class ChatUpdates:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChatUnread:
     chatId: str
     myUnreadCount: int
@@ -191,7 +195,7 @@ class ChatUnread:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class History:
     chatId: str
     messages: tuple[Message, ...]
@@ -200,7 +204,7 @@ class History:
         return {"chatId": self.chatId, "messages": [m.to_wire() for m in self.messages]}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DebugInfo:
     """An error report. The original leaves the shape open, so ``raw`` keeps it
     whole; ``code``, ``message`` and ``event`` are read when the reference shape
@@ -220,7 +224,7 @@ class DebugInfo:
         return cls({"code": code, "message": message, "event": event}, code, message, event)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageDraft:
     """The ``message`` of ``send_message``; ``None`` means the key is absent."""
 
@@ -243,7 +247,7 @@ class MessageDraft:
         return self.attachedPhotos or ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendMessage:
     chatId: str
     message: MessageDraft
@@ -252,7 +256,7 @@ class SendMessage:
         return {"chatId": self.chatId, "message": self.message.to_wire()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadMessages:
     chatId: str
     lastReadedMessageId: int
@@ -261,7 +265,7 @@ class ReadMessages:
         return {"chatId": self.chatId, "lastReadedMessageId": self.lastReadedMessageId}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoadHistory:
     chatId: str
     lastMessageId: int

@@ -25,20 +25,21 @@ __all__ = ["LaunchedServer"]
 
 
 class LaunchedServer:
-    """``chatload serve --db DB --port 0 ...`` in a child process."""
+    """``chatload serve --db DB --port PORT ...`` in a child process (port 0: any free one)."""
 
     def __init__(
         self,
         db: Path,
         *extra_args: str,
         cpu: int | None = None,
+        port: int = 0,
         log: IO[bytes] | int | None = subprocess.DEVNULL,
         start_timeout: float = 60.0,
     ) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="chatload-server-")
         ready = Path(self._dir.name) / "ready.json"
         command = [
-            sys.executable, "-m", "chatload", "serve", "--db", str(db), "--port", "0",
+            sys.executable, "-m", "chatload", "serve", "--db", str(db), "--port", str(port),
             "--ready-file", str(ready), *extra_args,
         ]  # fmt: skip
         if cpu is not None and shutil.which("taskset"):

@@ -481,16 +481,20 @@ class ConnectionTracker:
             UNREAD_PROPAGATION, view.chat_id, message_id, sent, local, now + self.timeouts.unread
         )
         needed = view.unread_through(message_id)
-        for count in view.my_counts:
-            if count.value >= needed and (count.mono if local else count.wall) >= sent:
-                self.produced.append(
-                    Sample(
-                        UNREAD_PROPAGATION,
-                        wait.seconds_to(count.mono, count.wall),
-                        chat_id=view.chat_id,
+        counts = view.my_counts
+        # Counts never drop between pointer moves: when the newest does not count
+        # the message none does, which is the usual case (chat_unread comes after).
+        if counts and counts[-1].value >= needed:
+            for count in counts:
+                if count.value >= needed and (count.mono if local else count.wall) >= sent:
+                    self.produced.append(
+                        Sample(
+                            UNREAD_PROPAGATION,
+                            wait.seconds_to(count.mono, count.wall),
+                            chat_id=view.chat_id,
+                        )
                     )
-                )
-                return
+                    return
         view.unread_waits.append(wait)
         self._unread_waits.append(wait)
 

@@ -1,0 +1,69 @@
+"""Running Locust the way people do: as its own process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
+DRIVER = Path(__file__).with_name("drive_environment.py")
+METRICS = (
+    "connect",
+    "initial_data",
+    "send_ack",
+    "delivery",
+    "unread_propagation",
+    "read_ack",
+    "read_propagation",
+    "history",
+)
+
+
+def locust_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
+
+
+def run_locust(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        locust_command(*args),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def read_stats(prefix: Path) -> dict[str, dict[str, str]]:
+    with Path(f"{prefix}_stats.csv").open(newline="") as handle:
+        return {row["Name"]: row for row in csv.DictReader(handle)}
+
+
+def drive(seconds: float, users: int, *args: str, timeout: float = 120) -> dict[str, Any]:
+    """Personas in a real Environment (tests/loadgen/drive_environment.py)."""
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), str(seconds), str(users), *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def assert_every_metric_clean(stats: dict[str, dict[str, str]]) -> None:
+    for metric in METRICS:
+        assert metric in stats, f"{metric} has no samples: {sorted(stats)}"
+        assert int(stats[metric]["Request Count"]) > 0, metric
+        assert int(stats[metric]["Failure Count"]) == 0, (metric, stats[metric])
+    assert int(stats["Aggregated"]["Failure Count"]) == 0

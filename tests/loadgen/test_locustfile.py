@@ -1,0 +1,52 @@
+"""The README's runs: headless against the embedded server, alone and with --processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.loadgen.support import assert_every_metric_clean, read_stats, run_locust
+
+
+@pytest.mark.slow
+def test_headless_run_against_the_embedded_server(tmp_path: Path) -> None:
+    done = run_locust(
+        "--headless",
+        "-u",
+        "20",
+        "-r",
+        "20",
+        "-t",
+        "20s",
+        "--csv",
+        str(tmp_path / "run"),
+        "--only-summary",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "embedded reference server at ws://127.0.0.1:" in done.stderr
+    stats = read_stats(tmp_path / "run")
+    assert_every_metric_clean(stats)
+    assert int(stats["connect"]["Request Count"]) >= 20
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_headless_run_with_two_processes(tmp_path: Path) -> None:
+    done = run_locust(
+        "--headless",
+        "-u",
+        "20",
+        "-r",
+        "20",
+        "-t",
+        "20s",
+        "--processes",
+        "2",
+        "--csv",
+        str(tmp_path / "run"),
+        "--only-summary",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_every_metric_clean(read_stats(tmp_path / "run"))
+    assert "Traceback" not in done.stderr
