@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install serve test lint bench-server clean
+.PHONY: install load ui serve test lint bench-server bench-generator clean
 
 $(BIN)/chatload: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,15 @@ $(BIN)/chatload: pyproject.toml
 
 install: $(BIN)/chatload
 
-# Quick start: a provisioned dataset served by the reference server (Ctrl-C stops it).
+# Quick start: owners and requesters on the embedded reference server, headless, 30 s.
+load: install
+	$(BIN)/locust -f locustfiles/chat.py --headless -u 20 -r 20 -t 30s --only-summary
+
+# The same from Locust's web UI (http://localhost:8089).
+ui: install
+	$(BIN)/locust -f locustfiles/chat.py
+
+# The reference server alone, on a provisioned dataset (Ctrl-C stops it).
 serve: install
 	mkdir -p $(DATA)
 	$(BIN)/chatload provision --db $(DATA)/chat.db --users-out $(DATA)/users.csv --force
@@ -30,6 +38,9 @@ test: lint
 
 bench-server: install
 	$(BIN)/chatload bench-server
+
+bench-generator: install
+	$(BIN)/chatload bench-generator
 
 clean:
 	rm -rf $(VENV) .ci-venv $(DATA) .pytest_cache .mypy_cache .ruff_cache

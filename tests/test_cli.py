@@ -93,3 +93,8 @@ def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["serve"])
     assert caught.value.code == 2
+
+
+def test_bench_generator_on_a_missing_core(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench-generator", "--client-cpu", "999"]) == 2
+    assert "choose --server-cpu/--client-cpu" in _one_error_line(capsys)

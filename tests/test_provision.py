@@ -101,3 +101,26 @@ def test_existing_database_needs_force(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already exists: pass --force"):
         provision(tmp_path / "x.db", tmp_path / "x.csv", PLAN)
     provision(tmp_path / "x.db", tmp_path / "x.csv", PLAN, force=True)
+
+
+def test_local_layout_puts_the_first_owners_and_requesters_together(tmp_path: Path) -> None:
+    plan = ProvisionPlan(
+        owners=10,
+        requesters=100,
+        events_per_owner=2,
+        chats_per_requester=2,
+        history=0,
+        layout="local",
+    )
+    provision(tmp_path / "l.db", tmp_path / "l.csv", plan)
+    with sqlite3.connect(tmp_path / "l.db") as db:
+        owners_of = dict(
+            db.execute(
+                "SELECT c.requester_id, GROUP_CONCAT(e.owner_id) FROM chats c "
+                "JOIN events e ON e.id = c.event_id GROUP BY c.requester_id"
+            ).fetchall()
+        )
+    # The first 30 requesters (ids 11..40) only talk to the first 4 owners.
+    first = {int(owner) for rid in range(11, 41) for owner in owners_of[rid].split(",")}
+    assert first <= {1, 2, 3, 4}
+    assert len(owners_of) == 100

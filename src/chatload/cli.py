@@ -1,4 +1,4 @@
-"""The ``chatload`` command: ``serve``, ``provision`` and ``bench-server``.
+"""The ``chatload`` command: ``serve``, ``provision``, ``bench-server``, ``bench-generator``.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Every error
 chatload expects ends as one line on stderr, ``Error: what, and how to fix it``:
@@ -14,6 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from chatload import __version__
 from chatload.errors import ChatloadError, ConfigError
@@ -41,6 +42,8 @@ def _serve(args: argparse.Namespace) -> int:
         ping_interval=args.ping_interval,
         stats_interval=args.stats_interval,
         ready_file=args.ready_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     return run_server(config, loop=args.loop)
 
@@ -83,6 +86,23 @@ def _bench_server(args: argparse.Namespace) -> int:
     return run_server_benchmark(options)
 
 
+def _bench_generator(args: argparse.Namespace) -> int:
+    from chatload.bench.generator_bench import GeneratorBenchOptions, run_generator_benchmark
+
+    return run_generator_benchmark(
+        GeneratorBenchOptions(
+            pairs=args.pairs,
+            window=args.window,
+            duration=args.duration,
+            memory_users=args.memory_users,
+            echo_connections=args.echo_connections,
+            server_cpu=args.server_cpu,
+            client_cpu=args.client_cpu,
+            workdir=args.workdir,
+        )
+    )
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -97,7 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"chatload {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(commands)
+    _add_provision(commands)
+    _add_bench_server(commands)
+    _add_bench_generator(commands)
+    return parser
 
+
+def _add_serve(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the reference chat server")
     serve.add_argument("--db", type=Path, required=True, help="SQLite database made by provision")
     serve.add_argument("--host", default="127.0.0.1")
@@ -133,11 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ready-file", type=Path, help="write {url, port, pid} as JSON here once listening"
     )
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve wss://")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     serve.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"))
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     serve.add_argument("--log-format", default="text", choices=("text", "json"))
     serve.set_defaults(handler=_serve)
 
+
+def _add_provision(commands: Any) -> None:
     prov = commands.add_parser("provision", help="create a test dataset and its users file")
     prov.add_argument("--db", type=Path, required=True)
     prov.add_argument("--users-out", type=Path, required=True, help="users.csv to write")
@@ -157,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--force", action="store_true", help="replace an existing database")
     prov.set_defaults(handler=_provision)
 
+
+def _add_bench_server(commands: Any) -> None:
     bench = commands.add_parser(
         "bench-server", help="measure the reference server's durable messages/s"
     )
@@ -179,7 +212,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", type=float, default=15_000.0, help="messages/s to reach; exit 1 below it"
     )
     bench.set_defaults(handler=_bench_server)
-    return parser
+
+
+def _add_bench_generator(commands: Any) -> None:
+    generator = commands.add_parser(
+        "bench-generator",
+        help="measure chat messages/s per generator core and RSS per connected user",
+    )
+    generator.add_argument("--pairs", type=_positive_int, default=200)
+    generator.add_argument(
+        "--window", type=_positive_int, default=8, help="unacknowledged messages per user"
+    )
+    generator.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    generator.add_argument(
+        "--memory-users",
+        type=int,
+        default=5000,
+        help="connected users for the RSS figure (0: skip)",
+    )
+    generator.add_argument("--echo-connections", type=_positive_int, default=100)
+    generator.add_argument("--server-cpu", type=int, default=0)
+    generator.add_argument("--client-cpu", type=int, default=1)
+    generator.add_argument("--workdir", type=Path)
+    generator.set_defaults(handler=_bench_generator)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

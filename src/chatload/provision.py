@@ -38,7 +38,9 @@ class ProvisionPlan:
     locale: str = "ru_RU"
     photo_share: float = 0.15
     # "random": each requester asks to join randomly drawn events; "pairs": requester
-    # i asks to join event i only, so every chat is independent of every other.
+    # i asks to join event i only, so every chat is independent of every other;
+    # "local": requester i asks to join events of the owners of the same rank, so the
+    # first owners and the first requesters of the users file talk to each other.
     layout: str = "random"
 
     def check(self) -> None:
@@ -49,8 +51,8 @@ class ProvisionPlan:
         if self.history < 0:
             raise ConfigError("--history cannot be negative")
         events = self.owners * self.events_per_owner
-        if self.layout not in ("random", "pairs"):
-            raise ConfigError(f"--layout must be random or pairs, got {self.layout!r}")
+        if self.layout not in ("random", "pairs", "local"):
+            raise ConfigError(f"--layout must be random, pairs or local, got {self.layout!r}")
         if self.layout == "pairs" and (self.requesters != events or self.chats_per_requester != 1):
             raise ConfigError(
                 "--layout pairs needs exactly one requester per event "
@@ -95,6 +97,12 @@ class _Draw:
         return str(self.fake.sentence(nb_words=3)).rstrip(".")
 
 
+UserRow = tuple[int, str, str, str, str]
+EventRow = tuple[int, int, str, str, str, int, int]
+ChatRow = tuple[int, str, int, int, bool, bool, int, int]
+MessageRow = tuple[int, int, int, str, str, str]
+
+
 def provision(
     db: Path, users_out: Path, plan: ProvisionPlan, *, force: bool = False
 ) -> ProvisionSummary:
@@ -105,78 +113,9 @@ def provision(
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     draw = _Draw(plan.seed, plan.locale)
-    rng = draw.rng
-
-    users: list[tuple[int, str, str, str, str]] = []
-    identities: list[Identity] = []
-    for user_id in range(1, plan.owners + plan.requesters + 1):
-        role: Role = "owner" if user_id <= plan.owners else "requester"
-        name = str(draw.fake.name())
-        token = draw.token()
-        users.append((user_id, name, draw.uuid(), token, role))
-        identities.append(Identity(user_id, token, role, {"name": name}))
-
-    events: list[tuple[int, int, str, str, str, int, int]] = []
-    for owner_id in range(1, plan.owners + 1):
-        for _ in range(plan.events_per_owner):
-            starts = _BASE_EPOCH + rng.randrange(365 * _DAY)
-            location = "ONLINE" if rng.random() < 0.4 else str(draw.fake.city())
-            icons = join_uuids([draw.uuid() for _ in range(rng.randint(1, 3))])
-            events.append(
-                (
-                    len(events) + 1,
-                    owner_id,
-                    draw.title(),
-                    icons,
-                    location,
-                    starts,
-                    starts + rng.randrange(3600, 3 * _DAY),
-                )
-            )
-    owner_of = {event[0]: event[1] for event in events}
-
-    chats: list[tuple[int, str, int, int, bool, bool, int, int]] = []
-    messages: list[tuple[int, int, int, str, str, str]] = []
-    for requester_id in range(plan.owners + 1, plan.owners + plan.requesters + 1):
-        if plan.layout == "pairs":
-            chosen = [requester_id - plan.owners]
-        else:
-            chosen = sorted(rng.sample(range(1, len(events) + 1), plan.chats_per_requester))
-        for event_id in chosen:
-            chat_key = len(chats) + 1
-            participants = (owner_of[event_id], requester_id)
-            moment = float(_BASE_EPOCH - rng.randrange(30 * _DAY))
-            for message_id in range(1, plan.history + 1):
-                moment += rng.uniform(5, 900)
-                photos = (
-                    [draw.uuid() for _ in range(rng.randint(1, 3))]
-                    if rng.random() < plan.photo_share
-                    else []
-                )
-                messages.append(
-                    (
-                        chat_key,
-                        message_id,
-                        rng.choice(participants),
-                        rng.choice(draw.texts),
-                        join_uuids(photos),
-                        format_message_date(moment),
-                    )
-                )
-            is_request = rng.random() < 0.7
-            chats.append(
-                (
-                    chat_key,
-                    draw.uuid(),
-                    event_id,
-                    requester_id,
-                    is_request,
-                    is_request and rng.random() < 0.5,
-                    max(0, plan.history - rng.randint(0, 5)),
-                    max(0, plan.history - rng.randint(0, 5)),
-                )
-            )
-
+    users, identities = _users(plan, draw)
+    events = _events(plan, draw)
+    chats, messages = _chats(plan, draw, {event[0]: event[1] for event in events})
     connection = sqlite3.connect(db, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -193,3 +132,71 @@ def provision(
         connection.close()
     write_users(users_out, identities, extra_columns=("name",))
     return ProvisionSummary(len(users), len(events), len(chats), len(messages))
+
+
+def _users(plan: ProvisionPlan, draw: _Draw) -> tuple[list[UserRow], list[Identity]]:
+    users: list[UserRow] = []
+    identities: list[Identity] = []
+    for user_id in range(1, plan.owners + plan.requesters + 1):
+        role: Role = "owner" if user_id <= plan.owners else "requester"
+        name = str(draw.fake.name())
+        token = draw.token()
+        users.append((user_id, name, draw.uuid(), token, role))
+        identities.append(Identity(user_id, token, role, {"name": name}))
+    return users, identities
+
+
+def _events(plan: ProvisionPlan, draw: _Draw) -> list[EventRow]:
+    rng = draw.rng
+    events: list[EventRow] = []
+    for owner_id in range(1, plan.owners + 1):
+        for _ in range(plan.events_per_owner):
+            starts = _BASE_EPOCH + rng.randrange(365 * _DAY)
+            location = "ONLINE" if rng.random() < 0.4 else str(draw.fake.city())
+            icons = join_uuids([draw.uuid() for _ in range(rng.randint(1, 3))])
+            ends = starts + rng.randrange(3600, 3 * _DAY)
+            events.append((len(events) + 1, owner_id, draw.title(), icons, location, starts, ends))
+    return events
+
+
+def _chosen_events(plan: ProvisionPlan, draw: _Draw, rank: int, events: int) -> list[int]:
+    """The events the requester of ``rank`` (0-based) asked to join."""
+    if plan.layout == "pairs":
+        return [rank + 1]
+    if plan.layout == "local":
+        start = rank * events // plan.requesters
+        return sorted((start + k) % events + 1 for k in range(plan.chats_per_requester))
+    return sorted(draw.rng.sample(range(1, events + 1), plan.chats_per_requester))
+
+
+def _chats(
+    plan: ProvisionPlan, draw: _Draw, owner_of: dict[int, int]
+) -> tuple[list[ChatRow], list[MessageRow]]:
+    rng = draw.rng
+    chats: list[ChatRow] = []
+    messages: list[MessageRow] = []
+    for rank in range(plan.requesters):
+        requester_id = plan.owners + 1 + rank
+        for event_id in _chosen_events(plan, draw, rank, len(owner_of)):
+            chat_key = len(chats) + 1
+            participants = (owner_of[event_id], requester_id)
+            moment = float(_BASE_EPOCH - rng.randrange(30 * _DAY))
+            for message_id in range(1, plan.history + 1):
+                moment += rng.uniform(5, 900)
+                photos = (
+                    [draw.uuid() for _ in range(rng.randint(1, 3))]
+                    if rng.random() < plan.photo_share
+                    else []
+                )
+                messages.append(
+                    (chat_key, message_id, rng.choice(participants), rng.choice(draw.texts),
+                     join_uuids(photos), format_message_date(moment))
+                )  # fmt: skip
+            is_request = rng.random() < 0.7
+            chats.append(
+                (chat_key, draw.uuid(), event_id, requester_id, is_request,
+                 is_request and rng.random() < 0.5,
+                 max(0, plan.history - rng.randint(0, 5)),
+                 max(0, plan.history - rng.randint(0, 5)))
+            )  # fmt: skip
+    return chats, messages

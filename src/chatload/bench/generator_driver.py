@@ -2,6 +2,7 @@
 
     python -m chatload.bench.generator_driver throughput HOST USERS_CSV USERS SECONDS WINDOW
     python -m chatload.bench.generator_driver memory HOST USERS_CSV USERS
+    python -m chatload.bench.generator_driver floor USERS
 
 Both build a real Locust Environment with chatload's users and print one JSON
 line. ``throughput``: every user writes to its one chat (``--layout pairs``) as
@@ -192,6 +193,55 @@ def memory(host: str, users_csv: str, users: int) -> dict[str, Any]:
     }
 
 
+def floor(users: int) -> dict[str, Any]:
+    """What Locust and gevent cost before chatload adds anything: an idle Locust
+    user, and a greenlet blocked reading a connected socket (as a receive greenlet is)."""
+    import socket
+
+    import gevent
+    from locust import User, constant, events, task
+    from locust.env import Environment
+
+    class Idle(User):
+        wait_time = constant(3600)
+
+        @task
+        def nothing(self) -> None:
+            pass
+
+    runner = Environment(user_classes=[Idle], events=events).create_local_runner()
+    gc.collect()
+    before = _rss_bytes()
+    runner.start(users, spawn_rate=users)
+    gevent.sleep(2.0)
+    gc.collect()
+    idle_user = (_rss_bytes() - before) / users
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    accepted: list[Any] = []
+
+    def accept() -> None:
+        while len(accepted) < users:
+            accepted.append(listener.accept()[0])
+
+    acceptor = gevent.spawn(accept)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(users)]
+    acceptor.join(30)
+    gc.collect()
+    before = _rss_bytes()
+    readers = [gevent.spawn(client.recv, 65536) for client in clients]
+    gevent.sleep(1.0)
+    gc.collect()
+    blocked_greenlet = (_rss_bytes() - before) / users
+    gevent.killall(readers, block=False)
+    return {
+        "users": users,
+        "idle_locust_user_bytes": idle_user,
+        "blocked_receive_greenlet_bytes": blocked_greenlet,
+    }
+
+
 def main(argv: list[str]) -> int:
     from locust import events  # noqa: F401  - Locust patches the standard library first
 
@@ -200,6 +250,8 @@ def main(argv: list[str]) -> int:
         result = throughput(argv[1], argv[2], int(argv[3]), float(argv[4]), int(argv[5]))
     elif mode == "memory":
         result = memory(argv[1], argv[2], int(argv[3]))
+    elif mode == "floor":
+        result = floor(int(argv[1]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     print(json.dumps(result), flush=True)

@@ -127,6 +127,7 @@ class ChatClient:
                 runtime.frames_received += len(frames)
                 for frame in frames:
                     handle(frame, now, wall)
+                del frames  # an idle connection should not keep its last frames alive
         except Disconnected as exc:
             error = None if transport.closing else exc
             self._report_all(tracker.close(time.perf_counter(), error))

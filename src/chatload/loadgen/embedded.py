@@ -52,6 +52,7 @@ class EmbeddedServer:
             events_per_owner=2,
             chats_per_requester=min(2, owners * 2),
             history=options.embedded_history,
+            layout="local",  # identities are lent in file order: the first ones talk together
         )
         summary = provision(root / "chat.db", self.users_file, plan)
         # The server's warnings and errors go to this terminal.

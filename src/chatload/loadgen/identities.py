@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from gevent.event import AsyncResult
@@ -113,13 +113,13 @@ class RemoteLender:
             result.set(Identity(user_id, token, data["role"]))
 
 
-def serve_identities(runner: Any, pool: IdentityPool) -> None:
-    """On the master: answer workers' requests from ``pool``."""
+def serve_identities(runner: Any, pool: Callable[[], IdentityPool]) -> None:
+    """On the master: answer workers' requests from the current ``pool()``."""
 
     def lend(environment: Any, msg: Any) -> None:
         role = msg.data["role"]
         try:
-            identity = pool.lend(role)
+            identity = pool().lend(role)
         except ConfigError as exc:
             runner.send_message(GRANT, {"role": role, "error": str(exc)}, client_id=msg.node_id)
             return
@@ -130,7 +130,7 @@ def serve_identities(runner: Any, pool: IdentityPool) -> None:
         )
 
     def give_back(environment: Any, msg: Any) -> None:
-        pool.give_back(msg.data["user_id"])
+        pool().give_back(msg.data["user_id"])
 
     runner.register_message(REQUEST, lend)
     runner.register_message(RETURN, give_back)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from locust.runners import MasterRunner, WorkerRunner
@@ -29,6 +30,7 @@ from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_f
 from chatload.loadgen.transport import TransportSettings, WebSocketTransport
 from chatload.loadgen.user import ChatUser, set_runtime
 from chatload.protocol.codec import codec_by_name
+from chatload.tracking.metrics import DELIVERY, REQUEST_TYPE, SEND_ACK
 from chatload.users_file import Identity, read_users
 
 __all__ = ["install", "preflight"]
@@ -97,6 +99,7 @@ class _Plugin:
         self.pool: IdentityPool | None = None
         self.lender: Lender | None = None
         self.runtime: ChatRuntime | None = None
+        self.target: tuple[str, Path | None] | None = None  # (host, users file) checked
         self.checked = False
 
     def on_init(self, environment: Any, **_: Any) -> None:
@@ -107,11 +110,14 @@ class _Plugin:
             return
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
-            identities = self._target(environment, options)
-            self.pool = IdentityPool(identities)
-            self.lender = LocalLender(self.pool)
+            if not environment.host:
+                parsed = environment.parsed_options
+                users = parsed.num_users if parsed is not None and parsed.headless else None
+                self.embedded = EmbeddedServer(options, users or None)
+                environment.host = self.embedded.url
+            self._resolve(environment, options)
             if isinstance(runner, MasterRunner):
-                serve_identities(runner, self.pool)
+                serve_identities(runner, self._current_pool)
                 runner.register_message(READS, self._relay_reads)
                 runner.register_message(FATAL, self._fatal_from_worker)
             parsed = environment.parsed_options
@@ -122,19 +128,29 @@ class _Plugin:
             sys.stderr.write(f"Error: {exc}\n")
             sys.exit(2)
 
-    def _target(self, environment: Any, options: chat_options.ChatOptions) -> list[Identity]:
-        if environment.host:
-            if options.users_file is None:
-                raise ConfigError(
-                    f"--host {environment.host} needs --users-file with that server's users "
-                    "(user_id,token,role)"
-                )
-            return read_users(options.users_file)
-        parsed = environment.parsed_options
-        users = parsed.num_users if parsed is not None and parsed.headless else None
-        self.embedded = EmbeddedServer(options, users or None)
-        environment.host = self.embedded.url
-        return self.embedded.identities()
+    def _current_pool(self) -> IdentityPool:
+        assert self.pool is not None
+        return self.pool
+
+    def _resolve(self, environment: Any, options: chat_options.ChatOptions) -> None:
+        """The identities of the target; again whenever the web UI changed the target."""
+        if not environment.host and self.embedded is not None:
+            environment.host = self.embedded.url  # an emptied host field in the web UI
+        target = (environment.host, options.users_file)
+        if target == self.target:
+            return
+        if self.embedded is not None and environment.host == self.embedded.url:
+            identities = self.embedded.identities()
+        elif options.users_file is None:
+            raise ConfigError(
+                f"--host {environment.host} needs --users-file with that server's users "
+                "(user_id,token,role)"
+            )
+        else:
+            identities = read_users(options.users_file)
+        self.pool = IdentityPool(identities)
+        self.lender = LocalLender(self.pool)
+        self.target, self.checked = target, False
 
     def _check(
         self, environment: Any, options: chat_options.ChatOptions, users: int | None
@@ -148,8 +164,12 @@ class _Plugin:
             self.checked = True
 
     def on_test_start(self, environment: Any, **_: Any) -> None:
+        runner = environment.runner
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+            if not isinstance(runner, WorkerRunner):
+                self._resolve(environment, options)
+                self._check(environment, options, getattr(runner, "target_user_count", None))
         except ConfigError as exc:
             self._fail(environment, str(exc))
             return
@@ -158,13 +178,6 @@ class _Plugin:
                 user_class.weight = (
                     options.owner_weight if user_class.role == "owner" else options.requester_weight
                 )
-        runner = environment.runner
-        if not isinstance(runner, WorkerRunner):
-            try:
-                self._check(environment, options, getattr(runner, "target_user_count", None))
-            except ConfigError as exc:
-                self._fail(environment, str(exc))
-                return
         assert self.lender is not None
         self.runtime = ChatRuntime(environment, options, self.lender)
         set_runtime(environment, self.runtime)
@@ -180,6 +193,8 @@ class _Plugin:
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         if self.runtime is not None:
             self.runtime.stop()
+        if not isinstance(environment.runner, WorkerRunner):
+            _hint_about_offline_interlocutors(environment)
 
     def on_quitting(self, environment: Any = None, **_: Any) -> None:
         if self.runtime is not None:
@@ -197,6 +212,24 @@ class _Plugin:
 
     def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
         report_fatal(environment, msg.data["message"])
+
+
+def _hint_about_offline_interlocutors(environment: Any) -> None:
+    """Messages were acknowledged but none delivered: the interlocutors were offline."""
+    entries = environment.runner.stats.entries
+    sent = entries.get((SEND_ACK, REQUEST_TYPE))
+    delivered = entries.get((DELIVERY, REQUEST_TYPE))
+    if (
+        sent is not None
+        and sent.num_requests > 0
+        and (delivered is None or not delivered.num_requests)
+    ):
+        log.warning(
+            "%d messages were acknowledged and none was delivered to a connected user: the "
+            "users' interlocutors were not connected. Identities are lent in users-file order; "
+            "put first the owners and requesters that share chats, or run more users.",
+            sent.num_requests,
+        )
 
 
 def install(events: Any) -> None:

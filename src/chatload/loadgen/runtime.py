@@ -10,6 +10,7 @@ on workers, the pump that sends read notices to the master for other workers.
 from __future__ import annotations
 
 import logging
+import random
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -75,6 +76,9 @@ class ChatRuntime:
             connect_timeout=options.connect_timeout,
         )
         self.clients: set[ChatClient] = set()
+        # One generator for every user of the process: a Random holds 2.5 kB of
+        # state, too much to give each of thousands of users its own.
+        self.rng = random.Random()
         self.frames_received = 0
         self.failed = False
         self._fire = environment.events.request.fire

@@ -265,7 +265,12 @@ class WebSocketTransport:
                     at = end
                     break
             at = end
-        del buffer[:at]
+        if at == size:
+            # A fresh buffer: a bytearray keeps its largest size once grown, and
+            # thousands of idle connections should not each keep an initial_data.
+            self._buffer = bytearray()
+        else:
+            del buffer[:at]
         return texts
 
     def _slow_frame(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
@@ -74,7 +73,7 @@ class ChatUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.runtime = runtime_for(environment)
-        self.rng = random.Random()
+        self.rng = self.runtime.rng
         self.identity: Identity | None = None
         self.client: ChatClient | None = None
         options = self.runtime.options

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ class ServerConfig:
     drain_timeout: float = 10.0
     stats_interval: float = 10.0
     ready_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -64,6 +67,21 @@ class ServerConfig:
         if self.max_frame_bytes > self.max_message_bytes:
             raise ConfigError("--max-frame-bytes cannot exceed the hard message size limit")
         codec_by_name(self.envelope)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context when a certificate is configured."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot load --tls-cert {self.tls_cert} / --tls-key {self.tls_key}: {exc}"
+            ) from None
+        return context
 
 
 class ChatServer:
@@ -94,9 +112,11 @@ class ChatServer:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.config.host}:{self.port}/"
+        scheme = "wss" if self.config.tls_cert is not None else "ws"
+        return f"{scheme}://{self.config.host}:{self.port}/"
 
     async def start(self) -> None:
+        raise_open_file_limit()
         try:
             self._server = await self.loop.create_server(
                 lambda: ChatConnection(self),
@@ -104,6 +124,7 @@ class ChatServer:
                 self.config.port,
                 reuse_address=True,
                 backlog=4096,
+                ssl=self.config.tls_context(),
             )
         except OSError as exc:
             raise ConfigError(
@@ -229,6 +250,18 @@ class ChatServer:
                 },
             )
             last_writes = writes
+
+
+def raise_open_file_limit() -> None:
+    """Every connection is a file descriptor: lift the soft limit to the hard one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def event_loop_factory(kind: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -21,7 +21,14 @@ from typing import IO
 
 from chatload.errors import ChatloadError
 
-__all__ = ["LaunchedServer"]
+__all__ = ["LaunchedServer", "pinned"]
+
+
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    """``command`` run on core ``cpu`` with taskset (as is when there is none)."""
+    if cpu is not None and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu), *command]
+    return command
 
 
 class LaunchedServer:
@@ -42,9 +49,7 @@ class LaunchedServer:
             sys.executable, "-m", "chatload", "serve", "--db", str(db), "--port", str(port),
             "--ready-file", str(ready), *extra_args,
         ]  # fmt: skip
-        if cpu is not None and shutil.which("taskset"):
-            command = ["taskset", "-c", str(cpu), *command]
-        self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        self.process = subprocess.Popen(pinned(command, cpu), stdout=log, stderr=log)
         deadline = time.monotonic() + start_timeout
         while not ready.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

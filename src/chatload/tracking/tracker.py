@@ -35,7 +35,6 @@ once) wait in ``produced`` until this tracker's next ``frame`` or ``expire``.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -151,13 +150,15 @@ class ChatView:
     anchor_count: int = 0
     interlocutor_ids: list[int] = field(default_factory=list)
     my_ids: list[int] = field(default_factory=list)
-    unacked: deque[_Request] = field(default_factory=deque)  # markers off only
-    reads: deque[_Request] = field(default_factory=deque)
-    histories: deque[_Request] = field(default_factory=deque)
-    unread_waits: deque[_Await] = field(default_factory=deque)
-    author_waits: deque[_Await] = field(default_factory=deque)
-    my_counts: deque[_Count] = field(default_factory=lambda: deque(maxlen=_OBSERVATIONS))
-    their_counts: deque[_Count] = field(default_factory=lambda: deque(maxlen=_OBSERVATIONS))
+    # Queues are created on first use: thousands of idle users each hold a few
+    # chats, and an empty deque costs more memory than the rest of the view.
+    unacked: list[_Request] | None = None  # markers off only
+    reads: list[_Request] | None = None
+    histories: list[_Request] | None = None
+    unread_waits: list[_Await] | None = None
+    author_waits: list[_Await] | None = None
+    my_counts: list[_Count] | None = None
+    their_counts: list[_Count] | None = None
 
     def unread_through(self, message_id: int) -> int:
         """How many interlocutor messages up to ``message_id`` are unread, by the model."""
@@ -186,6 +187,25 @@ class ChatView:
             self.last_from = message.fromUserId
 
 
+def _push(view: ChatView, queue: str, item: _Request | _Await) -> None:
+    """Append to one of the view's queues, creating it on first use."""
+    items = getattr(view, queue)
+    if items is None:
+        setattr(view, queue, [item])
+    else:
+        items.append(item)
+
+
+def _observed(counts: list[_Count] | None, count: _Count) -> list[_Count]:
+    """The recent counts with ``count`` added, the oldest dropped past the limit."""
+    if counts is None:
+        return [count]
+    counts.append(count)
+    if len(counts) > _OBSERVATIONS:
+        del counts[0]
+    return counts
+
+
 class ConnectionTracker:
     """Everything one connection has asked and not yet had answered."""
 
@@ -205,14 +225,14 @@ class ConnectionTracker:
         self.opened = False
         self.produced: list[Sample] = []
         self._tokens = 0
-        self._sends: deque[_Request] = deque()
-        self._reads: deque[_Request] = deque()
-        self._loads: deque[_Request] = deque()
+        self._sends: list[_Request] = []
+        self._reads: list[_Request] = []
+        self._loads: list[_Request] = []
         self._sends_by_seq: dict[int, _Request] = {}
-        self._deliveries: OrderedDict[tuple[str, int], _Await] = OrderedDict()
-        self._unread_waits: deque[_Await] = deque()
-        self._author_waits: deque[_Await] = deque()
-        self._arrivals: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self._deliveries: dict[tuple[str, int], _Await] = {}  # insertion order = deadline order
+        self._unread_waits: list[_Await] = []
+        self._author_waits: list[_Await] = []
+        self._arrivals: dict[tuple[str, int], float] | None = None  # markers off only
 
     # Connection life
 
@@ -280,7 +300,7 @@ class ConnectionTracker:
         request = self._request(SEND, chat_id, now, marker.seq if marker else 0)
         self._sends.append(request)
         if marker is None:
-            view.unacked.append(request)
+            _push(view, "unacked", request)
             return request.token
         self._sends_by_seq[marker.seq] = request
         interlocutor = self.ledger.tracker_of(view.interlocutor_id)
@@ -292,7 +312,7 @@ class ConnectionTracker:
         view = self.chats[chat_id]
         request = self._request(READ, chat_id, now, up_to)
         self._reads.append(request)
-        view.reads.append(request)
+        _push(view, "reads", request)
         # Only a read that covers unread interlocutor messages changes what the
         # author sees, so only then is there a propagation to time.
         if view.unread_through(up_to) > 0:
@@ -314,7 +334,7 @@ class ConnectionTracker:
         view = self.chats[chat_id]
         request = self._request(LOAD, chat_id, now, before)
         self._loads.append(request)
-        view.histories.append(request)
+        _push(view, "histories", request)
         return request.token
 
     @property
@@ -345,7 +365,7 @@ class ConnectionTracker:
         wait = _Await(
             READ_PROPAGATION, notice.chat_id, notice.up_to, sent, local, now + self.timeouts.read
         )
-        for count in view.their_counts:
+        for count in view.their_counts or ():
             if (count.mono if local else count.wall) >= sent and count.value <= view.mine_above(
                 notice.up_to
             ):
@@ -357,7 +377,7 @@ class ConnectionTracker:
                     )
                 )
                 return
-        view.author_waits.append(wait)
+        _push(view, "author_waits", wait)
         self._author_waits.append(wait)
 
     def acknowledged_elsewhere(
@@ -367,7 +387,7 @@ class ConnectionTracker:
         view = self.chats.get(chat_id)
         if view is None:
             return
-        arrived = self._arrivals.pop((chat_id, message_id), None)
+        arrived = self._arrivals.pop((chat_id, message_id), None) if self._arrivals else None
         if arrived is not None:
             self.produced.append(Sample(DELIVERY, max(arrived - sent, 0.0), chat_id=chat_id))
             self._expect_unread(view, message_id, sent, True, now)
@@ -419,9 +439,10 @@ class ConnectionTracker:
             if marker.origin == self.ledger.origin:
                 request = self._sends_by_seq.pop(marker.seq, None)
         elif not self.markers:
-            while view.unacked and view.unacked[0].done:
-                view.unacked.popleft()
-            request = view.unacked.popleft() if view.unacked else None
+            unacked = view.unacked
+            while unacked and unacked[0].done:
+                del unacked[0]
+            request = unacked.pop(0) if unacked else None
         if request is None or request.done:
             return  # written by another connection of this user, or already failed
         request.done = True
@@ -470,9 +491,12 @@ class ConnectionTracker:
                 return
             # The local sender may learn the id later; from another process there
             # is no send time without markers, so such deliveries go untimed.
-            self._arrivals[(chat_id, message.messageId)] = now
-            if len(self._arrivals) > _MAX_ARRIVALS:
-                self._arrivals.popitem(last=False)
+            arrivals = self._arrivals
+            if arrivals is None:
+                arrivals = self._arrivals = {}
+            arrivals[(chat_id, message.messageId)] = now
+            if len(arrivals) > _MAX_ARRIVALS:
+                del arrivals[next(iter(arrivals))]
 
     def _expect_unread(
         self, view: ChatView, message_id: int, sent: float, local: bool, now: float
@@ -495,7 +519,7 @@ class ConnectionTracker:
                         )
                     )
                     return
-        view.unread_waits.append(wait)
+        _push(view, "unread_waits", wait)
         self._unread_waits.append(wait)
 
     def _chat_unread(self, event: ChatUnread, size: int, now: float, wall: float) -> None:
@@ -508,7 +532,7 @@ class ConnectionTracker:
         moved_to = 0
         reads = view.reads
         while reads and (reads[0].done or mine <= view.interlocutor_above(reads[0].detail)):
-            read = reads.popleft()
+            read = reads.pop(0)
             if read.done:
                 continue
             read.done = True
@@ -520,7 +544,7 @@ class ConnectionTracker:
             self._pointer_moved(view, moved_to)
         waits = view.unread_waits
         while waits and (waits[0].done or mine >= view.unread_through(waits[0].message_id)):
-            wait = waits.popleft()
+            wait = waits.pop(0)
             if not wait.done:
                 wait.done = True
                 produced.append(
@@ -528,16 +552,16 @@ class ConnectionTracker:
                         UNREAD_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id
                     )
                 )
-        view.my_counts.append(_Count(mine, now, wall))
+        view.my_counts = _observed(view.my_counts, _Count(mine, now, wall))
         authors = view.author_waits
         while authors and (authors[0].done or theirs <= view.mine_above(authors[0].message_id)):
-            wait = authors.popleft()
+            wait = authors.pop(0)
             if not wait.done:
                 wait.done = True
                 produced.append(
                     Sample(READ_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id)
                 )
-        view.their_counts.append(_Count(theirs, now, wall))
+        view.their_counts = _observed(view.their_counts, _Count(theirs, now, wall))
         if theirs == 0 and not authors:
             # The interlocutor has read all we wrote: future reads only concern
             # messages still to come, so the ids known so far are not needed.
@@ -545,9 +569,9 @@ class ConnectionTracker:
 
     def _pointer_moved(self, view: ChatView, pointer: int) -> None:
         view.pointer = pointer
-        view.my_counts.clear()
+        view.my_counts = None
         # Messages at or below the pointer are read: no count will include them.
-        for wait in view.unread_waits:
+        for wait in view.unread_waits or ():
             if wait.message_id <= pointer:
                 wait.done = True
         del view.interlocutor_ids[: bisect_right(view.interlocutor_ids, pointer)]
@@ -556,9 +580,10 @@ class ConnectionTracker:
         view = self.chats.get(event.chatId)
         if view is None:
             return
-        while view.histories and view.histories[0].done:
-            view.histories.popleft()
-        if not view.histories:
+        histories = view.histories
+        while histories and histories[0].done:
+            del histories[0]
+        if not histories:
             self.produced.append(
                 Sample(
                     UNATTRIBUTED,
@@ -569,7 +594,7 @@ class ConnectionTracker:
                 )
             )
             return
-        request = view.histories.popleft()
+        request = histories.pop(0)
         request.done = True
         if event.messages:
             first = event.messages[0].messageId
@@ -596,7 +621,7 @@ class ConnectionTracker:
         oldest: _Request | None = None
         for queue in [named] if named is not None else list(queues.values()):
             while queue and queue[0].done:
-                queue.popleft()
+                del queue[0]
             if queue and (oldest is None or queue[0].started < oldest.started):
                 oldest = queue[0]
         if oldest is None:
@@ -626,7 +651,7 @@ class ConnectionTracker:
             (self._loads, limits.history),
         ):
             while queue and (queue[0].done or now - queue[0].started > limit):
-                request = queue.popleft()
+                request = queue.pop(0)
                 if request.done:
                     continue
                 request.done = True
@@ -640,12 +665,12 @@ class ConnectionTracker:
             expected = next(iter(deliveries.values()))
             if not expected.done and now <= expected.deadline:
                 break
-            deliveries.popitem(last=False)
+            del deliveries[next(iter(deliveries))]
             if not expected.done:
                 samples.append(self._await_timeout(expected, now))
         for waits in (self._unread_waits, self._author_waits):
             while waits and (waits[0].done or now > waits[0].deadline):
-                wait = waits.popleft()
+                wait = waits.pop(0)
                 if not wait.done:
                     wait.done = True
                     samples.append(self._await_timeout(wait, now))
