@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chatload.bench.common import own_cpu_seconds
+
 _PAYLOAD = json.dumps(
     {"event": "chat_updates", "data": {"chatId": "x" * 36, "messages": [{"text": "y" * 200}]}}
 )
@@ -68,19 +70,14 @@ def client(url: str, connections: int, seconds: float) -> dict[str, Any]:
     sockets = [websocket.create_connection(url) for _ in range(connections)]
     greenlets = [gevent.spawn(loop, ws) for ws in sockets]
     gevent.sleep(1.0)  # warm-up
-    before, cpu_before, started = counts[0], _cpu(), time.perf_counter()
+    before, cpu_before, started = counts[0], own_cpu_seconds(), time.perf_counter()
     gevent.sleep(seconds)
     elapsed = time.perf_counter() - started
     round_trips = (counts[0] - before) / elapsed
-    cpu = (_cpu() - cpu_before) / elapsed
+    cpu = (own_cpu_seconds() - cpu_before) / elapsed
     running[0] = False
     gevent.killall(greenlets, timeout=2)
     return {"round_trips_per_s": round_trips, "frames_per_s": 2 * round_trips, "cpu": cpu}
-
-
-def _cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def main(argv: list[str]) -> int:

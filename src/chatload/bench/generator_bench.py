@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatload.errors import ChatloadError, ConfigError
+from chatload.bench.common import check_cores, process_cpu_seconds, provision_pairs
+from chatload.errors import ChatloadError
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer, pinned
 
@@ -46,11 +46,6 @@ class GeneratorBenchOptions:
     target_rss_kib: float = 16.0
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _json_from(command: list[str], cpu: int, timeout: float) -> dict[str, Any]:
     done = subprocess.run(
         pinned([sys.executable, "-m", *command], cpu),
@@ -68,23 +63,11 @@ def _json_from(command: list[str], cpu: int, timeout: float) -> dict[str, Any]:
 
 def _throughput(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
     db, users = root / "pairs.db", root / "pairs.csv"
-    provision(
-        db,
-        users,
-        ProvisionPlan(
-            owners=options.pairs,
-            requesters=options.pairs,
-            events_per_owner=1,
-            chats_per_requester=1,
-            history=0,
-            layout="pairs",
-        ),
-        force=True,
-    )
+    provision_pairs(db, users, options.pairs)
     with LaunchedServer(
         db, "--stats-interval", "0", "--log-level", "warning", cpu=options.server_cpu
     ) as server:
-        server_cpu0, started = _cpu_seconds(server.pid), time.perf_counter()
+        server_cpu0, started = process_cpu_seconds(server.pid), time.perf_counter()
         result = _json_from(
             [
                 "chatload.bench.generator_driver",
@@ -98,7 +81,7 @@ def _throughput(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
             options.client_cpu,
             timeout=options.duration + 180,
         )
-        result["server_cpu"] = (_cpu_seconds(server.pid) - server_cpu0) / (
+        result["server_cpu"] = (process_cpu_seconds(server.pid) - server_cpu0) / (
             time.perf_counter() - started
         )
     return result
@@ -119,7 +102,7 @@ def _yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
                 raise ChatloadError("the echo server of the yardstick did not start")
             time.sleep(0.05)
         url = json.loads(ready.read_text())["url"]
-        server_cpu0, started = _cpu_seconds(echo.pid), time.perf_counter()
+        server_cpu0, started = process_cpu_seconds(echo.pid), time.perf_counter()
         result = _json_from(
             [
                 "chatload.bench.echo_yardstick",
@@ -131,7 +114,7 @@ def _yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
             options.client_cpu,
             timeout=options.duration + 120,
         )
-        result["server_cpu"] = (_cpu_seconds(echo.pid) - server_cpu0) / (
+        result["server_cpu"] = (process_cpu_seconds(echo.pid) - server_cpu0) / (
             time.perf_counter() - started
         )
         return result
@@ -180,9 +163,7 @@ def _memory(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
 
 
 def run_generator_benchmark(options: GeneratorBenchOptions) -> int:
-    cpus = os.cpu_count() or 1
-    if max(options.server_cpu, options.client_cpu) >= cpus:
-        raise ConfigError(f"this machine has cores 0..{cpus - 1}: choose --server-cpu/--client-cpu")
+    check_cores(options.server_cpu, options.client_cpu)
     with contextlib.ExitStack() as stack:
         root = options.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         root.mkdir(parents=True, exist_ok=True)

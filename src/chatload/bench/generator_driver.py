@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any
 
+from chatload.bench.common import own_cpu_seconds
+
 
 def _rss_bytes() -> int:
     with open("/proc/self/status") as status:
@@ -29,11 +31,6 @@ def _rss_bytes() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def _environment(host: str, users_csv: str, users: int, extra: list[str]) -> tuple[Any, Any]:
@@ -133,10 +130,10 @@ def throughput(
     gevent.sleep(2.0)  # warm-up
     runtime = runtime_for(runner.environment)
     before, frames_before = _counts(runner), runtime.frames_received
-    cpu_before, started = _cpu_seconds(), time.perf_counter()
+    cpu_before, started = own_cpu_seconds(), time.perf_counter()
     gevent.sleep(seconds)
     elapsed = time.perf_counter() - started
-    cpu = (_cpu_seconds() - cpu_before) / elapsed
+    cpu = (own_cpu_seconds() - cpu_before) / elapsed
     after, frames = _counts(runner), runtime.frames_received - frames_before
     runner.quit()
     rates = {name: (after[name][0] - before.get(name, (0, 0))[0]) / elapsed for name in after}

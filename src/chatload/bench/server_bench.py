@@ -31,8 +31,13 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
+from chatload.bench.common import (
+    check_cores,
+    own_cpu_seconds,
+    process_cpu_seconds,
+    provision_pairs,
+)
 from chatload.errors import ChatloadError, ConfigError
-from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
 from chatload.users_file import read_users
 
@@ -162,11 +167,6 @@ def _same(participant: _Participant) -> _Participant:
     return participant
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _percentile(sorted_values: list[float], share: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -192,12 +192,12 @@ async def _drive(
     await asyncio.sleep(options.warmup)
     bench.measuring = True
     frames0, started = bench.frames, time.perf_counter()
-    server0, client0 = _cpu_seconds(server_pid), _cpu_seconds(os.getpid())
+    server0, client0 = process_cpu_seconds(server_pid), own_cpu_seconds()
     await asyncio.sleep(options.duration)
     bench.measuring = False
     elapsed = time.perf_counter() - started
-    server_cpu = (_cpu_seconds(server_pid) - server0) / elapsed
-    client_cpu = (_cpu_seconds(os.getpid()) - client0) / elapsed
+    server_cpu = (process_cpu_seconds(server_pid) - server0) / elapsed
+    client_cpu = (own_cpu_seconds() - client0) / elapsed
     frames = bench.frames - frames0
     bench.running = False
     await asyncio.sleep(0.5)
@@ -222,26 +222,12 @@ async def _drive(
 def run_server_benchmark(options: BenchOptions) -> int:
     from chatload.server.app import event_loop_factory
 
-    cpus = os.cpu_count() or 1
-    if max(options.server_cpu, options.client_cpu) >= cpus:
-        raise ConfigError(f"this machine has cores 0..{cpus - 1}: choose --server-cpu/--client-cpu")
+    check_cores(options.server_cpu, options.client_cpu)
     with contextlib.ExitStack() as stack:
         workdir = options.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         workdir.mkdir(parents=True, exist_ok=True)
         db, users_csv = workdir / "bench.db", workdir / "bench-users.csv"
-        provision(
-            db,
-            users_csv,
-            ProvisionPlan(
-                owners=options.pairs,
-                requesters=options.pairs,
-                events_per_owner=1,
-                chats_per_requester=1,
-                history=0,
-                layout="pairs",
-            ),
-            force=True,
-        )
+        provision_pairs(db, users_csv, options.pairs)
         users = [(identity.user_id, identity.token) for identity in read_users(users_csv)]
         with LaunchedServer(
             db, "--stats-interval", "0", "--log-level", "warning",

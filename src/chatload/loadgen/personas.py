@@ -46,15 +46,11 @@ class OwnerUser(ChatUser):
 
     @chat_task(2)
     def mark_read(self) -> None:
-        unread = self.unread_chats()
-        if unread:
-            self.read_up_to_last(self.rng.choice(unread))
+        self.read_an_unread_chat()
 
     @chat_task(1)
     def page_history(self) -> None:
-        chats = self.chats
-        if chats:
-            self.page_back(self.rng.choice(chats))
+        self.page_back_a_chat()
 
 
 class RequesterUser(ChatUser):
@@ -68,12 +64,8 @@ class RequesterUser(ChatUser):
 
     @chat_task(3)
     def read_answers(self) -> None:
-        unread = self.unread_chats()
-        if unread:
-            self.read_up_to_last(self.rng.choice(unread))
+        self.read_an_unread_chat()
 
     @chat_task(1)
     def page_history(self) -> None:
-        chats = self.chats
-        if chats:
-            self.page_back(self.rng.choice(chats))
+        self.page_back_a_chat()

@@ -163,6 +163,17 @@ class ChatUser(User):
         if view.last_id:
             self.client.read_messages(view.chat_id, view.last_id)
 
+    def read_an_unread_chat(self) -> None:
+        """Read one chat with unread messages, up to the last message seen."""
+        unread = self.unread_chats()
+        if unread:
+            self.read_up_to_last(self.rng.choice(unread))
+
+    def page_back_a_chat(self) -> None:
+        chats = self.chats
+        if chats:
+            self.page_back(self.rng.choice(chats))
+
     def page_back(self, view: ChatView) -> None:
         """Load up to ``--history-pages`` pages below the oldest message seen."""
         assert self.client is not None
