@@ -10,11 +10,11 @@ See the README for every option (locust -f locustfiles/chat.py --help lists them
 # Locust first: it patches the standard library with gevent when imported.
 from locust import events, run_single_user
 
-from chatload.loadgen import OwnerUser, RequesterUser, install
+from chatload.loadgen import OwnerUser, ProbeUser, RequesterUser, install
 
 install(events)
 
-__all__ = ["OwnerUser", "RequesterUser"]
+__all__ = ["OwnerUser", "ProbeUser", "RequesterUser"]
 
 if __name__ == "__main__":
     # Debug one user in an IDE: python locustfiles/chat.py (needs --host in LOCUST_HOST).

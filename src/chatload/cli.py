@@ -27,6 +27,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _serve(args: argparse.Namespace) -> int:
     from chatload.server.app import ServerConfig, run_server
+    from chatload.server.faults import parse_faults
 
     configure_logging(args.log_level, json_lines=args.log_format == "json")
     config = ServerConfig(
@@ -44,6 +45,10 @@ def _serve(args: argparse.Namespace) -> int:
         ready_file=args.ready_file,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        test_faults=tuple(parse_faults(args.test_fault).items()),
+        test_fault_seed=args.test_fault_seed,
+        test_delay_ms=args.test_delay_ms,
+        test_delay_from_user=args.test_delay_from_user,
     )
     return run_server(config, loop=args.loop)
 
@@ -159,6 +164,27 @@ def _add_serve(commands: Any) -> None:
     )
     serve.add_argument(
         "--ready-file", type=Path, help="write {url, port, pid} as JSON here once listening"
+    )
+    serve.add_argument(
+        "--test-fault",
+        action="append",
+        default=[],
+        metavar="KIND=RATE",
+        help="FOR TESTING chatload only: break a guarantee on purpose "
+        "(drop, duplicate, reorder, miscount, history-skip, foreign-chat)",
+    )
+    serve.add_argument("--test-fault-seed", type=int, default=1)
+    serve.add_argument(
+        "--test-delay-ms",
+        type=float,
+        default=0.0,
+        help="FOR TESTING chatload only: delay every frame to some users",
+    )
+    serve.add_argument(
+        "--test-delay-from-user",
+        type=int,
+        default=0,
+        help="the users --test-delay-ms delays: ids from this one up",
     )
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve wss://")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")

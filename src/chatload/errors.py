@@ -15,6 +15,7 @@ wrong"::
     │   └── InvalidPayload          a payload field is missing or has the wrong shape
     ├── RequestRejected             a valid request the server refuses (not_found,
     │                               forbidden, too_large, bad_request): debug_info
+    ├── InvariantBreach             the server broke one of PROTOCOL.md's guarantees
     ├── StoreError                  the reference server's storage failed
     └── ConnectionProblem           the transport, not the payloads
         ├── ServerUnreachable       nothing listens at the address
@@ -38,6 +39,7 @@ __all__ = [
     "Disconnected",
     "HandshakeRejected",
     "InvalidPayload",
+    "InvariantBreach",
     "MalformedFrame",
     "ProtocolViolation",
     "RequestRejected",
@@ -112,6 +114,18 @@ class RequestRejected(ChatloadError):
         self.code = code
         self.message = message
         self.event = event
+
+
+class InvariantBreach(ChatloadError):
+    """The server broke a guarantee: ``kind`` is loss, duplicate, reorder, gap,
+    unread, history or access. The message stays the same for one kind (Locust
+    groups failures by it); the ids involved travel in the invariants export."""
+
+    kind: str = "invariant"
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StoreError(ChatloadError):

@@ -29,6 +29,7 @@ _HOMES: Final = {
     "chat_task": "chatload.loadgen.user",
     "OwnerUser": "chatload.loadgen.personas",
     "RequesterUser": "chatload.loadgen.personas",
+    "ProbeUser": "chatload.loadgen.personas",
     "install": "chatload.loadgen.plugin",
 }
 

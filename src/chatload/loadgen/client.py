@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -43,6 +44,8 @@ class ChatClient:
         self._receiver: gevent.Greenlet | None = None
         self._waiters: dict[int, AsyncResult] = {}
         self._acked = Event()
+        # What the last connection saw: the next one's initial_data must keep it.
+        self.last_seen: dict[str, tuple[int, int, int]] = {}
 
     @property
     def connected(self) -> bool:
@@ -83,8 +86,9 @@ class ChatClient:
             timeouts=runtime.options.timeouts,
             markers=runtime.options.markers,
         )
-        tracker.open(initial)
+        tracker.open(initial, self.last_seen)
         self.transport, self.tracker = transport, tracker
+        self._report_breaches(tracker)
         runtime.clients.add(self)
         wall = time.time()
         for frame in frames[1:]:
@@ -106,7 +110,9 @@ class ChatClient:
         transport, tracker = self.transport, self.tracker
         self.runtime.clients.discard(self)
         if tracker is not None:
+            self.last_seen = tracker.last_seen()
             self._report_all(tracker.close(time.perf_counter(), None))
+            self._report_breaches(tracker)
         if transport is not None:
             transport.close()
         if self._receiver is not None:
@@ -130,7 +136,9 @@ class ChatClient:
                 del frames  # an idle connection should not keep its last frames alive
         except Disconnected as exc:
             error = None if transport.closing else exc
+            self.last_seen = tracker.last_seen()
             self._report_all(tracker.close(time.perf_counter(), error))
+            self._report_breaches(tracker)
             self.runtime.clients.discard(self)
             if error is not None:
                 log.debug("disconnected: %s", exc, extra={"user_id": self.identity.user_id})
@@ -146,6 +154,8 @@ class ChatClient:
             self.runtime.report(tracker.protocol_error(exc, len(frame)))
             return
         self._report_all(tracker.frame(parsed, len(frame), now, wall))
+        if tracker.breaches:
+            self._report_breaches(tracker)
 
     def _report_all(self, samples: list[Sample]) -> None:
         report = self.runtime.report
@@ -158,9 +168,17 @@ class ChatClient:
             if sample.metric == SEND_ACK:
                 self._acked.set()
 
+    def _report_breaches(self, tracker: ConnectionTracker) -> None:
+        report, wall = self.runtime.report_breach, time.time()
+        for breach in tracker.take_breaches():
+            report(breach if breach.wall else replace(breach, wall=wall))
+
     def expire(self, now: float) -> None:
-        if self.tracker is not None:
-            self._report_all(self.tracker.expire(now))
+        tracker = self.tracker
+        if tracker is not None:
+            self._report_all(tracker.expire(now))
+            if tracker.breaches:
+                self._report_breaches(tracker)
 
     # Requests
 
@@ -201,6 +219,21 @@ class ChatClient:
             "read_messages", {"chatId": chat_id, "lastReadedMessageId": up_to}
         )
         tracker.read_sent(chat_id, up_to, time.perf_counter(), time.time())
+        self._send(payload)
+
+    def probe(self, kind: str, chat_id: str) -> None:
+        """Ask, on a chat this user is not in, what only its participants may do."""
+        tracker = self.tracker
+        assert tracker is not None
+        data: dict[str, Any] = {"chatId": chat_id}
+        if kind == "send_message":
+            data["message"] = {"text": "a message that must be refused"}
+        elif kind == "read_messages":
+            data["lastReadedMessageId"] = 1
+        else:
+            data["lastMessageId"] = 1_000_000_000
+        payload = self.runtime.codec.encode(kind, data)
+        tracker.probe_sent(kind, chat_id, time.perf_counter())
         self._send(payload)
 
     def load_history(self, chat_id: str, before: int) -> tuple[Message, ...] | None:

@@ -181,6 +181,48 @@ def add_arguments(parser: Any) -> None:
     )
 
     parser.add_argument(
+        "--chat-interval",
+        type=float,
+        default=5.0,
+        env_var="CHATLOAD_CHAT_INTERVAL",
+        help="seconds per row of the microsecond export (PREFIX_chat_metrics.csv)",
+    )
+    parser.add_argument(
+        "--chat-samples",
+        default="",
+        env_var="CHATLOAD_CHAT_SAMPLES",
+        help="also write every sample to PATH.<process>.csv (large; off by default)",
+    )
+    parser.add_argument(
+        "--quiesce-seconds",
+        type=float,
+        default=3.0,
+        env_var="CHATLOAD_QUIESCE_SECONDS",
+        help="at the end, stop sending and wait this long before comparing unread counts",
+    )
+    parser.add_argument(
+        "--saturation-cpu",
+        type=float,
+        default=90.0,
+        env_var="CHATLOAD_SATURATION_CPU",
+        help="generator CPU percent from which an interval is marked saturated",
+    )
+    parser.add_argument(
+        "--saturation-lag-ms",
+        type=float,
+        default=10.0,
+        env_var="CHATLOAD_SATURATION_LAG_MS",
+        help="event-loop lag p99 from which an interval is marked saturated",
+    )
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=0,
+        env_var="CHATLOAD_PROBES",
+        include_in_web_ui=False,
+        help="access-probe users that poke at other people's chats (security scenario)",
+    )
+    parser.add_argument(
         "--embedded-owners",
         type=int,
         default=0,
@@ -232,6 +274,12 @@ class ChatOptions:
     reconnect_max: float = 30.0
     connect_timeout: float = 10.0
     answer_timeout: float = 10.0
+    chat_interval: float = 5.0
+    chat_samples: Path | None = None
+    quiesce_seconds: float = 3.0
+    saturation_cpu: float = 90.0
+    saturation_lag_ms: float = 10.0
+    probes: int = 0
     embedded_owners: int = 0
     embedded_requesters: int = 0
     embedded_history: int = 120
@@ -263,6 +311,10 @@ class ChatOptions:
             raise ConfigError("--photo-max and --max-in-flight must be >= 1, --history-pages >= 0")
         if min(self.connect_timeout, self.answer_timeout, self.churn_interval) <= 0:
             raise ConfigError("timeouts and --churn-interval must be positive")
+        if self.chat_interval <= 0 or self.quiesce_seconds < 0 or self.probes < 0:
+            raise ConfigError(
+                "--chat-interval must be positive, --quiesce-seconds and --probes not negative"
+            )
         if not 0 < self.reconnect_base <= self.reconnect_max:
             raise ConfigError("reconnect delays need 0 < --reconnect-base <= --reconnect-max")
 
@@ -274,7 +326,7 @@ class ChatOptions:
         for name in cls.__dataclass_fields__:
             if name in values and values[name] is not None:
                 kwargs[name] = values[name]
-        for name in ("users_file", "ca_bundle"):
+        for name in ("users_file", "ca_bundle", "chat_samples"):
             kwargs[name] = Path(kwargs[name]) if kwargs.get(name) else None
         if isinstance(kwargs.get("markers"), str):
             kwargs["markers"] = kwargs["markers"] == "on"

@@ -5,6 +5,9 @@
   back through some chats' history and sometimes sends photos.
 - A requester writes to the events it asked to join, reads the answers and pages
   back through history.
+- A probe (only with ``--probes N``, in the security scenario) holds a requester's
+  identity and tries to write to, read and page through other people's chats; the
+  server must refuse each and leak nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from chatload.loadgen.user import ChatUser, chat_task
 from chatload.tracking.tracker import ChatView
 
-__all__ = ["OwnerUser", "RequesterUser"]
+__all__ = ["OwnerUser", "ProbeUser", "RequesterUser"]
 
 
 class OwnerUser(ChatUser):
@@ -69,3 +72,16 @@ class RequesterUser(ChatUser):
     @chat_task(1)
     def page_history(self) -> None:
         self.page_back_a_chat()
+
+
+class ProbeUser(ChatUser):
+    role = "requester"
+    fixed_count = 0  # set from --probes; with none, the class is not run at all
+
+    @chat_task()
+    def poke_a_foreign_chat(self) -> None:
+        assert self.identity is not None and self.client is not None
+        chat_id = self.runtime.ledger.foreign_chat(self.identity.user_id, self.rng.choice)
+        if chat_id is not None:
+            kind = self.rng.choice(("send_message", "read_messages", "load_history"))
+            self.client.probe(kind, chat_id)

@@ -17,19 +17,34 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen import options as chat_options
 from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
 from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
+from chatload.loadgen.observability import (
+    BREACHES,
+    INTERVALS,
+    SUMMARIES,
+    Collector,
+    Observer,
+    breaches_from_wire,
+)
+from chatload.loadgen.personas import ProbeUser
 from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
 from chatload.loadgen.transport import TransportSettings, WebSocketTransport
 from chatload.loadgen.user import ChatUser, set_runtime
 from chatload.protocol.codec import codec_by_name
+from chatload.records.export import Saturation
+from chatload.records.hdr import IntervalSnapshot
+from chatload.tracking.invariants import ChatSummary
 from chatload.tracking.metrics import DELIVERY, REQUEST_TYPE, SEND_ACK
 from chatload.users_file import Identity, read_users
 
@@ -101,6 +116,8 @@ class _Plugin:
         self.runtime: ChatRuntime | None = None
         self.target: tuple[str, Path | None] | None = None  # (host, users file) checked
         self.checked = False
+        self.collector: Collector | None = None
+        self.observer: Observer | None = None
 
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
@@ -110,6 +127,10 @@ class _Plugin:
             return
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+            self._probe_class(environment, options)
+            self.collector = Collector(
+                environment, Saturation(options.saturation_cpu, options.saturation_lag_ms)
+            )
             if not environment.host:
                 parsed = environment.parsed_options
                 users = parsed.num_users if parsed is not None and parsed.headless else None
@@ -120,6 +141,9 @@ class _Plugin:
                 serve_identities(runner, self._current_pool)
                 runner.register_message(READS, self._relay_reads)
                 runner.register_message(FATAL, self._fatal_from_worker)
+                runner.register_message(INTERVALS, self._interval_from_worker)
+                runner.register_message(BREACHES, self._breaches_from_worker)
+                runner.register_message(SUMMARIES, self._summaries_from_worker)
             parsed = environment.parsed_options
             if parsed is not None and parsed.headless:
                 self._check(environment, options, parsed.num_users)
@@ -127,6 +151,17 @@ class _Plugin:
             self.on_quitting()
             sys.stderr.write(f"Error: {exc}\n")
             sys.exit(2)
+
+    @staticmethod
+    def _probe_class(environment: Any, options: chat_options.ChatOptions) -> None:
+        """Access probes run only when asked for (a weight of 0 would break Locust's
+        dispatcher, so the class is taken out instead)."""
+        for user_class in list(environment.user_classes):
+            if issubclass(user_class, ProbeUser):
+                if options.probes:
+                    user_class.fixed_count = options.probes
+                else:
+                    environment.user_classes.remove(user_class)
 
     def _current_pool(self) -> IdentityPool:
         assert self.pool is not None
@@ -180,8 +215,38 @@ class _Plugin:
                 )
         assert self.lender is not None
         self.runtime = ChatRuntime(environment, options, self.lender)
+        if not isinstance(runner, MasterRunner):
+            self.observer = Observer(
+                environment, interval=options.chat_interval, collector=self.collector,
+                samples=options.chat_samples,
+            )  # fmt: skip
+            self.observer.start()
+            self.runtime.observer = self.observer
         set_runtime(environment, self.runtime)
         self.runtime.start()
+
+    def on_test_stopping(self, environment: Any, **_: Any) -> None:
+        """The quiescence phase: stop sending, wait, then check the unread counts."""
+        runtime = self.runtime
+        if runtime is None or isinstance(environment.runner, MasterRunner):
+            return
+        runtime.quiesce(runtime.options.quiesce_seconds)
+        wall = time.time()
+        summaries = []
+        found = 0
+        for client in list(runtime.clients):
+            if client.tracker is not None:
+                for breach in client.tracker.unread_breaches(wall):
+                    runtime.report_breach(breach)
+                    found += 1
+                summaries.extend(client.tracker.summaries())
+        if self.collector is not None:
+            self.collector.chat_summaries(summaries)
+            found += self.collector.compare()
+        else:
+            environment.runner.send_message(SUMMARIES, [s.to_wire() for s in summaries])
+        if found:
+            _let_locust_write_its_csv(environment)
 
     def _fail(self, environment: Any, message: str) -> None:
         runner = environment.runner
@@ -193,15 +258,39 @@ class _Plugin:
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         if self.runtime is not None:
             self.runtime.stop()
+            self.runtime.quiet = False
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer = None
+        master = isinstance(environment.runner, MasterRunner)
+        if master and self.collector is not None and self.collector.compare():
+            _let_locust_write_its_csv(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _hint_about_offline_interlocutors(environment)
 
     def on_quitting(self, environment: Any = None, **_: Any) -> None:
         if self.runtime is not None:
             self.runtime.stop()
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer = None
+        if self.collector is not None:
+            self.collector.close()
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None
+
+    def _interval_from_worker(self, environment: Any, msg: Any) -> None:
+        if self.collector is not None:
+            self.collector.interval(IntervalSnapshot.from_wire(msg.data))
+
+    def _breaches_from_worker(self, environment: Any, msg: Any) -> None:
+        if self.collector is not None:
+            self.collector.breaches(breaches_from_wire(msg.data), fire=False)
+
+    def _summaries_from_worker(self, environment: Any, msg: Any) -> None:
+        if self.collector is not None:
+            self.collector.chat_summaries([ChatSummary.from_wire(item) for item in msg.data])
 
     def _relay_reads(self, environment: Any, msg: Any) -> None:
         environment.runner.send_message(READS, msg.data)
@@ -212,6 +301,14 @@ class _Plugin:
 
     def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
         report_fatal(environment, msg.data["message"])
+
+
+def _let_locust_write_its_csv(environment: Any) -> None:
+    """Locust rewrites PREFIX_stats.csv once a second; failures fired while the run
+    stops would miss the last rewrite without one more second."""
+    parsed = environment.parsed_options
+    if parsed is not None and getattr(parsed, "csv_prefix", None):
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
 
 
 def _hint_about_offline_interlocutors(environment: Any) -> None:
@@ -238,5 +335,6 @@ def install(events: Any) -> None:
     events.init_command_line_parser.add_listener(chat_options.add_arguments)
     events.init.add_listener(plugin.on_init)
     events.test_start.add_listener(plugin.on_test_start)
+    events.test_stopping.add_listener(plugin.on_test_stopping)
     events.test_stop.add_listener(plugin.on_test_stop)
     events.quitting.add_listener(plugin.on_quitting)

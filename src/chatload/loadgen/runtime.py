@@ -23,12 +23,14 @@ from chatload.loadgen.content import Writer
 from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.transport import TransportSettings
 from chatload.protocol.codec import codec_by_name
+from chatload.tracking.invariants import INVARIANT, Breach
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.metrics import REQUEST_TYPE, Sample
 from chatload.users_file import Identity
 
 if TYPE_CHECKING:
     from chatload.loadgen.client import ChatClient
+    from chatload.loadgen.observability import Observer
 
 __all__ = ["FATAL", "READS", "ChatRuntime", "Lender", "report_fatal"]
 
@@ -81,6 +83,8 @@ class ChatRuntime:
         self.rng = random.Random()
         self.frames_received = 0
         self.failed = False
+        self.quiet = False  # the quiescence phase: users do nothing
+        self.observer: Observer | None = None
         self._fire = environment.events.request.fire
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -103,6 +107,35 @@ class ChatRuntime:
             exception=sample.error,
             context={},
         )
+        if self.observer is not None:
+            self.observer.record(sample.metric, sample.seconds, sample.error, sample.chat_id)
+
+    def report_breach(self, breach: Breach) -> None:
+        """A broken guarantee: a Locust failure under ``invariant`` and an export row."""
+        self._fire(
+            request_type=INVARIANT,
+            name=breach.kind,
+            response_time=breach.seconds * 1000.0,
+            response_length=0,
+            exception=breach.error(),
+            context={},
+        )
+        if self.observer is not None:
+            self.observer.breach(breach)
+
+    def quiesce(self, seconds: float) -> None:
+        """Stop acting, then wait until every answer came (at most ``seconds``) and a
+        little longer for the last unread counts."""
+        self.quiet = True
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(
+            client.tracker is not None and client.tracker.pending for client in self.clients
+        ):
+            gevent.sleep(0.05)
+        gevent.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        now = time.perf_counter()
+        for client in list(self.clients):
+            client.expire(now)
 
     def start(self) -> None:
         self._greenlets.append(gevent.spawn(self._sweep))

@@ -58,7 +58,7 @@ def chat_task(weight: int = 1) -> Callable[[Callable[[U], None]], Callable[[U], 
     def decorate(function: Callable[[U], None]) -> Callable[[U], None]:
         @functools.wraps(function)
         def run(user: U) -> None:
-            if user.ready():
+            if not user.runtime.quiet and user.ready():
                 function(user)
 
         return task(weight)(run)

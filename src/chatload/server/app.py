@@ -24,6 +24,7 @@ from pathlib import Path
 from chatload.errors import ConfigError
 from chatload.protocol.codec import codec_by_name
 from chatload.server.connection import ChatConnection
+from chatload.server.faults import DelayLine, Faults
 from chatload.server.pipeline import CommitPipeline
 from chatload.server.service import ChatService, PendingWrite
 from chatload.server.store import Store
@@ -58,6 +59,11 @@ class ServerConfig:
     ready_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # For testing the load tool only (chatload.server.faults): off by default.
+    test_faults: tuple[tuple[str, float], ...] = ()
+    test_fault_seed: int = 1
+    test_delay_ms: float = 0.0
+    test_delay_from_user: int = 0
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -98,9 +104,21 @@ class ChatServer:
         self._tasks: list[asyncio.Task[None]] = []
         self.store = Store(config.db, synchronous=config.synchronous)
         world = self.store.load_world(page_size=config.page_size, cached_chats=config.cached_chats)
-        self.service = ChatService(
-            world, self.store, codec_by_name(config.envelope), submit=self._submit
+        faults = (
+            Faults(dict(config.test_faults), config.test_fault_seed) if config.test_faults else None
         )
+        self.service = ChatService(
+            world, self.store, codec_by_name(config.envelope), submit=self._submit, faults=faults
+        )
+        self.delay_line = (
+            DelayLine(config.test_delay_ms / 1000, self.loop.call_soon_threadsafe)
+            if config.test_delay_ms > 0 else None
+        )  # fmt: skip
+        if faults is not None or self.delay_line is not None:
+            log.warning(
+                "test faults are on: this server breaks its guarantees on purpose",
+                extra={"faults": dict(config.test_faults), "delay_ms": config.test_delay_ms},
+            )
         self.pipeline: CommitPipeline[PendingWrite] = CommitPipeline(
             self.loop,
             commit=self.service.commit,
@@ -186,6 +204,8 @@ class ChatServer:
                 await task
         self.pipeline.close()
         self.store.close()
+        if self.delay_line is not None:
+            self.delay_line.close()
         log.info("stopped", extra={"messages_accepted": self.service.messages_accepted})
 
     def _submit(self, write: PendingWrite) -> None:

@@ -13,6 +13,7 @@ one that does not read its frames is dropped).
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 from typing import TYPE_CHECKING, cast
@@ -99,6 +100,13 @@ class ChatConnection(asyncio.Protocol):
     # The Peer interface of the service
 
     def send(self, frame: bytes) -> None:
+        delay = self.server.delay_line
+        if delay is not None and self.user_id >= self.config.test_delay_from_user:
+            delay.put(functools.partial(self._send_now, frame))
+        else:
+            self._send_now(frame)
+
+    def _send_now(self, frame: bytes) -> None:
         if self.ws.state is not State.OPEN:
             return
         self.ws.send_text(frame)

@@ -32,6 +32,7 @@ from chatload.protocol.dates import format_message_date
 from chatload.protocol.limits import MessageLimits
 from chatload.protocol.models import LoadHistory, ReadMessages, SendMessage
 from chatload.protocol.validation import parse_client_event
+from chatload.server.faults import Faults
 from chatload.server.store import MessageRow, ReadRow, Store, join_uuids
 from chatload.server.world import ChatRecord, WireMessage, World
 
@@ -86,6 +87,7 @@ class ChatService:
         submit: Callable[[PendingWrite], None],
         limits: MessageLimits | None = None,
         clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
     ) -> None:
         self.world = world
         self.store = store
@@ -93,6 +95,7 @@ class ChatService:
         self.limits = limits or MessageLimits()
         self._submit = submit
         self._clock = clock
+        self.faults = faults
         self.connections: dict[int, list[Peer]] = {}
         self.messages_accepted = 0
 
@@ -144,6 +147,8 @@ class ChatService:
         chat = self.world.chats.get(chat_id)
         if chat is None:
             raise RequestRejected("not_found", f"chat {chat_id!r} does not exist", event=event)
+        if event == "load_history" and self.faults and self.faults.serves_foreign_chat():
+            return chat
         if not chat.state.is_participant(peer.user_id):
             raise RequestRejected(
                 "forbidden", f"user {peer.user_id} is not in chat {chat_id!r}", event=event
@@ -203,8 +208,10 @@ class ChatService:
         newest = self._newest_page(chat)
         if newest and newest[0]["messageId"] <= first:
             offset = newest[0]["messageId"]
-            return [newest[i - offset] for i in range(first, last + 1)]
-        return self.store.fetch_range(chat, first, last)
+            page = [newest[i - offset] for i in range(first, last + 1)]
+        else:
+            page = self.store.fetch_range(chat, first, last)
+        return self.faults.skip_in_history(page) if self.faults else page
 
     def _newest_page(self, chat: ChatRecord) -> Any:
         return self.world.newest_page(chat, self.store.fetch_range)
@@ -247,9 +254,13 @@ class ChatService:
                 if chat.page is not None:
                     chat.page.append(wire)
                 frame = encode("chat_updates", {**chat.updates_head, "messages": [wire]})
+                sender, faults = wire["fromUserId"], self.faults
                 for user_id in chat.state.participants:
                     for peer in connections.get(user_id, ()):
-                        peer.send(frame)
+                        if faults is not None and user_id != sender:
+                            faults.deliver(peer, frame, chat.chat_id)
+                        else:
+                            peer.send(frame)
             else:
                 chat.state.mark_read(write.reader_id, write.up_to)
             self._send_unread(chat)
@@ -261,11 +272,14 @@ class ChatService:
             if not peers:
                 continue
             counts = chat.state.unread(user_id)
+            mine = (
+                counts.my + 1 if self.faults and self.faults.miscounts(chat.chat_id) else counts.my
+            )
             frame = self.codec.encode(
                 "chat_unread",
                 {
                     "chatId": chat.chat_id,
-                    "myUnreadCount": counts.my,
+                    "myUnreadCount": mine,
                     "interlocutorUnreadCount": counts.interlocutor,
                 },
             )

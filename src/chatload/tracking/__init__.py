@@ -10,9 +10,11 @@ the wall clock across processes.
 
 from __future__ import annotations
 
+from chatload.tracking.invariants import BREACH_KINDS, INVARIANT, Breach, ChatSummary, compare_sides
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.marker import Marker, MarkerFactory, parse_marker
 from chatload.tracking.metrics import (
+    ACCESS_PROBE,
     CONNECT,
     CONNECTION,
     DELIVERY,
@@ -30,17 +32,22 @@ from chatload.tracking.metrics import (
 from chatload.tracking.tracker import ChatView, ConnectionTracker, Timeouts
 
 __all__ = [
+    "ACCESS_PROBE",
+    "BREACH_KINDS",
     "CONNECT",
     "CONNECTION",
     "DELIVERY",
     "HISTORY",
     "INITIAL_DATA",
+    "INVARIANT",
     "METRICS",
     "READ_ACK",
     "READ_PROPAGATION",
     "SEND_ACK",
     "UNATTRIBUTED",
     "UNREAD_PROPAGATION",
+    "Breach",
+    "ChatSummary",
     "ChatView",
     "ConnectionTracker",
     "Ledger",
@@ -49,6 +56,7 @@ __all__ = [
     "ReadNotice",
     "Sample",
     "Timeouts",
+    "compare_sides",
     "failure_kind",
     "parse_marker",
 ]

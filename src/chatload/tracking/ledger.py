@@ -10,7 +10,7 @@ in distributed runs), which hand them back with :meth:`receive_remote_read`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,16 @@ class Ledger:
 
     def trackers(self) -> Iterator[ConnectionTracker]:
         return iter(list(self._trackers.values()))
+
+    def foreign_chat(self, user_id: int, pick: Callable[[list[str]], str]) -> str | None:
+        """A chat of another connection of this process that ``user_id`` is not in."""
+        mine = self._trackers.get(user_id)
+        own = set(mine.chats) if mine is not None else set()
+        candidates = [
+            chat_id for tracker in self._trackers.values() if tracker.user_id != user_id
+            for chat_id in tracker.chats if chat_id not in own
+        ]  # fmt: skip
+        return pick(candidates) if candidates else None
 
     def publish_read(self, notice: ReadNotice, now: float) -> None:
         """A local reader wrote ``read_messages``; its author learns of it here or,

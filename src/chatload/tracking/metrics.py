@@ -14,6 +14,7 @@ from chatload.errors import (
 )
 
 __all__ = [
+    "ACCESS_PROBE",
     "CONNECT",
     "CONNECTION",
     "DELIVERY",
@@ -41,6 +42,8 @@ UNREAD_PROPAGATION: Final = "unread_propagation"
 READ_ACK: Final = "read_ack"
 READ_PROPAGATION: Final = "read_propagation"
 HISTORY: Final = "history"
+# The probe persona's requests on chats not its own: a refusal is a success.
+ACCESS_PROBE: Final = "access_probe"
 
 METRICS: Final = (
     CONNECT,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Final
 
 from chatload.errors import AwaitTimeout, Disconnected, ProtocolViolation, RequestRejected
@@ -48,9 +49,11 @@ from chatload.protocol.models import (
     Message,
     ServerEvent,
 )
+from chatload.tracking.invariants import Breach, ChatSummary
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.marker import Marker, parse_marker
 from chatload.tracking.metrics import (
+    ACCESS_PROBE,
     CONNECTION,
     DELIVERY,
     HISTORY,
@@ -67,11 +70,14 @@ __all__ = ["ChatView", "ConnectionTracker", "Timeouts"]
 _OBSERVATIONS: Final = 16  # recent chat_unread counts kept per chat for late matches
 _MAX_IDS: Final = 20_000  # known ids kept per chat and author: a soak must not grow
 _MAX_ARRIVALS: Final = 1024  # markers off: deliveries waiting for the sender's id
+_RECENT: Final = 64  # messages per chat kept to check history pages against
+_MAX_GAP: Final = 10_000  # ids of one gap tracked one by one; a larger jump is one breach
 
 SEND: Final = "send_message"
 READ: Final = "read_messages"
 LOAD: Final = "load_history"
 _METRIC_OF: Final = {SEND: SEND_ACK, READ: READ_ACK, LOAD: HISTORY}
+_PROBE_TIMEOUT: Final = "timeout: no refusal of a request on another user's chat"
 _TIMEOUT_TEXT: Final = {
     SEND: "timeout: no acknowledgement",
     READ: "timeout: no chat_unread reflecting the read",
@@ -101,6 +107,9 @@ class _Request:
     started: float
     detail: int = 0  # marker seq, read pointer or history bound
     done: bool = False
+    acked: bool = False  # a send whose chat_updates came back
+    message_id: int = 0  # the id the server gave an acknowledged send
+    probe: bool = False  # an access probe: refusal is the expected answer
 
 
 @dataclass(slots=True)
@@ -118,6 +127,8 @@ class _Await:
     local: bool
     deadline: float
     done: bool = False
+    request: _Request | None = None  # the local send a delivery is expected for
+    sender: int = 0
 
     def seconds_to(self, mono: float, wall: float) -> float:
         return max((mono if self.local else wall) - self.sent, 0.0)
@@ -159,6 +170,17 @@ class ChatView:
     author_waits: list[_Await] | None = None
     my_counts: list[_Count] | None = None
     their_counts: list[_Count] | None = None
+    gaps: dict[int, float] | None = None  # ids skipped live -> when noticed (monotonic)
+    recent: dict[int, tuple[int, int]] | None = None  # id -> (author, hash of text)
+
+    def note(self, message: Message) -> None:
+        """Keep the newest messages' author and text, to check history pages."""
+        recent = self.recent
+        if recent is None:
+            recent = self.recent = {}
+        recent[message.messageId] = (message.fromUserId, hash(message.text))
+        if len(recent) > _RECENT:
+            del recent[next(iter(recent))]
 
     def unread_through(self, message_id: int) -> int:
         """How many interlocutor messages up to ``message_id`` are unread, by the model."""
@@ -233,11 +255,21 @@ class ConnectionTracker:
         self._unread_waits: list[_Await] = []
         self._author_waits: list[_Await] = []
         self._arrivals: dict[tuple[str, int], float] | None = None  # markers off only
+        self.breaches: list[Breach] = []
+        self.probed: set[str] = set()  # chats of others this connection poked at
+        self._gapped: set[str] = set()
 
     # Connection life
 
-    def open(self, initial: InitialData) -> None:
-        """Learn the chats from ``initial_data`` and join the ledger."""
+    def open(
+        self, initial: InitialData, previous: dict[str, tuple[int, int, int]] | None = None
+    ) -> None:
+        """Learn the chats from ``initial_data`` and join the ledger.
+
+        ``previous``: what this user's last connection saw of each chat (last
+        message id, its author, the hash of its text, from :meth:`last_seen`); a
+        message it saw must still be there after the reconnect.
+        """
         for entry in initial.entries:
             for chat in entry.chats:
                 view = ChatView(
@@ -251,11 +283,37 @@ class ConnectionTracker:
                 )
                 for message in chat.messages:
                     view.remember(message, self.user_id)
+                    view.note(message)
                 view.anchor_id = view.last_id
+                if previous and chat.chatId in previous:
+                    self._check_reconnect(view, previous[chat.chatId])
                 view.oldest_loaded = chat.messages[0].messageId if chat.messages else 0
                 self.chats[chat.chatId] = view
         self.opened = True
         self.ledger.attach(self)
+
+    def _check_reconnect(self, view: ChatView, seen: tuple[int, int, int]) -> None:
+        last_id, author, text = seen
+        page = view.recent or {}
+        kept = page.get(last_id)
+        if view.last_id < last_id:
+            detail = f"seen before the reconnect, absent from initial_data (ends at {view.last_id})"
+        elif kept is not None and kept != (author, text):
+            detail = "changed between two connections"
+        else:
+            return
+        self.breaches.append(
+            Breach("loss", view.chat_id, (last_id,), (self.user_id, view.interlocutor_id), detail)
+        )
+
+    def last_seen(self) -> dict[str, tuple[int, int, int]]:
+        """The newest message seen in each chat, to check the next connection with."""
+        seen: dict[str, tuple[int, int, int]] = {}
+        for chat_id, view in self.chats.items():
+            kept = (view.recent or {}).get(view.last_id)
+            if kept is not None:
+                seen[chat_id] = (view.last_id, *kept)
+        return seen
 
     def close(self, now: float, error: Disconnected | None) -> list[Sample]:
         """Leave the ledger. With ``error`` (the server closed on us) every pending
@@ -281,7 +339,7 @@ class ConnectionTracker:
 
     def _failure(self, request: _Request, now: float, error: Exception) -> Sample:
         return Sample(
-            _METRIC_OF[request.kind],
+            ACCESS_PROBE if request.probe else _METRIC_OF[request.kind],
             now - request.started,
             error=error,  # type: ignore[arg-type]
             chat_id=request.chat_id,
@@ -305,7 +363,7 @@ class ConnectionTracker:
         self._sends_by_seq[marker.seq] = request
         interlocutor = self.ledger.tracker_of(view.interlocutor_id)
         if interlocutor is not None:
-            interlocutor.expect_delivery(chat_id, marker.seq, now)
+            interlocutor.expect_delivery(chat_id, marker.seq, now, request, self.user_id)
         return request.token
 
     def read_sent(self, chat_id: str, up_to: int, now: float, wall: float) -> int:
@@ -330,6 +388,16 @@ class ConnectionTracker:
             )
         return request.token
 
+    def probe_sent(self, kind: str, chat_id: str, now: float) -> int:
+        """An access probe: ``kind`` (send_message, read_messages or load_history) on a
+        chat this user is not in. A refusal completes it; anything about the chat
+        coming back is an access breach."""
+        request = self._request(kind, chat_id, now, 0)
+        request.probe = True
+        self.probed.add(chat_id)
+        {SEND: self._sends, READ: self._reads, LOAD: self._loads}[kind].append(request)
+        return request.token
+
     def history_sent(self, chat_id: str, before: int, now: float) -> int:
         view = self.chats[chat_id]
         request = self._request(LOAD, chat_id, now, before)
@@ -347,11 +415,21 @@ class ConnectionTracker:
 
     # Expectations registered by other trackers of this process
 
-    def expect_delivery(self, chat_id: str, seq: int, now: float) -> None:
+    def expect_delivery(
+        self, chat_id: str, seq: int, now: float, request: _Request | None = None, sender: int = 0
+    ) -> None:
         """A local sender wrote marker ``seq`` into ``chat_id`` at ``now``."""
         if chat_id in self.chats:
             self._deliveries[(chat_id, seq)] = _Await(
-                DELIVERY, chat_id, 0, now, True, now + self.timeouts.delivery
+                DELIVERY,
+                chat_id,
+                0,
+                now,
+                True,
+                now + self.timeouts.delivery,
+                False,
+                request,
+                sender,
             )
 
     def interlocutor_read(self, notice: ReadNotice, now: float) -> None:
@@ -405,7 +483,7 @@ class ConnectionTracker:
         elif isinstance(event, ChatUnread):
             self._chat_unread(event, size, now, wall)
         elif isinstance(event, History):
-            self._history(event, size, now)
+            self._history(event, size, now, wall)
         elif isinstance(event, DebugInfo):
             self._debug_info(event, size, now)
         else:
@@ -422,14 +500,75 @@ class ConnectionTracker:
     def _chat_updates(self, event: ChatUpdates, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)
         if view is None:
+            self._foreign(event.chatId, event.messages, "chat_updates", wall)
             return
+        me, other = self.user_id, view.interlocutor_id
         for message in event.messages:
-            view.remember(message, self.user_id)
+            if {message.fromUserId, message.toUserId} != {me, other}:
+                self.breaches.append(Breach(
+                    "access", view.chat_id, (message.messageId,), (message.fromUserId, me),
+                    f"a message from {message.fromUserId} to {message.toUserId} in a chat of "
+                    f"{me} and {other}", wall=wall,
+                ))  # fmt: skip
+                continue
+            if not self._in_sequence(view, message.messageId, now, wall):
+                continue
+            view.remember(message, me)
+            view.note(message)
             marker = parse_marker(message.text) if self.markers else None
             if message.fromUserId == self.user_id:
                 self._acknowledged(view, message, marker, size, now)
             else:
                 self._delivered(view, message, marker, size, now=now, wall=wall)
+
+    def _foreign(self, chat_id: str, messages: tuple[Message, ...], what: str, wall: float) -> None:
+        """A frame about a chat this connection does not have."""
+        if chat_id not in self.probed and not any(
+            self.user_id not in (m.fromUserId, m.toUserId) for m in messages
+        ):
+            return  # a chat created after initial_data, with us in it
+        # A leak answers the probe that caused it: it is a breach, not also a timeout.
+        answered = {"chat_updates": self._sends, "chat_unread": self._reads, "history": self._loads}
+        for request in answered[what]:
+            if request.probe and not request.done and request.chat_id == chat_id:
+                request.done = True
+                break
+        self.breaches.append(Breach(
+            "access", chat_id, tuple(m.messageId for m in messages), (self.user_id,),
+            f"{what} of a chat user {self.user_id} is not in", wall=wall,
+        ))  # fmt: skip
+
+    def _in_sequence(self, view: ChatView, message_id: int, now: float, wall: float) -> bool:
+        """Check message ids arrive 1, 2, 3...; False for one seen before."""
+        expected = view.last_id + 1
+        if message_id == expected:
+            return True
+        users = (self.user_id, view.interlocutor_id)
+        if message_id > expected:
+            gaps = view.gaps
+            if gaps is None:
+                gaps = view.gaps = {}
+            if message_id - expected > _MAX_GAP:
+                self.breaches.append(Breach(
+                    "gap", view.chat_id, (expected, message_id - 1), users,
+                    f"{message_id - expected} ids skipped at once", wall=wall,
+                ))  # fmt: skip
+            else:
+                for missing in range(expected, message_id):
+                    gaps[missing] = now
+                self._gapped.add(view.chat_id)
+            return True
+        if view.gaps and view.gaps.pop(message_id, None) is not None:
+            self.breaches.append(Breach(
+                "reorder", view.chat_id, (message_id, view.last_id), users,
+                f"message {message_id} arrived after {view.last_id}", wall=wall,
+            ))  # fmt: skip
+            return True
+        self.breaches.append(Breach(
+            "duplicate", view.chat_id, (message_id,), users,
+            f"message {message_id} arrived again (last seen {view.last_id})", wall=wall,
+        ))  # fmt: skip
+        return False
 
     def _acknowledged(
         self, view: ChatView, message: Message, marker: Marker | None, size: int, now: float
@@ -446,6 +585,8 @@ class ConnectionTracker:
         if request is None or request.done:
             return  # written by another connection of this user, or already failed
         request.done = True
+        request.acked = True
+        request.message_id = message.messageId
         self.produced.append(
             Sample(SEND_ACK, now - request.started, size, chat_id=view.chat_id, token=request.token)
         )
@@ -525,6 +666,8 @@ class ConnectionTracker:
     def _chat_unread(self, event: ChatUnread, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)
         if view is None:
+            if event.chatId in self.probed:
+                self._foreign(event.chatId, (), "chat_unread", wall)
             return
         mine, theirs = event.myUnreadCount, event.interlocutorUnreadCount
         view.my_unread, view.interlocutor_unread = mine, theirs
@@ -576,9 +719,10 @@ class ConnectionTracker:
                 wait.done = True
         del view.interlocutor_ids[: bisect_right(view.interlocutor_ids, pointer)]
 
-    def _history(self, event: History, size: int, now: float) -> None:
+    def _history(self, event: History, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)
         if view is None:
+            self._foreign(event.chatId, event.messages, "history", wall)
             return
         histories = view.histories
         while histories and histories[0].done:
@@ -596,6 +740,7 @@ class ConnectionTracker:
             return
         request = histories.pop(0)
         request.done = True
+        self._check_page(view, request.detail, event.messages, wall)
         if event.messages:
             first = event.messages[0].messageId
             view.oldest_loaded = min(view.oldest_loaded, first) if view.oldest_loaded else first
@@ -609,6 +754,34 @@ class ConnectionTracker:
                 payload=event.messages,
             )
         )
+
+    def _check_page(
+        self, view: ChatView, before: int, messages: tuple[Message, ...], wall: float
+    ) -> None:
+        """A page below ``before`` must be the ids just below it, ascending, with no
+        repeat, empty only below messageId 1, and agree with what came live."""
+        ids = [message.messageId for message in messages]
+        top = min(before - 1, view.last_id)
+        problem = ""
+        if not ids:
+            if top >= 1:
+                problem = f"empty, though messages 1..{top} exist"
+        elif any(b != a + 1 for a, b in pairwise(ids)):
+            problem = "not contiguous and ascending"
+        elif ids[-1] != top:
+            problem = f"ends at {ids[-1]}, not at {top}"
+        else:
+            recent = view.recent or {}
+            for message in messages:
+                seen = recent.get(message.messageId)
+                if seen is not None and seen != (message.fromUserId, hash(message.text)):
+                    problem = f"message {message.messageId} differs from its live delivery"
+                    break
+        if problem:
+            self.breaches.append(Breach(
+                "history", view.chat_id, tuple(ids[:1] + ids[-1:]),
+                (self.user_id, view.interlocutor_id), f"page below {before}: {problem}", wall=wall,
+            ))  # fmt: skip
 
     def _debug_info(self, event: DebugInfo, size: int, now: float) -> None:
         error = RequestRejected(
@@ -628,6 +801,12 @@ class ConnectionTracker:
             self.produced.append(Sample(UNATTRIBUTED, 0.0, size, error))
             return
         oldest.done = True
+        if oldest.probe:  # the refusal a probe expects
+            self.produced.append(
+                Sample(ACCESS_PROBE, now - oldest.started, size, chat_id=oldest.chat_id,
+                       token=oldest.token)
+            )  # fmt: skip
+            return
         if oldest.kind == SEND:
             self._sends_by_seq.pop(oldest.detail, None)
         sample = self._failure(oldest, now, error)
@@ -657,9 +836,8 @@ class ConnectionTracker:
                 request.done = True
                 if request.kind == SEND:
                     self._sends_by_seq.pop(request.detail, None)
-                samples.append(
-                    self._failure(request, now, AwaitTimeout(_TIMEOUT_TEXT[request.kind]))
-                )
+                text = _PROBE_TIMEOUT if request.probe else _TIMEOUT_TEXT[request.kind]
+                samples.append(self._failure(request, now, AwaitTimeout(text)))
         deliveries = self._deliveries
         while deliveries:
             expected = next(iter(deliveries.values()))
@@ -668,6 +846,15 @@ class ConnectionTracker:
             del deliveries[next(iter(deliveries))]
             if not expected.done:
                 samples.append(self._await_timeout(expected, now))
+                sent = expected.request
+                if sent is not None and sent.acked:
+                    self.breaches.append(Breach(
+                        "loss", expected.chat_id, (sent.message_id,),
+                        (expected.sender, self.user_id),
+                        f"acknowledged, not delivered within {self.timeouts.delivery} s",
+                        seconds=now - expected.sent,
+                    ))  # fmt: skip
+        self._expire_gaps(now)
         for waits in (self._unread_waits, self._author_waits):
             while waits and (waits[0].done or now > waits[0].deadline):
                 wait = waits.pop(0)
@@ -675,6 +862,59 @@ class ConnectionTracker:
                     wait.done = True
                     samples.append(self._await_timeout(wait, now))
         return samples
+
+    def _expire_gaps(self, now: float) -> None:
+        limit = self.timeouts.delivery
+        for chat_id in list(self._gapped):
+            view = self.chats.get(chat_id)
+            gaps = view.gaps if view is not None else None
+            if not gaps:
+                self._gapped.discard(chat_id)
+                continue
+            overdue = sorted(i for i, noticed in gaps.items() if now - noticed > limit)
+            if not overdue:
+                continue
+            assert view is not None
+            for message_id in overdue:
+                del gaps[message_id]
+            self.breaches.append(Breach(
+                "gap", chat_id, (overdue[0], overdue[-1]), (self.user_id, view.interlocutor_id),
+                f"{len(overdue)} ids skipped and not delivered within {limit} s", seconds=limit,
+            ))  # fmt: skip
+
+    # Quiescence
+
+    def summaries(self) -> list[ChatSummary]:
+        """Each chat's last message and counts, for the comparison of both sides."""
+        return [
+            ChatSummary(v.chat_id, self.user_id, v.interlocutor_id, v.last_id, v.my_unread,
+                        v.interlocutor_unread)
+            for v in self.chats.values()
+        ]  # fmt: skip
+
+    def unread_breaches(self, wall: float) -> list[Breach]:
+        """After quiescence: each count that is not what the messages and this
+        connection's read pointer imply."""
+        breaches = []
+        for view in self.chats.values():
+            expected = view.unread_through(view.last_id)
+            if view.my_unread != expected:
+                breaches.append(Breach(
+                    "unread", view.chat_id, (view.last_id,), (self.user_id, view.interlocutor_id),
+                    f"myUnreadCount is {view.my_unread}, the messages and read pointer "
+                    f"imply {expected}", wall=wall,
+                ))  # fmt: skip
+        return breaches
+
+    def take_breaches(self) -> list[Breach]:
+        breaches, self.breaches = self.breaches, []
+        return breaches
+
+    @property
+    def pending(self) -> int:
+        """Requests still waiting for an answer."""
+        return sum(1 for queue in (self._sends, self._reads, self._loads)
+                   for request in queue if not request.done)  # fmt: skip
 
     def _await_timeout(self, wait: _Await, now: float) -> Sample:
         # From the send when it happened in this process; from when this

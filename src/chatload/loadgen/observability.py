@@ -1,0 +1,236 @@
+"""What a run records beside Locust's own stats, and where it goes.
+
+In every generator process, an :class:`Observer` keeps:
+- the microsecond interval records (HDR histograms per metric);
+- the generator's health: CPU, and how late a 20 ms timer fires (event-loop lag);
+- the optional raw samples;
+- the breaches found.
+
+Workers ship intervals and breaches to the master with Locust messages. The
+master (or the only process of a local run) merges them into the exports of
+:mod:`chatload.records.export`. The master also runs the cross-side comparison of
+the quiescence phase, from every process's chat summaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import gevent
+from locust.runners import MasterRunner, WorkerRunner
+
+from chatload.records.export import RecordsExporter, SampleWriter, Saturation
+from chatload.records.hdr import IntervalRecorder, IntervalSnapshot
+from chatload.tracking.invariants import INVARIANT, Breach, ChatSummary, compare_sides
+from chatload.tracking.metrics import failure_kind
+
+__all__ = ["BREACHES", "INTERVALS", "SUMMARIES", "Collector", "HealthMonitor", "Observer"]
+
+log = logging.getLogger("chatload.loadgen")
+
+INTERVALS: Final = "chatload_interval"
+BREACHES: Final = "chatload_breaches"
+SUMMARIES: Final = "chatload_summaries"
+_LAG_PROBE: Final = 0.02
+_TICK: Final = 0.25
+
+
+def process_name(runner: Any) -> str:
+    if isinstance(runner, WorkerRunner):
+        return f"worker-{runner.worker_index}"
+    if isinstance(runner, MasterRunner):
+        return "master"
+    return "local"
+
+
+class HealthMonitor:
+    """CPU share and event-loop lag of this process, per interval."""
+
+    def __init__(self) -> None:
+        self._lags: list[float] = []
+        self._cpu, self._wall = self._clocks()
+        self._greenlet: gevent.Greenlet | None = None
+
+    @staticmethod
+    def _clocks() -> tuple[float, float]:
+        times = os.times()
+        return times.user + times.system, time.perf_counter()
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self._probe)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+
+    def _probe(self) -> None:
+        while True:
+            started = time.perf_counter()
+            gevent.sleep(_LAG_PROBE)
+            self._lags.append(max(time.perf_counter() - started - _LAG_PROBE, 0.0))
+
+    def take(self) -> dict[str, float]:
+        cpu, wall = self._clocks()
+        elapsed = max(wall - self._wall, 1e-9)
+        lags, self._lags = sorted(self._lags), []
+        share = (cpu - self._cpu) / elapsed * 100
+        self._cpu, self._wall = cpu, wall
+
+        def at(fraction: float) -> float:
+            return lags[min(len(lags) - 1, int(fraction * len(lags)))] * 1000 if lags else 0.0
+
+        return {"cpu_percent": share, "loop_lag_p50_ms": at(0.5), "loop_lag_p99_ms": at(0.99),
+                "loop_lag_max_ms": lags[-1] * 1000 if lags else 0.0}  # fmt: skip
+
+
+class Collector:
+    """On the master or a local runner: everything merged and written."""
+
+    def __init__(self, environment: Any, saturation: Saturation) -> None:
+        self.environment = environment
+        parsed = environment.parsed_options
+        prefix = getattr(parsed, "csv_prefix", None) if parsed is not None else None
+        runner = environment.runner
+        self.exporter = RecordsExporter(
+            prefix,
+            processes=lambda: runner.worker_count if isinstance(runner, MasterRunner) else 1,
+            saturation=saturation,
+        )
+        self.summaries: list[ChatSummary] = []
+        self.summary_reports = 0
+        self.closed = False
+
+    def interval(self, snapshot: IntervalSnapshot) -> None:
+        if not self.closed:
+            self.exporter.add_interval(snapshot)
+
+    def breaches(self, breaches: list[Breach], *, fire: bool) -> None:
+        """Write breaches; ``fire`` them as Locust failures too (found here, not on a worker)."""
+        if self.closed:
+            return
+        self.exporter.add_breaches(breaches)
+        if fire:
+            request = self.environment.events.request.fire
+            for breach in breaches:
+                request(request_type=INVARIANT, name=breach.kind,
+                        response_time=breach.seconds * 1000, response_length=0,
+                        exception=breach.error(), context={})  # fmt: skip
+
+    def chat_summaries(self, summaries: list[ChatSummary]) -> None:
+        self.summaries.extend(summaries)
+        self.summary_reports += 1
+
+    def compare(self) -> int:
+        """The cross-side comparison of the quiescence phase, once per stop; the
+        number of breaches found."""
+        summaries, self.summaries, self.summary_reports = self.summaries, [], 0
+        breaches = compare_sides(summaries, time.time()) if summaries else []
+        self.breaches(breaches, fire=True)
+        return len(breaches)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.exporter.close()
+        self.closed = True
+        saturated = self.exporter.saturated_intervals
+        if saturated:
+            where = ", ".join(f"{process}: {count}" for process, count in sorted(saturated.items()))
+            log.warning(
+                "the generator was saturated in %d of %d intervals (%s): latencies measured then "
+                "are the generator's, not the server's; add workers or lower the load",
+                max(saturated.values()), self.exporter.intervals_written, where,
+            )  # fmt: skip
+        if self.exporter.breaches:
+            found = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.exporter.breaches.items()))
+            log.warning("the server broke its guarantees: %s", found)
+
+
+class Observer:
+    """One generator process's records; ``record`` is on the hot path."""
+
+    def __init__(
+        self,
+        environment: Any,
+        *,
+        interval: float,
+        collector: Collector | None,
+        samples: Path | None,
+    ) -> None:
+        self.environment = environment
+        self.runner = environment.runner
+        self.collector = collector
+        self.process = process_name(self.runner)
+        self.recorder = IntervalRecorder(interval, self.process, time.time())
+        self.health = HealthMonitor()
+        self.samples = (
+            SampleWriter(samples.with_name(f"{samples.name}.{self.process}.csv"))
+            if samples
+            else None
+        )
+        self._breaches: list[Breach] = []
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        self.health.start()
+        self._greenlet = gevent.spawn(self._tick)
+
+    def record(
+        self, metric: str, seconds: float, error: Exception | None, chat_id: str | None
+    ) -> None:
+        self.recorder.record(metric, seconds, error is not None)
+        if self.samples is not None:
+            self.samples.add(
+                time.time(), metric, seconds, failure_kind(error) if error else "", chat_id
+            )
+
+    def breach(self, breach: Breach) -> None:
+        self._breaches.append(breach)
+
+    def _tick(self) -> None:
+        while True:
+            gevent.sleep(_TICK)
+            wall = time.time()
+            if self.recorder.due(wall):
+                self._ship(self.recorder.roll(wall, self.health.take()))
+            self._ship_breaches()
+
+    def _ship(self, snapshot: IntervalSnapshot) -> None:
+        if self.collector is not None:
+            self.collector.interval(snapshot)
+        else:
+            self.runner.send_message(INTERVALS, snapshot.to_wire())
+
+    def _ship_breaches(self) -> None:
+        if not self._breaches:
+            return
+        breaches, self._breaches = self._breaches, []
+        if self.collector is not None:
+            self.collector.breaches(breaches, fire=False)
+        else:
+            self.runner.send_message(
+                BREACHES, [[b.kind, b.chat_id, list(b.message_ids), list(b.users), b.detail,
+                            b.seconds, b.wall] for b in breaches],
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        """Ship the last, partial interval and whatever is pending."""
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+        self.health.stop()
+        self._ship(self.recorder.roll(time.time(), self.health.take()))
+        self._ship_breaches()
+        if self.samples is not None:
+            self.samples.close()
+
+
+def breaches_from_wire(items: list[list[Any]]) -> list[Breach]:
+    return [
+        Breach(str(kind), str(chat), tuple(map(int, ids)), tuple(map(int, users)), str(detail),
+               float(seconds), float(wall))
+        for kind, chat, ids, users, detail, seconds, wall in items
+    ]  # fmt: skip

@@ -1,0 +1,266 @@
+"""chatload's exports beside Locust's CSVs. Each file is a documented contract.
+
+With ``--csv PREFIX`` the master (or the only process) writes:
+
+``PREFIX_chat_metrics.csv``: one row per reporting interval and metric, every
+worker merged::
+
+    interval_start,interval_end,metric,count,failures,min_ms,p50_ms,p90_ms,p95_ms,
+    p99_ms,p999_ms,max_ms,generator_saturated
+
+``PREFIX_chat_summary.csv``: the whole run, one row per metric::
+
+    metric,count,failures,min_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms,
+    first_interval_start,last_interval_end
+
+``PREFIX_generator_health.csv``: one row per interval and generator process::
+
+    interval_start,interval_end,process,cpu_percent,loop_lag_p50_ms,loop_lag_p99_ms,
+    loop_lag_max_ms,saturated
+
+``PREFIX_invariants.csv``: one row per breach of a guarantee::
+
+    time,kind,chat_id,message_ids,users,detail
+
+Times are ISO 8601 UTC with milliseconds; ``*_ms`` columns are milliseconds with
+microsecond precision (3 decimals); booleans are ``true``/``false``; ``message_ids``
+and ``users`` hold space-separated integers. Response times include failures,
+as Locust's do. Rows are flushed as they are written, so an interrupted run
+leaves complete files up to that moment.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, percentiles
+from chatload.tracking.invariants import Breach
+
+__all__ = [
+    "CHAT_METRICS_COLUMNS",
+    "HEALTH_COLUMNS",
+    "INVARIANT_COLUMNS",
+    "SAMPLE_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "RecordsExporter",
+    "SampleWriter",
+    "Saturation",
+    "iso_time",
+]
+
+_PERCENTILE_COLUMNS: Final = (
+    "count", "failures", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"
+)  # fmt: skip
+CHAT_METRICS_COLUMNS: Final = (
+    "interval_start", "interval_end", "metric", *_PERCENTILE_COLUMNS, "generator_saturated"
+)  # fmt: skip
+SUMMARY_COLUMNS: Final = (
+    "metric", *_PERCENTILE_COLUMNS, "first_interval_start", "last_interval_end"
+)  # fmt: skip
+HEALTH_COLUMNS: Final = (
+    "interval_start", "interval_end", "process", "cpu_percent", "loop_lag_p50_ms",
+    "loop_lag_p99_ms", "loop_lag_max_ms", "saturated",
+)  # fmt: skip
+INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
+SAMPLE_COLUMNS: Final = ("time", "metric", "response_time_ms", "failure_kind", "chat_id")
+
+
+def iso_time(wall: float) -> str:
+    whole = int(wall)
+    millis = int((wall - whole) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+@dataclass(frozen=True, slots=True)
+class Saturation:
+    """When a generator process is too busy for its latencies to be the server's."""
+
+    cpu_percent: float = 90.0
+    lag_ms: float = 10.0
+
+    def saturated(self, health: dict[str, float]) -> bool:
+        return (
+            health.get("cpu_percent", 0.0) >= self.cpu_percent
+            or health.get("loop_lag_p99_ms", 0.0) >= self.lag_ms
+        )
+
+
+class _Csv:
+    def __init__(self, path: Path, columns: Iterable[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle: IO[str] = path.open("w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(columns)
+        self.handle.flush()
+
+    def rows(self, rows: Iterable[Iterable[object]]) -> None:
+        self.writer.writerows(rows)
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+@dataclass
+class _Pending:
+    end: float
+    processes: set[str] = field(default_factory=set)
+    metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
+    health: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+
+
+class RecordsExporter:
+    """Merges every process's intervals and writes the files (on the master).
+
+    An interval is written once every process reported it, or once two newer
+    intervals have arrived (a worker that went away does not hold the files
+    back), and at the end whatever is left.
+    """
+
+    def __init__(
+        self,
+        prefix: str | None,
+        *,
+        processes: Callable[[], int],
+        saturation: Saturation | None = None,
+    ) -> None:
+        self.prefix = prefix
+        self.processes = processes
+        self.saturation = saturation or Saturation()
+        self._pending: dict[float, _Pending] = {}
+        self._run: dict[str, MetricSnapshot] = {}
+        self._first: float | None = None
+        self._last: float | None = None
+        self.saturated_intervals: dict[str, int] = {}
+        self.intervals_written = 0
+        self.breaches: dict[str, int] = {}
+        self._metrics = self._file("chat_metrics", CHAT_METRICS_COLUMNS)
+        self._health = self._file("generator_health", HEALTH_COLUMNS)
+        self._invariants = self._file("invariants", INVARIANT_COLUMNS)
+
+    def _file(self, name: str, columns: Iterable[str]) -> _Csv | None:
+        return None if self.prefix is None else _Csv(Path(f"{self.prefix}_{name}.csv"), columns)
+
+    def add_interval(self, snapshot: IntervalSnapshot) -> None:
+        pending = self._pending.setdefault(snapshot.start, _Pending(snapshot.end))
+        pending.end = max(pending.end, snapshot.end)
+        pending.processes.add(snapshot.process)
+        for name, metric in snapshot.metrics.items():
+            merged = pending.metrics.setdefault(name, MetricSnapshot(new_histogram()))
+            merged.add(metric)
+        if snapshot.health:
+            pending.health.append((snapshot.process, snapshot.health))
+        self._write_ready()
+
+    def _write_ready(self) -> None:
+        starts = sorted(self._pending)
+        expected = max(self.processes(), 1)
+        for position, start in enumerate(starts):
+            newer = len(starts) - position - 1
+            if len(self._pending[start].processes) >= expected or newer >= 2:
+                self._write(start, self._pending.pop(start))
+
+    def _write(self, start: float, pending: _Pending) -> None:
+        self._first = start if self._first is None else min(self._first, start)
+        self._last = pending.end if self._last is None else max(self._last, pending.end)
+        saturated = False
+        health_rows = []
+        for process, health in sorted(pending.health):
+            hot = self.saturation.saturated(health)
+            saturated = saturated or hot
+            if hot:
+                self.saturated_intervals[process] = self.saturated_intervals.get(process, 0) + 1
+            health_rows.append([
+                iso_time(start), iso_time(pending.end), process,
+                f"{health.get('cpu_percent', 0.0):.1f}",
+                _ms(health.get("loop_lag_p50_ms", 0.0)), _ms(health.get("loop_lag_p99_ms", 0.0)),
+                _ms(health.get("loop_lag_max_ms", 0.0)), _flag(hot),
+            ])  # fmt: skip
+        rows = []
+        for name in sorted(pending.metrics):
+            metric = pending.metrics[name]
+            run = self._run.setdefault(name, MetricSnapshot(new_histogram()))
+            run.add(metric)
+            rows.append([iso_time(start), iso_time(pending.end), name,
+                         *self._stats(metric), _flag(saturated)])  # fmt: skip
+        self.intervals_written += 1
+        if self._metrics is not None:
+            self._metrics.rows(rows)
+        if self._health is not None:
+            self._health.rows(health_rows)
+
+    @staticmethod
+    def _stats(metric: MetricSnapshot) -> list[str]:
+        p = percentiles(metric.histogram)
+        return [str(p.count), str(metric.failures), _ms(p.min_ms), _ms(p.p50_ms), _ms(p.p90_ms),
+                _ms(p.p95_ms), _ms(p.p99_ms), _ms(p.p999_ms), _ms(p.max_ms)]  # fmt: skip
+
+    def add_breaches(self, breaches: Iterable[Breach]) -> None:
+        rows = []
+        for breach in breaches:
+            self.breaches[breach.kind] = self.breaches.get(breach.kind, 0) + 1
+            rows.append([iso_time(breach.wall or time.time()), *breach.row()])
+        if self._invariants is not None and rows:
+            self._invariants.rows(rows)
+
+    def summary(self) -> dict[str, MetricSnapshot]:
+        return self._run
+
+    def finish(self) -> None:
+        """Write what is pending and the whole-run summary; idempotent."""
+        for start in sorted(self._pending):
+            self._write(start, self._pending.pop(start))
+        if self.prefix is None:
+            return
+        summary = _Csv(Path(f"{self.prefix}_chat_summary.csv"), SUMMARY_COLUMNS)
+        first = iso_time(self._first) if self._first is not None else ""
+        last = iso_time(self._last) if self._last is not None else ""
+        summary.rows(
+            [name, *self._stats(metric), first, last] for name, metric in sorted(self._run.items())
+        )
+        summary.close()
+        for file in (self._metrics, self._health, self._invariants):
+            if file is not None:
+                file.handle.flush()
+
+    def close(self) -> None:
+        self.finish()
+        for file in (self._metrics, self._health, self._invariants):
+            if file is not None:
+                file.close()
+        self._metrics = self._health = self._invariants = None
+
+
+class SampleWriter:
+    """The optional raw export: one row per sample, per process."""
+
+    def __init__(self, path: Path) -> None:
+        self._csv = _Csv(path, SAMPLE_COLUMNS)
+        self._rows: list[list[object]] = []
+
+    def add(self, wall: float, metric: str, seconds: float, kind: str, chat_id: str | None) -> None:
+        self._rows.append([iso_time(wall), metric, _ms(seconds * 1000), kind, chat_id or ""])
+        if len(self._rows) >= 1000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self._csv.rows(self._rows)
+            self._rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self._csv.close()

@@ -1,0 +1,142 @@
+"""Microsecond records of every metric, per reporting interval, mergeable.
+
+Each generator process keeps one HDR histogram (1 µs to 1 hour, 3 significant
+digits) per metric for the current interval. Intervals are aligned on the wall
+clock (``floor(time / length) * length``), so the intervals of every worker line
+up and the master merges them by start time. An interval travels as an
+:class:`IntervalSnapshot` (histograms encoded, as HdrHistogram's own format).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = [
+    "HIGHEST_US",
+    "IntervalRecorder",
+    "IntervalSnapshot",
+    "MetricSnapshot",
+    "Percentiles",
+    "new_histogram",
+    "percentiles",
+]
+
+HIGHEST_US: Final = 3_600_000_000  # one hour
+_DIGITS: Final = 3
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(1, HIGHEST_US, _DIGITS)
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """In milliseconds, with microsecond precision."""
+
+    count: int
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+
+
+def percentiles(histogram: HdrHistogram) -> Percentiles:
+    count = histogram.get_total_count()
+    if not count:
+        return Percentiles(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def at(percentile: float) -> float:
+        return float(histogram.get_value_at_percentile(percentile)) / 1000
+
+    return Percentiles(
+        count, histogram.get_min_value() / 1000, at(50), at(90), at(95), at(99), at(99.9),
+        histogram.get_max_value() / 1000,
+    )  # fmt: skip
+
+
+@dataclass(slots=True)
+class MetricSnapshot:
+    histogram: HdrHistogram
+    failures: int = 0
+
+    def to_wire(self) -> list[Any]:
+        return [self.histogram.encode().decode("ascii"), self.failures]
+
+    @classmethod
+    def from_wire(cls, item: list[Any]) -> MetricSnapshot:
+        encoded, failures = item
+        return cls(HdrHistogram.decode(encoded.encode("ascii")), int(failures))
+
+    def add(self, other: MetricSnapshot) -> None:
+        self.histogram.add(other.histogram)
+        self.failures += other.failures
+
+
+@dataclass(slots=True)
+class IntervalSnapshot:
+    """One process's records of one interval (start and end: Unix seconds)."""
+
+    start: float
+    end: float
+    process: str
+    metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
+    health: dict[str, float] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "start": self.start, "end": self.end, "process": self.process,
+            "metrics": {name: snap.to_wire() for name, snap in self.metrics.items()},
+            "health": self.health,
+        }  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> IntervalSnapshot:
+        return cls(
+            float(data["start"]), float(data["end"]), str(data["process"]),
+            {name: MetricSnapshot.from_wire(item) for name, item in data["metrics"].items()},
+            {key: float(value) for key, value in data["health"].items()},
+        )  # fmt: skip
+
+
+class IntervalRecorder:
+    """The current interval of one process; ``record`` is the hot path."""
+
+    def __init__(self, length: float, process: str, now_wall: float) -> None:
+        if length <= 0:
+            raise ValueError("the interval length must be positive")
+        self.length = length
+        self.process = process
+        self._open(now_wall)
+
+    def _open(self, wall: float) -> None:
+        self.start = math.floor(wall / self.length) * self.length
+        self.end = self.start + self.length
+        self._metrics: dict[str, MetricSnapshot] = {}
+
+    def record(self, metric: str, seconds: float, failed: bool) -> None:
+        snapshot = self._metrics.get(metric)
+        if snapshot is None:
+            snapshot = self._metrics[metric] = MetricSnapshot(new_histogram())
+        micros = round(seconds * 1_000_000)
+        snapshot.histogram.record_value(min(max(micros, 1), HIGHEST_US))
+        if failed:
+            snapshot.failures += 1
+
+    def due(self, wall: float) -> bool:
+        return wall >= self.end
+
+    def roll(self, wall: float, health: dict[str, float] | None = None) -> IntervalSnapshot:
+        """Close the current interval (at ``wall`` if it is the end of the run)."""
+        snapshot = IntervalSnapshot(
+            self.start, min(self.end, max(wall, self.start)), self.process, self._metrics,
+            health or {},
+        )  # fmt: skip
+        self._open(wall)
+        return snapshot
