@@ -1,4 +1,4 @@
-"""The ``chatload`` command: ``serve``, ``provision``, ``bench-server``, ``bench-generator``.
+"""The ``chatload`` command: serve, provision and the benchmarks.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Every error
 chatload expects ends as one line on stderr, ``Error: what, and how to fix it``:
@@ -108,6 +108,12 @@ def _bench_generator(args: argparse.Namespace) -> int:
     )
 
 
+def _bench_accuracy(args: argparse.Namespace) -> int:
+    from chatload.bench.accuracy import run_accuracy_benchmark
+
+    return run_accuracy_benchmark(args.delay_ms, args.pairs, args.duration)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -126,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_provision(commands)
     _add_bench_server(commands)
     _add_bench_generator(commands)
+    _add_bench_accuracy(commands)
     return parser
 
 
@@ -261,6 +268,16 @@ def _add_bench_generator(commands: Any) -> None:
     generator.add_argument("--client-cpu", type=int, default=1)
     generator.add_argument("--workdir", type=Path)
     generator.set_defaults(handler=_bench_generator)
+
+
+def _add_bench_accuracy(commands: Any) -> None:
+    accuracy = commands.add_parser(
+        "bench-accuracy", help="check that a known server delay is measured to within 2 %%"
+    )
+    accuracy.add_argument("--delay-ms", type=float, default=100.0)
+    accuracy.add_argument("--pairs", type=_positive_int, default=15)
+    accuracy.add_argument("--duration", type=float, default=30.0)
+    accuracy.set_defaults(handler=_bench_accuracy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -48,5 +49,13 @@ def test_headless_run_with_two_processes(tmp_path: Path) -> None:
         "--only-summary",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert_every_metric_clean(read_stats(tmp_path / "run"))
+    stats = read_stats(tmp_path / "run")
+    assert_every_metric_clean(stats)
     assert "Traceback" not in done.stderr
+    # chatload's exports merge both workers at the master.
+    with (tmp_path / "run_generator_health.csv").open() as handle:
+        assert {row["process"] for row in csv.DictReader(handle)} == {"worker-0", "worker-1"}
+    with (tmp_path / "run_chat_summary.csv").open() as handle:
+        summary = {row["metric"]: row for row in csv.DictReader(handle)}
+    for metric in ("send_ack", "delivery", "read_propagation"):
+        assert summary[metric]["count"] == stats[metric]["Request Count"], metric

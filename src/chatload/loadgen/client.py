@@ -65,21 +65,21 @@ class ChatClient:
         try:
             transport.open(self.identity.token)
         except ConnectionProblem as exc:
-            runtime.report(Sample(CONNECT, time.perf_counter() - started, error=exc))
+            self._report_all([Sample(CONNECT, time.perf_counter() - started, error=exc)])
             raise
         opened = time.perf_counter()
-        runtime.report(Sample(CONNECT, opened - started))
+        self._report_all([Sample(CONNECT, opened - started)])
         timeout = runtime.options.answer_timeout
         try:
             with gevent.Timeout(timeout, AwaitTimeout("timeout: no initial_data")):
                 frames, _ = transport.receive()
             initial = self._initial_data(frames[0])
         except (AwaitTimeout, Disconnected, ProtocolViolation) as exc:
-            runtime.report(Sample(INITIAL_DATA, time.perf_counter() - opened, error=exc))
+            self._report_all([Sample(INITIAL_DATA, time.perf_counter() - opened, error=exc)])
             transport.close()
             raise
         parsed = time.perf_counter()
-        runtime.report(Sample(INITIAL_DATA, parsed - opened, len(frames[0])))
+        self._report_all([Sample(INITIAL_DATA, parsed - opened, len(frames[0]))])
         tracker = ConnectionTracker(
             self.identity.user_id,
             runtime.ledger,
@@ -151,15 +151,16 @@ class ChatClient:
             event, data = self.runtime.codec.decode(frame)
             parsed = parse_server_event(event, data)
         except ProtocolViolation as exc:
-            self.runtime.report(tracker.protocol_error(exc, len(frame)))
+            self._report_all([tracker.protocol_error(exc, len(frame))])
             return
         self._report_all(tracker.frame(parsed, len(frame), now, wall))
         if tracker.breaches:
             self._report_breaches(tracker)
 
     def _report_all(self, samples: list[Sample]) -> None:
-        report = self.runtime.report
+        report, user_id = self.runtime.report, self.identity.user_id
         for sample in samples:
+            sample.user_id = user_id
             report(sample)
             if sample.token:
                 waiter = self._waiters.pop(sample.token, None)

@@ -26,15 +26,24 @@ from locust.runners import MasterRunner, WorkerRunner
 from chatload.records.export import RecordsExporter, SampleWriter, Saturation
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot
 from chatload.tracking.invariants import INVARIANT, Breach, ChatSummary, compare_sides
-from chatload.tracking.metrics import failure_kind
+from chatload.tracking.metrics import Sample, failure_kind
 
-__all__ = ["BREACHES", "INTERVALS", "SUMMARIES", "Collector", "HealthMonitor", "Observer"]
+__all__ = [
+    "BREACHES",
+    "INTERVALS",
+    "SUMMARIES",
+    "WIND_DOWN",
+    "Collector",
+    "HealthMonitor",
+    "Observer",
+]
 
 log = logging.getLogger("chatload.loadgen")
 
 INTERVALS: Final = "chatload_interval"
 BREACHES: Final = "chatload_breaches"
 SUMMARIES: Final = "chatload_summaries"
+WIND_DOWN: Final = "chatload_wind_down"
 _LAG_PROBE: Final = 0.02
 _TICK: Final = 0.25
 
@@ -102,11 +111,21 @@ class Collector:
         )
         self.summaries: list[ChatSummary] = []
         self.summary_reports = 0
+        self.finals: set[str] = set()
         self.closed = False
 
     def interval(self, snapshot: IntervalSnapshot) -> None:
         if not self.closed:
             self.exporter.add_interval(snapshot)
+            if snapshot.final:
+                self.finals.add(snapshot.process)
+
+    def wait_for_workers(self, workers: int, timeout: float) -> None:
+        """At the end of a distributed run: every worker's last interval, or the timeout."""
+        deadline = time.monotonic() + timeout
+        while len(self.finals) < workers and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        self.finals.clear()
 
     def breaches(self, breaches: list[Breach], *, fire: bool) -> None:
         """Write breaches; ``fire`` them as Locust failures too (found here, not on a worker)."""
@@ -179,14 +198,11 @@ class Observer:
         self.health.start()
         self._greenlet = gevent.spawn(self._tick)
 
-    def record(
-        self, metric: str, seconds: float, error: Exception | None, chat_id: str | None
-    ) -> None:
-        self.recorder.record(metric, seconds, error is not None)
+    def record(self, sample: Sample) -> None:
+        error = sample.error
+        self.recorder.record(sample.metric, sample.seconds, error is not None)
         if self.samples is not None:
-            self.samples.add(
-                time.time(), metric, seconds, failure_kind(error) if error else "", chat_id
-            )
+            self.samples.add(time.time(), sample, failure_kind(error) if error else "")
 
     def breach(self, breach: Breach) -> None:
         self._breaches.append(breach)
@@ -222,7 +238,9 @@ class Observer:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
         self.health.stop()
-        self._ship(self.recorder.roll(time.time(), self.health.take()))
+        last = self.recorder.roll(time.time(), self.health.take())
+        last.final = True
+        self._ship(last)
         self._ship_breaches()
         if self.samples is not None:
             self.samples.close()

@@ -33,6 +33,7 @@ from chatload.loadgen.observability import (
     BREACHES,
     INTERVALS,
     SUMMARIES,
+    WIND_DOWN,
     Collector,
     Observer,
     breaches_from_wire,
@@ -118,12 +119,14 @@ class _Plugin:
         self.checked = False
         self.collector: Collector | None = None
         self.observer: Observer | None = None
+        self._winding: gevent.Greenlet | None = None
 
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
         if isinstance(runner, WorkerRunner):
             self.lender = RemoteLender(runner)
             runner.register_message(READS, self._reads_from_master)
+            runner.register_message(WIND_DOWN, self._wind_down_from_master)
             return
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
@@ -214,6 +217,7 @@ class _Plugin:
                     options.owner_weight if user_class.role == "owner" else options.requester_weight
                 )
         assert self.lender is not None
+        self._winding = None
         self.runtime = ChatRuntime(environment, options, self.lender)
         if not isinstance(runner, MasterRunner):
             self.observer = Observer(
@@ -226,27 +230,46 @@ class _Plugin:
         self.runtime.start()
 
     def on_test_stopping(self, environment: Any, **_: Any) -> None:
-        """The quiescence phase: stop sending, wait, then check the unread counts."""
+        """The end of a run: every generator process winds down (quiescence, checks,
+        last records) while its users are still connected."""
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            # A headless run ends with quit(), which stops no worker before it ends
+            # the master; ask them to wind down now, while there is time to hear back.
+            if runner.worker_count:
+                runner.send_message(WIND_DOWN, None)
+            return
+        if self._winding is None:
+            self._winding = gevent.spawn(self._wind_down, environment)
+        self._winding.join()
+
+    def _wind_down_from_master(self, environment: Any, msg: Any) -> None:
+        if self._winding is None:
+            self._winding = gevent.spawn(self._wind_down, environment)
+
+    def _wind_down(self, environment: Any) -> None:
+        """Quiescence, then the unread checks, then the last interval: once per run."""
         runtime = self.runtime
-        if runtime is None or isinstance(environment.runner, MasterRunner):
+        if runtime is None:
             return
         runtime.quiesce(runtime.options.quiesce_seconds)
         wall = time.time()
         summaries = []
-        found = 0
         for client in list(runtime.clients):
             if client.tracker is not None:
                 for breach in client.tracker.unread_breaches(wall):
                     runtime.report_breach(breach)
-                    found += 1
                 summaries.extend(client.tracker.summaries())
         if self.collector is not None:
             self.collector.chat_summaries(summaries)
-            found += self.collector.compare()
+            self.collector.compare()
         else:
             environment.runner.send_message(SUMMARIES, [s.to_wire() for s in summaries])
-        if found:
-            _let_locust_write_its_csv(environment)
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer = None
+        # Samples and breaches of the quiescence phase must reach Locust's CSV too.
+        _let_locust_write_its_csv(environment)
 
     def _fail(self, environment: Any, message: str) -> None:
         runner = environment.runner
@@ -262,9 +285,11 @@ class _Plugin:
         if self.observer is not None:
             self.observer.stop()
             self.observer = None
-        master = isinstance(environment.runner, MasterRunner)
-        if master and self.collector is not None and self.collector.compare():
-            _let_locust_write_its_csv(environment)
+        runner = environment.runner
+        if isinstance(runner, MasterRunner) and self.collector is not None:
+            self.collector.wait_for_workers(runner.worker_count, timeout=5.0)
+            if self.collector.compare():
+                _let_locust_write_its_csv(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _hint_about_offline_interlocutors(environment)
 
@@ -304,7 +329,7 @@ class _Plugin:
 
 
 def _let_locust_write_its_csv(environment: Any) -> None:
-    """Locust rewrites PREFIX_stats.csv once a second; failures fired while the run
+    """Locust rewrites PREFIX_stats.csv once a second; what is fired while the run
     stops would miss the last rewrite without one more second."""
     parsed = environment.parsed_options
     if parsed is not None and getattr(parsed, "csv_prefix", None):

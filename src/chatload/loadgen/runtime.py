@@ -108,7 +108,7 @@ class ChatRuntime:
             context={},
         )
         if self.observer is not None:
-            self.observer.record(sample.metric, sample.seconds, sample.error, sample.chat_id)
+            self.observer.record(sample)
 
     def report_breach(self, breach: Breach) -> None:
         """A broken guarantee: a Locust failure under ``invariant`` and an export row."""

@@ -22,6 +22,14 @@ worker merged::
 
     time,kind,chat_id,message_ids,users,detail
 
+With ``--chat-samples PATH``, each generator process also writes every sample to
+``PATH.<process>.csv`` (``local``, ``worker-0``, ...)::
+
+    time,metric,response_time_ms,failure_kind,chat_id,user_id
+
+where ``user_id`` is the user who observed it and ``failure_kind`` is empty for a
+success, else timeout, server_error, protocol_error or disconnect.
+
 Times are ISO 8601 UTC with milliseconds; ``*_ms`` columns are milliseconds with
 microsecond precision (3 decimals); booleans are ``true``/``false``; ``message_ids``
 and ``users`` hold space-separated integers. Response times include failures,
@@ -40,6 +48,7 @@ from typing import IO, Final
 
 from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, percentiles
 from chatload.tracking.invariants import Breach
+from chatload.tracking.metrics import Sample
 
 __all__ = [
     "CHAT_METRICS_COLUMNS",
@@ -67,7 +76,9 @@ HEALTH_COLUMNS: Final = (
     "loop_lag_p99_ms", "loop_lag_max_ms", "saturated",
 )  # fmt: skip
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
-SAMPLE_COLUMNS: Final = ("time", "metric", "response_time_ms", "failure_kind", "chat_id")
+SAMPLE_COLUMNS: Final = (
+    "time", "metric", "response_time_ms", "failure_kind", "chat_id", "user_id"
+)  # fmt: skip
 
 
 def iso_time(wall: float) -> str:
@@ -251,8 +262,9 @@ class SampleWriter:
         self._csv = _Csv(path, SAMPLE_COLUMNS)
         self._rows: list[list[object]] = []
 
-    def add(self, wall: float, metric: str, seconds: float, kind: str, chat_id: str | None) -> None:
-        self._rows.append([iso_time(wall), metric, _ms(seconds * 1000), kind, chat_id or ""])
+    def add(self, wall: float, sample: Sample, kind: str) -> None:
+        self._rows.append([iso_time(wall), sample.metric, _ms(sample.seconds * 1000), kind,
+                           sample.chat_id or "", sample.user_id])  # fmt: skip
         if len(self._rows) >= 1000:
             self.flush()
 

@@ -111,7 +111,7 @@ class ChatServer:
             world, self.store, codec_by_name(config.envelope), submit=self._submit, faults=faults
         )
         self.delay_line = (
-            DelayLine(config.test_delay_ms / 1000, self.loop.call_soon_threadsafe)
+            DelayLine(config.test_delay_ms / 1000, self.loop)
             if config.test_delay_ms > 0 else None
         )  # fmt: skip
         if faults is not None or self.delay_line is not None:

@@ -13,14 +13,13 @@ break one guarantee now and then, so a test can show chatload names the breach:
 
 ``--test-delay-ms D`` delays every frame to the users whose id is at least
 ``--test-delay-from-user``, by D milliseconds, to check that measured latencies
-move by D. The delay line is a thread that sleeps precisely (asyncio and uvloop
-timers only resolve milliseconds).
+move by D.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
-import threading
 import time
 import zlib
 from collections import deque
@@ -102,49 +101,44 @@ class Faults:
 
 
 class DelayLine:
-    """Runs callbacks on the event loop ``delay`` seconds after they were queued,
-    in queue order, to within about 0.1 ms."""
+    """Runs callbacks on the event loop ``delay`` seconds after they were queued, in
+    queue order, each at its own time.
 
-    def __init__(self, delay: float, call_soon_threadsafe: Callable[..., Any]) -> None:
+    The loop's timers resolve a millisecond, and releasing every frame due in the
+    same millisecond at once would bunch them up; so the timer only brings the
+    line to a millisecond before the next frame is due, and from there it looks
+    again at every turn of the loop (the loop keeps serving everything else).
+    Only the reference server's test mode pays for that.
+    """
+
+    _COARSE = 0.0015
+
+    def __init__(self, delay: float, loop: asyncio.AbstractEventLoop) -> None:
         self.delay = delay
-        self._call = call_soon_threadsafe
+        self._loop = loop
         self._queue: deque[tuple[float, Callable[[], None]]] = deque()
-        self._ready = threading.Condition()
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="chatload-delay", daemon=True)
-        self._thread.start()
+        self._scheduled: asyncio.Handle | None = None
 
     def put(self, callback: Callable[[], None]) -> None:
-        with self._ready:
-            self._queue.append((time.perf_counter() + self.delay, callback))
-            self._ready.notify()
+        self._queue.append((time.perf_counter() + self.delay, callback))
+        if self._scheduled is None:
+            self._schedule(self.delay)
 
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while self._running and not self._queue:
-                    self._ready.wait()
-                if not self._running:
-                    return
-                due = self._queue[0][0]
-            wait = due - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            now = time.perf_counter()
-            batch: list[Callable[[], None]] = []
-            with self._ready:
-                while self._queue and self._queue[0][0] <= now:
-                    batch.append(self._queue.popleft()[1])
-            if batch:
-                self._call(_run_all, batch)
+    def _schedule(self, wait: float) -> None:
+        if wait > self._COARSE:
+            self._scheduled = self._loop.call_later(wait - self._COARSE + 0.0005, self._release)
+        else:
+            self._scheduled = self._loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        self._scheduled = None
+        queue = self._queue
+        now = time.perf_counter()
+        while queue and queue[0][0] <= now:
+            queue.popleft()[1]()
+        if queue:
+            self._schedule(queue[0][0] - now)
 
     def close(self) -> None:
-        with self._ready:
-            self._running = False
-            self._ready.notify()
-        self._thread.join(2)
-
-
-def _run_all(callbacks: list[Callable[[], None]]) -> None:
-    for callback in callbacks:
-        callback()
+        if self._scheduled is not None:
+            self._scheduled.cancel()

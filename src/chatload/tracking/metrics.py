@@ -91,3 +91,4 @@ class Sample:
     chat_id: str | None = None
     token: int = 0
     payload: object = None
+    user_id: int = 0  # who observed it; set by the client that reports it

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from chatload.records.export import RecordsExporter, SampleWriter, Saturation, iso_time
+from chatload.records.hdr import IntervalRecorder, IntervalSnapshot
+from chatload.tracking.invariants import Breach
+from chatload.tracking.metrics import Sample
+
+
+def _snapshot(
+    process: str, start: float, values_ms: list[float], health: dict[str, float]
+) -> IntervalSnapshot:
+    recorder = IntervalRecorder(5.0, process, start)
+    for value in values_ms:
+        recorder.record("delivery", value / 1000, False)
+    return recorder.roll(start + 5.0, health)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_two_processes_merge_into_one_row_per_interval(tmp_path: Path) -> None:
+    exporter = RecordsExporter(
+        str(tmp_path / "run"), processes=lambda: 2, saturation=Saturation(cpu_percent=90, lag_ms=10)
+    )
+    exporter.add_interval(_snapshot("worker-0", 100.0, [1.0, 2.0], {"cpu_percent": 50}))
+    assert _read(tmp_path / "run_chat_metrics.csv") == [], "waits for the other worker"
+    exporter.add_interval(_snapshot("worker-1", 100.0, [3.0], {"cpu_percent": 95}))
+    [row] = _read(tmp_path / "run_chat_metrics.csv")
+    assert (row["interval_start"], row["interval_end"]) == (iso_time(100.0), iso_time(105.0))
+    assert (row["metric"], row["count"], row["failures"]) == ("delivery", "3", "0")
+    assert (row["min_ms"], row["max_ms"]) == ("1.000", "3.001")
+    assert row["generator_saturated"] == "true"  # worker-1 was at 95 % CPU
+    health = _read(tmp_path / "run_generator_health.csv")
+    assert [(h["process"], h["saturated"]) for h in health] == [
+        ("worker-0", "false"),
+        ("worker-1", "true"),
+    ]
+    assert exporter.saturated_intervals == {"worker-1": 1}
+    exporter.close()
+
+
+def test_a_missing_worker_does_not_hold_the_files_back(tmp_path: Path) -> None:
+    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 2)
+    for start in (0.0, 5.0, 10.0):
+        exporter.add_interval(_snapshot("worker-0", start, [1.0], {}))
+    assert len(_read(tmp_path / "run_chat_metrics.csv")) == 1  # two newer intervals arrived
+    exporter.close()
+    rows = _read(tmp_path / "run_chat_metrics.csv")
+    assert len(rows) == 3
+    [summary] = _read(tmp_path / "run_chat_summary.csv")
+    assert (summary["metric"], summary["count"]) == ("delivery", "3")
+    assert (summary["first_interval_start"], summary["last_interval_end"]) == (
+        iso_time(0.0),
+        iso_time(15.0),
+    )
+
+
+def test_breaches_and_samples(tmp_path: Path) -> None:
+    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 1)
+    exporter.add_breaches([Breach("gap", "c1", (4, 5), (1, 2), "2 ids skipped", 10.0, 60.0)])
+    exporter.close()
+    [row] = _read(tmp_path / "run_invariants.csv")
+    assert row == {
+        "time": iso_time(60.0),
+        "kind": "gap",
+        "chat_id": "c1",
+        "message_ids": "4 5",
+        "users": "1 2",
+        "detail": "2 ids skipped",
+    }
+    writer = SampleWriter(tmp_path / "samples.csv")
+    writer.add(60.0, Sample("delivery", 0.0012345, chat_id="c1", user_id=7), "")
+    writer.close()
+    [sample] = _read(tmp_path / "samples.csv")
+    assert sample == {
+        "time": iso_time(60.0),
+        "metric": "delivery",
+        "response_time_ms": "1.234",
+        "failure_kind": "",
+        "chat_id": "c1",
+        "user_id": "7",
+    }
+
+
+def test_without_a_prefix_nothing_is_written(tmp_path: Path) -> None:
+    exporter = RecordsExporter(None, processes=lambda: 1)
+    exporter.add_interval(_snapshot("local", 0.0, [1.0], {"cpu_percent": 99}))
+    exporter.close()
+    assert list(tmp_path.iterdir()) == []
+    assert exporter.saturated_intervals == {"local": 1}

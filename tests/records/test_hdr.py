@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+
+from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, new_histogram, percentiles
+
+
+def test_intervals_are_aligned_on_the_wall_clock() -> None:
+    recorder = IntervalRecorder(5.0, "local", 1000.7)
+    assert (recorder.start, recorder.end) == (1000.0, 1005.0)
+    assert not recorder.due(1004.9) and recorder.due(1005.0)
+    recorder.record("send_ack", 0.001234, False)
+    recorder.record("send_ack", 0.002, True)
+    snapshot = recorder.roll(1005.2)
+    assert (snapshot.start, snapshot.end) == (1000.0, 1005.0)
+    assert (recorder.start, recorder.end) == (1005.0, 1010.0)
+    metric = snapshot.metrics["send_ack"]
+    assert (metric.histogram.get_total_count(), metric.failures) == (2, 1)
+    partial = recorder.roll(1007.5)  # the end of a run: a partial interval
+    assert (partial.start, partial.end, partial.metrics) == (1005.0, 1007.5, {})
+
+
+def test_microsecond_precision() -> None:
+    recorder = IntervalRecorder(1.0, "local", 0.0)
+    for micros in (1, 37, 1234, 56_789, 1_234_567):
+        recorder.record("delivery", micros / 1_000_000, False)
+    p = percentiles(recorder.roll(1.0).metrics["delivery"].histogram)
+    assert p.count == 5
+    assert p.min_ms == pytest.approx(0.001)
+    assert p.p50_ms == pytest.approx(1.234, rel=1e-3)
+    assert p.max_ms == pytest.approx(1234.567, rel=1e-3)
+    assert percentiles(new_histogram()).count == 0
+
+
+def test_snapshots_travel_and_merge() -> None:
+    first = IntervalRecorder(5.0, "worker-0", 0.0)
+    second = IntervalRecorder(5.0, "worker-1", 0.0)
+    first.record("history", 0.010, False)
+    second.record("history", 0.020, True)
+    a = IntervalSnapshot.from_wire(first.roll(5.0, {"cpu_percent": 40.0}).to_wire())
+    b = IntervalSnapshot.from_wire(second.roll(5.0).to_wire())
+    assert a.health == {"cpu_percent": 40.0} and a.process == "worker-0"
+    a.metrics["history"].add(b.metrics["history"])
+    merged = a.metrics["history"]
+    assert merged.histogram.get_total_count() == 2 and merged.failures == 1
+    assert percentiles(merged.histogram).max_ms == pytest.approx(20.0, rel=1e-3)
+
+
+def test_bad_interval() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        IntervalRecorder(0, "local", 0.0)
+
+
+def test_percentiles_follow_locusts_rank_convention() -> None:
+    recorder = IntervalRecorder(1.0, "local", 0.0)
+    values_ms = [float(v) for v in range(1, 701)]  # 1..700 ms
+    for value in values_ms:
+        recorder.record("x", value / 1000, False)
+    p = percentiles(recorder.roll(1.0).metrics["x"].histogram)
+    # Locust: the value at 0-based rank int(n * share) of the sorted values.
+    for got, share in ((p.p50_ms, 0.5), (p.p90_ms, 0.9), (p.p99_ms, 0.99), (p.p999_ms, 0.999)):
+        expected = values_ms[min(699, int(700 * share))]
+        assert got == pytest.approx(expected, rel=1e-3), share
