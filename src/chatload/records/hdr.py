@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 __all__ = [
@@ -54,18 +55,23 @@ def percentiles(histogram: HdrHistogram) -> Percentiles:
     """pXX is the value at rank floor(count * XX / 100), counting from 0: Locust's
     convention, so that the two can be compared in a sparse tail, where two
     neighbouring samples may be milliseconds apart. Values are the highest of
-    their HDR bucket (3 significant digits: within 0.1 %)."""
+    their HDR bucket (3 significant digits: within 0.1 %).
+
+    Ranks are found with numpy over the counts: hdrh's own iterators walk the
+    23,552 buckets in Python, 20 ms a histogram, which on a generator's event loop
+    would be latency the tool adds to its own measurements."""
     count = histogram.get_total_count()
     if not count:
         return Percentiles(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    ranks = [min(count - 1, int(count * share)) for share in _SHARES]
-    values: list[float] = []
-    for item in histogram.get_recorded_iterator():
-        while len(values) < len(ranks) and item.total_count_to_this_value > ranks[len(values)]:
-            values.append(item.value_iterated_to / 1000)
-        if len(values) == len(ranks):
-            break
-    p50, p90, p95, p99, p999 = values
+    cumulative = np.cumsum(np.frombuffer(histogram.counts, dtype=np.uint64))
+    ranks = np.array([min(count - 1, int(count * share)) for share in _SHARES], dtype=np.uint64)
+    indexes = np.searchsorted(cumulative, ranks, side="right")
+
+    def value(index: int) -> float:
+        raw = histogram.get_value_from_index(int(index))
+        return float(histogram.get_highest_equivalent_value(raw)) / 1000
+
+    p50, p90, p95, p99, p999 = (value(index) for index in indexes)
     return Percentiles(
         count, histogram.get_min_value() / 1000, p50, p90, p95, p99, p999,
         histogram.get_max_value() / 1000,
