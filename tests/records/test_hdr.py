@@ -61,3 +61,33 @@ def test_percentiles_follow_locusts_rank_convention() -> None:
     for got, share in ((p.p50_ms, 0.5), (p.p90_ms, 0.9), (p.p99_ms, 0.99), (p.p999_ms, 0.999)):
         expected = values_ms[min(699, int(700 * share))]
         assert got == pytest.approx(expected, rel=1e-3), share
+
+
+def test_bulk_recording_matches_hdrh_one_by_one() -> None:
+    import random
+
+    from chatload.records.hdr import record_many
+
+    rng = random.Random(4)
+    values = [rng.choice((1, 2, 2047, 2048, 2049, 4096, 65_535)) for _ in range(50)]
+    values += [int(rng.lognormvariate(7, 2.5)) + 1 for _ in range(5000)]
+    values += [3_600_000_000, 5_000_000_000, 0]  # the top, above it, below it: clamped
+    one_by_one, bulk = new_histogram(), new_histogram()
+    for value in values:
+        one_by_one.record_value(min(max(value, 1), 3_600_000_000))
+    record_many(bulk, values)
+    assert list(bulk.counts) == list(one_by_one.counts)
+    assert bulk.get_total_count() == one_by_one.get_total_count()
+    assert (bulk.get_min_value(), bulk.get_max_value()) == (
+        one_by_one.get_min_value(),
+        one_by_one.get_max_value(),
+    )
+
+
+def test_long_intervals_fold_values_as_they_go() -> None:
+    recorder = IntervalRecorder(3600.0, "local", 0.0)
+    for index in range(200_000):
+        recorder.record("send_ack", (index % 1000 + 1) / 1_000_000, index % 100 == 0)
+    assert len(recorder._values["send_ack"]) < 65_536
+    metric = recorder.roll(10.0).metrics["send_ack"]
+    assert (metric.histogram.get_total_count(), metric.failures) == (200_000, 2000)

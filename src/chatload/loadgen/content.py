@@ -14,6 +14,7 @@ from chatload.tracking.marker import MAX_MARKER_CHARS
 __all__ = ["MessageContent", "Writer"]
 
 _POOL: Final = 300
+_TEXTS: Final = 4096  # texts drawn in advance, with the length distribution
 _SIGMA: Final = 0.9  # spread of the log-normal length: most messages short, a few long
 
 MessageContent = tuple[str, list[str]]
@@ -37,8 +38,14 @@ class Writer:
         self._pool = [str(fake.text(max_nb_chars=2000)).replace("\n", " ") for _ in range(_POOL)]
         marker_room = MAX_MARKER_CHARS if options.markers else 0
         self._longest = min(options.text_max, MessageLimits().max_text_chars - marker_room)
+        # Drawn in advance: at thousands of messages a second per core, cutting a text
+        # to a log-normal length each time would be a noticeable share of the work.
+        self._texts = [self._cut() for _ in range(_TEXTS)]
 
     def text(self) -> str:
+        return self.rng.choice(self._texts)
+
+    def _cut(self) -> str:
         length = int(self.rng.lognormvariate(math.log(self.options.text_median), _SIGMA))
         length = max(1, min(length, self._longest))
         source = self.rng.choice(self._pool)

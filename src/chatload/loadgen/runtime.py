@@ -38,7 +38,7 @@ log = logging.getLogger("chatload.loadgen")
 
 READS: Final = "chatload_reads"
 FATAL: Final = "chatload_fatal"
-_SWEEP_SECONDS: Final = 0.2
+_SWEEP_SECONDS: Final = 0.5  # timeouts are seconds long: half a second of precision
 _PUMP_SECONDS: Final = 0.1
 
 

@@ -171,16 +171,26 @@ class ChatView:
     my_counts: list[_Count] | None = None
     their_counts: list[_Count] | None = None
     gaps: dict[int, float] | None = None  # ids skipped live -> when noticed (monotonic)
-    recent: dict[int, tuple[int, int]] | None = None  # id -> (author, hash of text)
+    # The newest messages, slot id % _RECENT: (id, author, hash of text).
+    recent: list[tuple[int, int, int]] | None = None
 
     def note(self, message: Message) -> None:
         """Keep the newest messages' author and text, to check history pages."""
         recent = self.recent
         if recent is None:
-            recent = self.recent = {}
-        recent[message.messageId] = (message.fromUserId, hash(message.text))
-        if len(recent) > _RECENT:
-            del recent[next(iter(recent))]
+            recent = self.recent = [(0, 0, 0)] * _RECENT
+        recent[message.messageId % _RECENT] = (
+            message.messageId,
+            message.fromUserId,
+            hash(message.text),
+        )
+
+    def kept(self, message_id: int) -> tuple[int, int] | None:
+        """Author and text hash of a recent message, when still kept."""
+        if self.recent is None:
+            return None
+        kept_id, author, text = self.recent[message_id % _RECENT]
+        return (author, text) if kept_id == message_id else None
 
     def unread_through(self, message_id: int) -> int:
         """How many interlocutor messages up to ``message_id`` are unread, by the model."""
@@ -294,8 +304,7 @@ class ConnectionTracker:
 
     def _check_reconnect(self, view: ChatView, seen: tuple[int, int, int]) -> None:
         last_id, author, text = seen
-        page = view.recent or {}
-        kept = page.get(last_id)
+        kept = view.kept(last_id)
         if view.last_id < last_id:
             detail = f"seen before the reconnect, absent from initial_data (ends at {view.last_id})"
         elif kept is not None and kept != (author, text):
@@ -310,7 +319,7 @@ class ConnectionTracker:
         """The newest message seen in each chat, to check the next connection with."""
         seen: dict[str, tuple[int, int, int]] = {}
         for chat_id, view in self.chats.items():
-            kept = (view.recent or {}).get(view.last_id)
+            kept = view.kept(view.last_id)
             if kept is not None:
                 seen[chat_id] = (view.last_id, *kept)
         return seen
@@ -771,9 +780,8 @@ class ConnectionTracker:
         elif ids[-1] != top:
             problem = f"ends at {ids[-1]}, not at {top}"
         else:
-            recent = view.recent or {}
             for message in messages:
-                seen = recent.get(message.messageId)
+                seen = view.kept(message.messageId)
                 if seen is not None and seen != (message.fromUserId, hash(message.text)):
                     problem = f"message {message.messageId} differs from its live delivery"
                     break
