@@ -45,7 +45,7 @@ class ChatClient:
         self._waiters: dict[int, AsyncResult] = {}
         self._acked = Event()
         # What the last connection saw: the next one's initial_data must keep it.
-        self.last_seen: dict[str, tuple[int, int, int]] = {}
+        self.last_seen: dict[str, tuple[int, int]] = {}
 
     @property
     def connected(self) -> bool:

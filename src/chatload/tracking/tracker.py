@@ -34,6 +34,7 @@ once) wait in ``produced`` until this tracker's next ``frame`` or ``expire``.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -171,26 +172,30 @@ class ChatView:
     my_counts: list[_Count] | None = None
     their_counts: list[_Count] | None = None
     gaps: dict[int, float] | None = None  # ids skipped live -> when noticed (monotonic)
-    # The newest messages, slot id % _RECENT: (id, author, hash of text).
-    recent: list[tuple[int, int, int]] | None = None
+    last_digest: int = 0  # digest of the message last_id, for the reconnect check
+    # The newest messages delivered live, slot id % _RECENT: ids and digests, created
+    # on the first live message (an idle user keeps none).
+    recent_ids: array[int] | None = None
+    recent_digests: array[int] | None = None
 
     def note(self, message: Message) -> None:
-        """Keep the newest messages' author and text, to check history pages."""
-        recent = self.recent
-        if recent is None:
-            recent = self.recent = [(0, 0, 0)] * _RECENT
-        recent[message.messageId % _RECENT] = (
-            message.messageId,
-            message.fromUserId,
-            hash(message.text),
-        )
+        """Keep a live message's digest, to check history pages against."""
+        if self.recent_ids is None or self.recent_digests is None:
+            self.recent_ids = array("q", bytes(8 * _RECENT))
+            self.recent_digests = array("q", bytes(8 * _RECENT))
+        slot = message.messageId % _RECENT
+        self.recent_ids[slot] = message.messageId
+        self.recent_digests[slot] = digest(message)
 
-    def kept(self, message_id: int) -> tuple[int, int] | None:
-        """Author and text hash of a recent message, when still kept."""
-        if self.recent is None:
+    def kept(self, message_id: int) -> int | None:
+        """The digest of a message delivered live or seen last, when still kept."""
+        if message_id == self.last_id and self.last_digest:
+            return self.last_digest
+        ids, digests = self.recent_ids, self.recent_digests
+        if ids is None or digests is None:
             return None
-        kept_id, author, text = self.recent[message_id % _RECENT]
-        return (author, text) if kept_id == message_id else None
+        slot = message_id % _RECENT
+        return digests[slot] if ids[slot] == message_id else None
 
     def unread_through(self, message_id: int) -> int:
         """How many interlocutor messages up to ``message_id`` are unread, by the model."""
@@ -209,6 +214,7 @@ class ChatView:
         return len(ids) - bisect_right(ids, message_id)
 
     def remember(self, message: Message, me: int) -> None:
+        """Record a message's id under its author; it may become the last one."""
         ids = self.my_ids if message.fromUserId == me else self.interlocutor_ids
         if not ids or message.messageId > ids[-1]:
             ids.append(message.messageId)
@@ -217,6 +223,12 @@ class ChatView:
         if message.messageId > self.last_id:
             self.last_id = message.messageId
             self.last_from = message.fromUserId
+            self.last_digest = digest(message)
+
+
+def digest(message: Message) -> int:
+    """Author and text in one signed 64-bit number: enough to tell a changed message."""
+    return hash((message.fromUserId, message.text))
 
 
 def _push(view: ChatView, queue: str, item: _Request | _Await) -> None:
@@ -266,19 +278,19 @@ class ConnectionTracker:
         self._author_waits: list[_Await] = []
         self._arrivals: dict[tuple[str, int], float] | None = None  # markers off only
         self.breaches: list[Breach] = []
-        self.probed: set[str] = set()  # chats of others this connection poked at
-        self._gapped: set[str] = set()
+        self.probed: set[str] | None = None  # chats of others this connection poked at
+        self._gapped: set[str] | None = None  # chats with ids skipped live
 
     # Connection life
 
     def open(
-        self, initial: InitialData, previous: dict[str, tuple[int, int, int]] | None = None
+        self, initial: InitialData, previous: dict[str, tuple[int, int]] | None = None
     ) -> None:
         """Learn the chats from ``initial_data`` and join the ledger.
 
-        ``previous``: what this user's last connection saw of each chat (last
-        message id, its author, the hash of its text, from :meth:`last_seen`); a
-        message it saw must still be there after the reconnect.
+        ``previous``: what this user's last connection saw of each chat (the last
+        message id and its digest, from :meth:`last_seen`); a message it saw must
+        still be there after the reconnect.
         """
         for entry in initial.entries:
             for chat in entry.chats:
@@ -293,7 +305,6 @@ class ConnectionTracker:
                 )
                 for message in chat.messages:
                     view.remember(message, self.user_id)
-                    view.note(message)
                 view.anchor_id = view.last_id
                 if previous and chat.chatId in previous:
                     self._check_reconnect(view, previous[chat.chatId])
@@ -302,12 +313,11 @@ class ConnectionTracker:
         self.opened = True
         self.ledger.attach(self)
 
-    def _check_reconnect(self, view: ChatView, seen: tuple[int, int, int]) -> None:
-        last_id, author, text = seen
-        kept = view.kept(last_id)
+    def _check_reconnect(self, view: ChatView, seen: tuple[int, int]) -> None:
+        last_id, seen_digest = seen
         if view.last_id < last_id:
             detail = f"seen before the reconnect, absent from initial_data (ends at {view.last_id})"
-        elif kept is not None and kept != (author, text):
+        elif view.last_id == last_id and view.last_digest != seen_digest:
             detail = "changed between two connections"
         else:
             return
@@ -315,14 +325,13 @@ class ConnectionTracker:
             Breach("loss", view.chat_id, (last_id,), (self.user_id, view.interlocutor_id), detail)
         )
 
-    def last_seen(self) -> dict[str, tuple[int, int, int]]:
+    def last_seen(self) -> dict[str, tuple[int, int]]:
         """The newest message seen in each chat, to check the next connection with."""
-        seen: dict[str, tuple[int, int, int]] = {}
-        for chat_id, view in self.chats.items():
-            kept = view.kept(view.last_id)
-            if kept is not None:
-                seen[chat_id] = (view.last_id, *kept)
-        return seen
+        return {
+            chat_id: (view.last_id, view.last_digest)
+            for chat_id, view in self.chats.items()
+            if view.last_id
+        }
 
     def close(self, now: float, error: Disconnected | None) -> list[Sample]:
         """Leave the ledger. With ``error`` (the server closed on us) every pending
@@ -403,6 +412,8 @@ class ConnectionTracker:
         coming back is an access breach."""
         request = self._request(kind, chat_id, now, 0)
         request.probe = True
+        if self.probed is None:
+            self.probed = set()
         self.probed.add(chat_id)
         {SEND: self._sends, READ: self._reads, LOAD: self._loads}[kind].append(request)
         return request.token
@@ -532,7 +543,7 @@ class ConnectionTracker:
 
     def _foreign(self, chat_id: str, messages: tuple[Message, ...], what: str, wall: float) -> None:
         """A frame about a chat this connection does not have."""
-        if chat_id not in self.probed and not any(
+        if (self.probed is None or chat_id not in self.probed) and not any(
             self.user_id not in (m.fromUserId, m.toUserId) for m in messages
         ):
             return  # a chat created after initial_data, with us in it
@@ -565,6 +576,8 @@ class ConnectionTracker:
             else:
                 for missing in range(expected, message_id):
                     gaps[missing] = now
+                if self._gapped is None:
+                    self._gapped = set()
                 self._gapped.add(view.chat_id)
             return True
         if view.gaps and view.gaps.pop(message_id, None) is not None:
@@ -675,7 +688,7 @@ class ConnectionTracker:
     def _chat_unread(self, event: ChatUnread, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)
         if view is None:
-            if event.chatId in self.probed:
+            if self.probed and event.chatId in self.probed:
                 self._foreign(event.chatId, (), "chat_unread", wall)
             return
         mine, theirs = event.myUnreadCount, event.interlocutorUnreadCount
@@ -782,7 +795,7 @@ class ConnectionTracker:
         else:
             for message in messages:
                 seen = view.kept(message.messageId)
-                if seen is not None and seen != (message.fromUserId, hash(message.text)):
+                if seen is not None and seen != digest(message):
                     problem = f"message {message.messageId} differs from its live delivery"
                     break
         if problem:
@@ -873,11 +886,12 @@ class ConnectionTracker:
 
     def _expire_gaps(self, now: float) -> None:
         limit = self.timeouts.delivery
-        for chat_id in list(self._gapped):
+        for chat_id in list(self._gapped or ()):
             view = self.chats.get(chat_id)
             gaps = view.gaps if view is not None else None
             if not gaps:
-                self._gapped.discard(chat_id)
+                if self._gapped is not None:
+                    self._gapped.discard(chat_id)
                 continue
             overdue = sorted(i for i, noticed in gaps.items() if now - noticed > limit)
             if not overdue:
