@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install load ui serve test lint bench-server bench-generator clean
+.PHONY: install load ui serve test lint bench-server bench-generator bench-accuracy clean
 
 $(BIN)/chatload: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-server: install
 
 bench-generator: install
 	$(BIN)/chatload bench-generator
+
+bench-accuracy: install
+	$(BIN)/chatload bench-accuracy
 
 clean:
 	rm -rf $(VENV) .ci-venv $(DATA) .pytest_cache .mypy_cache .ruff_cache

@@ -200,3 +200,31 @@ def test_both_sides_must_agree() -> None:
 def test_summaries_round_trip() -> None:
     summary = ChatSummary("c", 1, 2, 5, 1, 2)
     assert ChatSummary.from_wire(summary.to_wire()) == summary
+
+
+def test_a_long_conversation_keeps_the_checks_bounded() -> None:
+    ledger = Ledger()
+    owner, requester = tracker(OWNER, ledger), tracker(REQUESTER, ledger)
+    now = 0.0
+    for message_id in range(1, 20_001):
+        now += 0.001
+        sender, receiver = (requester, owner) if message_id % 3 else (owner, requester)
+        _, draft, _ = send(sender, now=now, wall=now)
+        stored = with_id(draft, message_id)
+        for side in (sender, receiver):
+            side.frame(updates(stored), 1, now, now)
+        if message_id % 50 == 0:
+            for side in (owner, requester):
+                side.read_sent(CHAT, message_id, now, now)
+            owner.frame(unread(0, 0), 1, now, now)
+            requester.frame(unread(0, 0), 1, now, now)
+        if message_id % 1000 == 0:
+            owner.expire(now)
+            requester.expire(now)
+    for side in (owner, requester):
+        view = side.chats[CHAT]
+        assert kinds(side) == []
+        assert len(view.interlocutor_ids) <= 50 and len(view.my_ids) <= 50
+        assert view.recent_ids is not None and len(view.recent_ids) == 64
+        assert not view.gaps and not view.reads and not view.unread_waits
+        assert len(side._deliveries) + len(side._sends) < 100
