@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install load ui serve test lint bench-server bench-generator bench-accuracy clean
+.PHONY: install load ui serve test lint bench-server bench-generator bench-accuracy \
+	bench-report clean
 
 $(BIN)/chatload: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +15,13 @@ $(BIN)/chatload: pyproject.toml
 
 install: $(BIN)/chatload
 
-# Quick start: owners and requesters on the embedded reference server, headless, 30 s.
+# Quick start: the smoke scenario (a minute, 20 users) on the embedded reference
+# server, then its HTML report. The run's exit code (1 on a breached SLO) is kept.
 load: install
-	$(BIN)/locust -f locustfiles/chat.py --headless -u 20 -r 20 -t 30s --only-summary
+	mkdir -p results
+	$(BIN)/locust -f locustfiles/chat.py --config scenarios/smoke.conf; status=$$?; \
+	$(BIN)/chatload report results/smoke -o results/smoke-report || exit $$?; \
+	exit $$status
 
 # The same from Locust's web UI (http://localhost:8089).
 ui: install
@@ -29,8 +34,8 @@ serve: install
 	$(BIN)/chatload serve --db $(DATA)/chat.db
 
 lint: install
-	$(BIN)/ruff check src tests locustfiles
-	$(BIN)/ruff format --check src tests locustfiles
+	$(BIN)/ruff check src tests locustfiles analysis
+	$(BIN)/ruff format --check src tests locustfiles analysis
 	$(BIN)/mypy
 
 test: lint
@@ -45,5 +50,8 @@ bench-generator: install
 bench-accuracy: install
 	$(BIN)/chatload bench-accuracy
 
+bench-report: install
+	$(BIN)/chatload bench-report
+
 clean:
-	rm -rf $(VENV) .ci-venv $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .ci-venv $(DATA) results .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,16 @@ from tests.support import Dataset, ServerThread, server_config
 TEST_PLAN = ProvisionPlan(
     owners=3, requesters=8, events_per_owner=2, chats_per_requester=2, history=120, seed=7
 )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Importing Locust patches threading and sockets with gevent for the whole test
+    # process, and servers on threads then hang: Locust runs in child processes only.
+    if "locust" in sys.modules:
+        raise pytest.UsageError(
+            "a test module imported locust into the test process: run it in a child "
+            "process (tests/loadgen/support.py) or test a module that does not import it"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,70 @@ def _bench_accuracy(args: argparse.Namespace) -> int:
     return run_accuracy_benchmark(args.delay_ms, args.pairs, args.duration)
 
 
+def _bench_report(args: argparse.Namespace) -> int:
+    from chatload.bench.report_bench import ReportBenchOptions, run_report_benchmark
+
+    return run_report_benchmark(
+        ReportBenchOptions(
+            samples=args.samples,
+            hours=args.hours,
+            interval=args.interval,
+            max_seconds=args.max_seconds,
+            max_mib=args.max_mib,
+            workdir=args.workdir,
+        )
+    )
+
+
+def _report(args: argparse.Namespace) -> int:
+    from chatload.analysis.inputs import progress_to_stderr
+    from chatload.analysis.report import write_report
+    from chatload.slo import parse_thresholds
+
+    if args.step_settle < 0 or args.step_hold <= args.step_settle:
+        raise ConfigError("--step-hold must be longer than --step-settle, and neither negative")
+    page = write_report(
+        args.results,
+        args.output,
+        thresholds=parse_thresholds(args.slo),
+        step_hold=args.step_hold,
+        step_settle=args.step_settle,
+        progress=None if args.quiet else progress_to_stderr,
+    )
+    print(page)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from chatload.analysis.compare import ComparePolicy, compare_runs, table, write_comparison
+    from chatload.analysis.inputs import progress_to_stderr
+
+    policy = ComparePolicy(
+        tolerance=args.tolerance,
+        min_change_ms=args.min_change_ms,
+        failure_tolerance=args.failure_tolerance,
+        judged=tuple(name.strip() for name in args.percentiles.split(",") if name.strip()),
+    )
+    comparison = compare_runs(
+        args.baseline, args.candidate, policy, None if args.quiet else progress_to_stderr
+    )
+    print(table(comparison))
+    if args.output is not None:
+        print(write_comparison(comparison, args.output))
+    print(comparison.verdict())
+    return 1 if comparison.regressions else 0
+
+
+def _share(text: str) -> float:
+    """``10%`` or ``0.1``."""
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share like 10% or 0.1, got {text!r}"
+        ) from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -133,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_server(commands)
     _add_bench_generator(commands)
     _add_bench_accuracy(commands)
+    _add_bench_report(commands)
+    _add_report(commands)
+    _add_compare(commands)
     return parser
 
 
@@ -278,6 +345,78 @@ def _add_bench_accuracy(commands: Any) -> None:
     accuracy.add_argument("--pairs", type=_positive_int, default=15)
     accuracy.add_argument("--duration", type=float, default=30.0)
     accuracy.set_defaults(handler=_bench_accuracy)
+
+
+def _add_bench_report(commands: Any) -> None:
+    bench = commands.add_parser(
+        "bench-report", help="time and weigh the report of a long soak's files"
+    )
+    bench.add_argument("--samples", type=_positive_int, default=10_000_000)
+    bench.add_argument("--hours", type=float, default=24.0, help="the soak's length")
+    bench.add_argument(
+        "--interval", type=float, default=1.0, help="reporting interval (--chat-interval), s"
+    )
+    bench.add_argument("--max-seconds", type=float, default=60.0)
+    bench.add_argument("--max-mib", type=float, default=1024.0)
+    bench.add_argument("--workdir", type=Path, help="keep the files and the report here")
+    bench.set_defaults(handler=_bench_report)
+
+
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser("report", help="an HTML report with plots from a run's CSVs")
+    report.add_argument("results", type=Path, help="the run's --csv prefix, or its directory")
+    report.add_argument("-o", "--output", type=Path, required=True, help="directory to write")
+    report.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        help="thresholds to judge (default: those the run was given)",
+    )
+    report.add_argument(
+        "--step-hold",
+        type=float,
+        default=20.0,
+        help="seconds a user count must hold to be a load level of a capacity run",
+    )
+    report.add_argument(
+        "--step-settle",
+        type=float,
+        default=10.0,
+        help="seconds at the start of each level left out (users still connecting)",
+    )
+    report.add_argument("--quiet", action="store_true", help="no progress lines")
+    report.set_defaults(handler=_report)
+
+
+def _add_compare(commands: Any) -> None:
+    compare = commands.add_parser(
+        "compare", help="per-metric changes between two runs; exit 1 on a regression"
+    )
+    compare.add_argument(
+        "baseline", type=Path, help="the reference run's --csv prefix or directory"
+    )
+    compare.add_argument("candidate", type=Path, help="the run under judgement")
+    compare.add_argument(
+        "--tolerance", type=_share, default=0.10, help="relative worsening allowed (default 10%%)"
+    )
+    compare.add_argument(
+        "--min-change-ms",
+        type=float,
+        default=1.0,
+        help="a latency must also worsen by this much to count (default 1 ms)",
+    )
+    compare.add_argument(
+        "--failure-tolerance",
+        type=_share,
+        default=0.001,
+        help="failure-ratio rise allowed, absolute (default 0.1%%)",
+    )
+    compare.add_argument(
+        "--percentiles", default="p50,p95,p99", help="percentiles judged (others are shown)"
+    )
+    compare.add_argument("-o", "--output", type=Path, help="also write compare.html and plots here")
+    compare.add_argument("--quiet", action="store_true", help="no progress lines")
+    compare.set_defaults(handler=_compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

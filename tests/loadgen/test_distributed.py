@@ -1,4 +1,5 @@
-"""A master and two workers on loopback, the way Locust scales out."""
+"""A master and two workers on loopback, the way Locust scales out; the master
+merges the records and decides the SLO gates."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def test_master_and_two_workers(tmp_path: Path) -> None:
             "--csv",
             str(tmp_path / "run"),
             "--only-summary",
+            "--slo",
+            "delivery p99 < 1us",
+            "--slo",
+            "invariant breaches == 0",
+            "--slo-junit",
+            str(tmp_path / "slo.xml"),
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -57,9 +64,13 @@ def test_master_and_two_workers(tmp_path: Path) -> None:
     finally:
         for process in (master, *workers):
             process.kill()
-    assert master.returncode == 0, err[-3000:]
+    # Exit 1 from the breached SLO alone: nothing failed (checked below).
+    assert master.returncode == 1, err[-3000:]
     assert all(worker.returncode == 0 for worker in workers), worker_errors
     assert "Traceback" not in err and not any("Traceback" in e for e in worker_errors)
+    assert "SLO FAIL delivery p99 < 1us: " in err and "SLO PASS invariant breaches == 0: 0" in err
+    assert not any("SLO " in e for e in worker_errors), "workers do not judge"
+    assert 'tests="2" failures="1"' in (tmp_path / "slo.xml").read_text(encoding="utf-8")
     stats = read_stats(tmp_path / "run")
     assert_every_metric_clean(stats)
     # Both workers' users were counted at the master.

@@ -14,7 +14,7 @@ def _snapshot(
 ) -> IntervalSnapshot:
     recorder = IntervalRecorder(5.0, process, start)
     for value in values_ms:
-        recorder.record("delivery", value / 1000, False)
+        recorder.record("delivery", value / 1000)
     return recorder.roll(start + 5.0, health)
 
 

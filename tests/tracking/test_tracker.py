@@ -333,3 +333,23 @@ def test_memory_stays_bounded_when_the_interlocutor_reads() -> None:
     assert len(owner.chats[CHAT].my_ids) == 1000
     owner.frame(unread(0, 0), 1, 0.1, 0.1)
     assert owner.chats[CHAT].my_ids == []
+
+
+def test_a_read_older_than_the_connection_is_not_awaited() -> None:
+    # The owner connects while the requester's read is on its way through the side
+    # channel; initial_data already shows the read, so no chat_unread will follow.
+    owner_ledger, reader_ledger = Ledger(share_reads=True), Ledger(share_reads=True)
+    requester = ConnectionTracker(REQUESTER, reader_ledger)
+    requester.open(initial(REQUESTER, (msg(1, OWNER), msg(2, OWNER)), mine=2))
+    requester.read_sent(CHAT, 2, now=7.0, wall=900.0)
+    [notice] = reader_ledger.drain_outbox()
+    owner = ConnectionTracker(OWNER, owner_ledger)
+    owner.open(initial(OWNER, (msg(1, OWNER), msg(2, OWNER)), theirs=0), now=3.0, wall=900.01)
+    owner_ledger.receive_remote_read(notice, now=3.1)
+    assert owner.expire(3.1 + 60) == []
+    # A read sent before the connection that initial_data does not show yet is awaited.
+    late = ConnectionTracker(OWNER, Ledger(share_reads=True))
+    late.open(initial(OWNER, (msg(1, OWNER), msg(2, OWNER)), theirs=2), now=3.0, wall=900.01)
+    late.ledger.receive_remote_read(notice, now=3.1)
+    sample = only(late.frame(unread(0, 0), 1, 3.2, 900.02), READ_PROPAGATION)
+    assert sample.seconds == pytest.approx(0.02)

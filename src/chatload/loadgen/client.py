@@ -86,11 +86,11 @@ class ChatClient:
             timeouts=runtime.options.timeouts,
             markers=runtime.options.markers,
         )
-        tracker.open(initial, self.last_seen)
+        wall = time.time()
+        tracker.open(initial, self.last_seen, now=parsed, wall=wall)
         self.transport, self.tracker = transport, tracker
         self._report_breaches(tracker)
         runtime.clients.add(self)
-        wall = time.time()
         for frame in frames[1:]:
             self._handle(frame, parsed, wall)
         self._receiver = gevent.spawn(self._receive_loop, transport, tracker)

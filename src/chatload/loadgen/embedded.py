@@ -8,6 +8,7 @@ it when Locust quits.
 from __future__ import annotations
 
 import atexit
+import heapq
 import logging
 import math
 import tempfile
@@ -26,12 +27,37 @@ _WEB_UI_OWNERS = 100
 _WEB_UI_REQUESTERS = 1000
 
 
+# The persona classes' names: Locust breaks ties between classes by name.
+_OWNER_CLASS, _REQUESTER_CLASS = "OwnerUser", "RequesterUser"
+
+
 def roles_wanted(users: int, options: ChatOptions) -> dict[str, int]:
-    """How many owners and requesters ``users`` Locust users split into."""
-    total = options.owner_weight + options.requester_weight
-    owners = math.ceil(users * options.owner_weight / total)
-    requesters = math.ceil(users * options.requester_weight / total)
-    return {"owner": owners, "requester": requesters}
+    """Identities per role that ``users`` Locust users take, split as Locust's
+    dispatcher splits them: the access probes (requesters, a fixed count) first,
+    then owners and requesters by weight."""
+    probes = min(options.probes, users)
+    weighted = users - probes
+    owners = weighted_split(
+        weighted, {_OWNER_CLASS: options.owner_weight, _REQUESTER_CLASS: options.requester_weight}
+    )[_OWNER_CLASS]
+    return {"owner": owners, "requester": weighted - owners + probes}
+
+
+def weighted_split(users: int, weights: dict[str, int]) -> dict[str, int]:
+    """How many of the first ``users`` Locust gives each class: the same rule as its
+    dispatcher, each next user to the class whose pick brings the counts closest
+    to the weights (Kullback-Leibler divergence), ties to the smaller name."""
+    # A class picked n times costs w*log2((w+n)/(w+n+1)) for the next pick: most
+    # negative first. Kept as (cost, n + w, w, name) in a heap, like the dispatcher.
+    heap = [(w * math.log2(w / (w + 1.0)), w + 1.0, float(w), name)
+            for name, w in weights.items() if w > 0]  # fmt: skip
+    heapq.heapify(heap)
+    counts = dict.fromkeys(weights, 0)
+    for _ in range(users if heap else 0):
+        _, seen, weight, name = heap[0]
+        counts[name] += 1
+        heapq.heapreplace(heap, (weight * math.log2(seen / (seen + 1.0)), seen + 1.0, weight, name))
+    return counts
 
 
 class EmbeddedServer:

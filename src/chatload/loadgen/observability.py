@@ -200,9 +200,10 @@ class Observer:
 
     def record(self, sample: Sample) -> None:
         error = sample.error
-        self.recorder.record(sample.metric, sample.seconds, error is not None)
+        kind = failure_kind(error) if error is not None else None
+        self.recorder.record(sample.metric, sample.seconds, kind)
         if self.samples is not None:
-            self.samples.add(time.time(), sample, failure_kind(error) if error else "")
+            self.samples.add(time.time(), sample, kind or "")
 
     def breach(self, breach: Breach) -> None:
         self._breaches.append(breach)

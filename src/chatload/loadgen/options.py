@@ -223,6 +223,48 @@ def add_arguments(parser: Any) -> None:
         help="access-probe users that poke at other people's chats (security scenario)",
     )
     parser.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        env_var="CHATLOAD_SLO",
+        help="a threshold, e.g. 'delivery p99 < 250ms' or 'invariant breaches == 0' "
+        "(repeatable); a breached one makes the run exit 1",
+    )
+    parser.add_argument(
+        "--slo-junit",
+        default="",
+        env_var="CHATLOAD_SLO_JUNIT",
+        help="write the SLO verdicts as JUnit XML here",
+    )
+    parser.add_argument(
+        "--slo-check-interval",
+        type=float,
+        default=0.0,
+        env_var="CHATLOAD_SLO_CHECK_INTERVAL",
+        help="also check the SLOs every so many seconds during the run (0: at the end only)",
+    )
+    parser.add_argument(
+        "--slo-abort",
+        action="store_true",
+        default=False,
+        env_var="CHATLOAD_SLO_ABORT",
+        help="with --slo-check-interval, end the run as soon as an SLO is breached",
+    )
+    parser.add_argument(
+        "--shape",
+        default="",
+        env_var="CHATLOAD_SHAPE",
+        include_in_web_ui=False,
+        help="a load shape of the locustfile (StagesShape, StepShape) driven by --stages",
+    )
+    parser.add_argument(
+        "--stages",
+        default="",
+        env_var="CHATLOAD_STAGES",
+        include_in_web_ui=False,
+        help="the shape's stages as JSON (see scenarios/)",
+    )
+    parser.add_argument(
         "--embedded-owners",
         type=int,
         default=0,
@@ -280,6 +322,12 @@ class ChatOptions:
     saturation_cpu: float = 90.0
     saturation_lag_ms: float = 10.0
     probes: int = 0
+    slo: tuple[str, ...] = ()
+    slo_junit: Path | None = None
+    slo_check_interval: float = 0.0
+    slo_abort: bool = False
+    shape: str = ""
+    stages: str = ""
     embedded_owners: int = 0
     embedded_requesters: int = 0
     embedded_history: int = 120
@@ -326,7 +374,9 @@ class ChatOptions:
         for name in cls.__dataclass_fields__:
             if name in values and values[name] is not None:
                 kwargs[name] = values[name]
-        for name in ("users_file", "ca_bundle", "chat_samples"):
+        if isinstance(kwargs.get("slo"), list):
+            kwargs["slo"] = tuple(kwargs["slo"])
+        for name in ("users_file", "ca_bundle", "chat_samples", "slo_junit"):
             kwargs[name] = Path(kwargs[name]) if kwargs.get(name) else None
         if isinstance(kwargs.get("markers"), str):
             kwargs["markers"] = kwargs["markers"] == "on"

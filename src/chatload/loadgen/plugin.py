@@ -10,7 +10,9 @@
 - ``test_start`` (every process): a fresh :class:`ChatRuntime` with the options
   as the run starts with them (the web UI may have changed them), and the
   persona weights; a web UI run does its checks here.
-- ``test_stop`` / ``quitting``: stop the runtime, then the embedded server.
+- ``test_stop`` / ``quitting``: stop the runtime; at quitting, the master (or only
+  process) writes the last records and the SLO verdicts (``loadgen.gates``), then
+  stops the embedded server.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen import options as chat_options
 from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
+from chatload.loadgen.gates import SloGate
 from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
 from chatload.loadgen.observability import (
     BREACHES,
@@ -40,6 +43,7 @@ from chatload.loadgen.observability import (
 )
 from chatload.loadgen.personas import ProbeUser
 from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
+from chatload.loadgen.shapes import choose_shape, run_peak_users
 from chatload.loadgen.transport import TransportSettings, WebSocketTransport
 from chatload.loadgen.user import ChatUser, set_runtime
 from chatload.protocol.codec import codec_by_name
@@ -120,6 +124,7 @@ class _Plugin:
         self.collector: Collector | None = None
         self.observer: Observer | None = None
         self._winding: gevent.Greenlet | None = None
+        self.gate: SloGate | None = None
 
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
@@ -130,14 +135,14 @@ class _Plugin:
             return
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+            choose_shape(environment, options)
             self._probe_class(environment, options)
             self.collector = Collector(
                 environment, Saturation(options.saturation_cpu, options.saturation_lag_ms)
             )
+            self.gate = SloGate(environment, self.collector.exporter, options)
             if not environment.host:
-                parsed = environment.parsed_options
-                users = parsed.num_users if parsed is not None and parsed.headless else None
-                self.embedded = EmbeddedServer(options, users or None)
+                self.embedded = EmbeddedServer(options, run_peak_users(environment))
                 environment.host = self.embedded.url
             self._resolve(environment, options)
             if isinstance(runner, MasterRunner):
@@ -228,6 +233,8 @@ class _Plugin:
             self.runtime.observer = self.observer
         set_runtime(environment, self.runtime)
         self.runtime.start()
+        if self.gate is not None:
+            self.gate.watch(options)
 
     def on_test_stopping(self, environment: Any, **_: Any) -> None:
         """The end of a run: every generator process winds down (quiescence, checks,
@@ -300,7 +307,12 @@ class _Plugin:
             self.observer.stop()
             self.observer = None
         if self.collector is not None:
+            self.collector.exporter.finish()
+            if self.gate is not None:
+                self.gate.judge()
             self.collector.close()
+        # Here rather than at exit: stopping it yields to gevent, and after quitting
+        # Locust's CSV writer would wake up to files it has closed.
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from locust import User, task
-from locust.exception import StopUser
 
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen.backoff import Backoff
@@ -92,14 +91,16 @@ class ChatUser(User):
         return self.rng.uniform(options.think_min, options.think_max)
 
     def on_start(self) -> None:
+        # On failure the user stays idle (ready() is False) while the run ends:
+        # StopUser from on_start would make Locust log a traceback per user.
         runtime = self.runtime
         if runtime.failed:
-            raise StopUser
+            return
         try:
             self.identity = runtime.lender.acquire(self.role, runtime.options.connect_timeout)
         except ConfigError as exc:
             runtime.fatal(str(exc))
-            raise StopUser from None
+            return
         self.client = ChatClient(runtime, self.identity)
         self._next_start = time.monotonic()
         self.ready()

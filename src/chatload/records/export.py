@@ -22,6 +22,23 @@ worker merged::
 
     time,kind,chat_id,message_ids,users,detail
 
+``PREFIX_chat_hdr.csv``: the histogram behind each row of chat_metrics, for exact
+merging later (a step of a capacity run, two runs compared)::
+
+    interval_start,interval_end,metric,count,hdr
+
+where ``hdr`` is HdrHistogram's standard compressed V2 encoding in base64 (values in
+microseconds, 1 µs to 1 h, 3 significant digits), readable by any HdrHistogram library.
+
+``PREFIX_chat_failures.csv``: failures per interval, metric and kind (timeout,
+server_error, protocol_error, disconnect)::
+
+    interval_start,interval_end,metric,kind,count
+
+``PREFIX_slo.csv``: with ``--slo`` thresholds, their verdicts at the end of the run::
+
+    threshold,value,passed
+
 With ``--chat-samples PATH``, each generator process also writes every sample to
 ``PATH.<process>.csv`` (``local``, ``worker-0``, ...)::
 
@@ -47,11 +64,14 @@ from pathlib import Path
 from typing import IO, Final
 
 from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, percentiles
+from chatload.slo import MetricFigures, RunFigures, Verdict
 from chatload.tracking.invariants import Breach
 from chatload.tracking.metrics import Sample
 
 __all__ = [
     "CHAT_METRICS_COLUMNS",
+    "FAILURE_COLUMNS",
+    "HDR_COLUMNS",
     "HEALTH_COLUMNS",
     "INVARIANT_COLUMNS",
     "SAMPLE_COLUMNS",
@@ -76,6 +96,8 @@ HEALTH_COLUMNS: Final = (
     "loop_lag_p99_ms", "loop_lag_max_ms", "saturated",
 )  # fmt: skip
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
+HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
+FAILURE_COLUMNS: Final = ("interval_start", "interval_end", "metric", "kind", "count")
 SAMPLE_COLUMNS: Final = (
     "time", "metric", "response_time_ms", "failure_kind", "chat_id", "user_id"
 )  # fmt: skip
@@ -161,6 +183,8 @@ class RecordsExporter:
         self._metrics = self._file("chat_metrics", CHAT_METRICS_COLUMNS)
         self._health = self._file("generator_health", HEALTH_COLUMNS)
         self._invariants = self._file("invariants", INVARIANT_COLUMNS)
+        self._hdr = self._file("chat_hdr", HDR_COLUMNS)
+        self._failures = self._file("chat_failures", FAILURE_COLUMNS)
 
     def _file(self, name: str, columns: Iterable[str]) -> _Csv | None:
         return None if self.prefix is None else _Csv(Path(f"{self.prefix}_{name}.csv"), columns)
@@ -200,16 +224,27 @@ class RecordsExporter:
                 _ms(health.get("loop_lag_p50_ms", 0.0)), _ms(health.get("loop_lag_p99_ms", 0.0)),
                 _ms(health.get("loop_lag_max_ms", 0.0)), _flag(hot),
             ])  # fmt: skip
-        rows = []
+        rows: list[list[object]] = []
+        hdr_rows: list[list[object]] = []
+        failure_rows: list[list[object]] = []
+        begin, end = iso_time(start), iso_time(pending.end)
         for name in sorted(pending.metrics):
             metric = pending.metrics[name]
             run = self._run.setdefault(name, MetricSnapshot(new_histogram()))
             run.add(metric)
-            rows.append([iso_time(start), iso_time(pending.end), name,
-                         *self._stats(metric), _flag(saturated)])  # fmt: skip
+            rows.append([begin, end, name, *self._stats(metric), _flag(saturated)])
+            hdr_rows.append([begin, end, name, metric.histogram.get_total_count(),
+                             metric.histogram.encode().decode("ascii")])  # fmt: skip
+            failure_rows.extend(
+                [begin, end, name, kind, count] for kind, count in sorted(metric.kinds.items())
+            )
         self.intervals_written += 1
         if self._metrics is not None:
             self._metrics.rows(rows)
+        if self._hdr is not None:
+            self._hdr.rows(hdr_rows)
+        if self._failures is not None:
+            self._failures.rows(failure_rows)
         if self._health is not None:
             self._health.rows(health_rows)
 
@@ -230,6 +265,26 @@ class RecordsExporter:
     def summary(self) -> dict[str, MetricSnapshot]:
         return self._run
 
+    def figures(self) -> RunFigures:
+        """The run so far, as SLO thresholds judge it."""
+        seconds = (self._last - self._first) if self._first is not None and self._last else 0.0
+        metrics = {
+            name: MetricFigures(m.histogram.get_total_count(), m.failures, percentiles(m.histogram))
+            for name, m in self._run.items()
+        }
+        return RunFigures(metrics, seconds, dict(self.breaches))
+
+    def write_verdicts(self, verdicts: list[Verdict]) -> None:
+        """``PREFIX_slo.csv``: ``threshold,value,passed``, one row per threshold."""
+        if self.prefix is None:
+            return
+        verdict_file = _Csv(Path(f"{self.prefix}_slo.csv"), ("threshold", "value", "passed"))
+        verdict_file.rows(
+            [v.threshold.text, "" if v.value is None else f"{v.value:.6g}", _flag(v.passed)]
+            for v in verdicts
+        )
+        verdict_file.close()
+
     def finish(self) -> None:
         """Write what is pending and the whole-run summary; idempotent."""
         for start in sorted(self._pending):
@@ -243,16 +298,18 @@ class RecordsExporter:
             [name, *self._stats(metric), first, last] for name, metric in sorted(self._run.items())
         )
         summary.close()
-        for file in (self._metrics, self._health, self._invariants):
-            if file is not None:
-                file.handle.flush()
+        for file in self._files():
+            file.handle.flush()
+
+    def _files(self) -> list[_Csv]:
+        files = (self._metrics, self._health, self._invariants, self._hdr, self._failures)
+        return [file for file in files if file is not None]
 
     def close(self) -> None:
         self.finish()
-        for file in (self._metrics, self._health, self._invariants):
-            if file is not None:
-                file.close()
-        self._metrics = self._health = self._invariants = None
+        for file in self._files():
+            file.close()
+        self._metrics = self._health = self._invariants = self._hdr = self._failures = None
 
 
 class SampleWriter:

@@ -10,6 +10,7 @@ up and the master merges them by start time. An interval travels as an
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -24,7 +25,9 @@ __all__ = [
     "Percentiles",
     "new_histogram",
     "percentiles",
+    "quantile_bounds",
     "record_many",
+    "value_buckets",
 ]
 
 HIGHEST_US: Final = 3_600_000_000  # one hour
@@ -36,13 +39,13 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, HIGHEST_US, _DIGITS)
 
 
-def record_many(histogram: HdrHistogram, micros: list[int]) -> None:
+def record_many(histogram: HdrHistogram, micros: Sequence[int] | np.ndarray) -> None:
     """Record many values at once: hdrh's own index arithmetic, vectorised.
 
     A generator records three or four samples per chat message; one
     ``record_value`` call each would cost more than the rest of the bookkeeping.
     """
-    if not micros:
+    if len(micros) == 0:
         return
     values = np.clip(np.asarray(micros, dtype=np.int64), 1, HIGHEST_US)
     bits = np.frexp((values | histogram.sub_bucket_mask).astype(np.float64))[1]
@@ -102,22 +105,55 @@ def percentiles(histogram: HdrHistogram) -> Percentiles:
     )  # fmt: skip
 
 
+def value_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """The non-empty buckets: their values (ms, the highest of each) and counts."""
+    counts = np.ctypeslib.as_array(histogram.counts).astype(np.float64)
+    indexes = np.nonzero(counts)[0]
+    values_us = [
+        histogram.get_highest_equivalent_value(histogram.get_value_from_index(int(i)))
+        for i in indexes
+    ]
+    return np.array(values_us, dtype=np.float64) / 1000, counts[indexes]
+
+
+def quantile_bounds(histogram: HdrHistogram, share: float, z: float) -> tuple[float, float]:
+    """A distribution-free confidence interval (ms) of the ``share`` quantile: the
+    values at ranks ``n*share -/+ z*sqrt(n*share*(1-share))`` (the rank of a sample
+    quantile is binomial), clamped to the samples there are."""
+    count = histogram.get_total_count()
+    values_ms, weights = value_buckets(histogram)
+    spread = z * math.sqrt(count * share * (1 - share))
+    cumulative = np.cumsum(weights)
+    low_rank = max(0, math.floor(count * share - spread))
+    high_rank = min(count - 1, math.ceil(count * share + spread))
+    low, high = np.searchsorted(cumulative, [low_rank, high_rank], side="right")
+    return float(values_ms[min(low, len(values_ms) - 1)]), float(
+        values_ms[min(high, len(values_ms) - 1)]
+    )
+
+
 @dataclass(slots=True)
 class MetricSnapshot:
     histogram: HdrHistogram
     failures: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)  # failures by kind
 
     def to_wire(self) -> list[Any]:
-        return [self.histogram.encode().decode("ascii"), self.failures]
+        return [self.histogram.encode().decode("ascii"), self.failures, self.kinds]
 
     @classmethod
     def from_wire(cls, item: list[Any]) -> MetricSnapshot:
-        encoded, failures = item
-        return cls(HdrHistogram.decode(encoded.encode("ascii")), int(failures))
+        encoded, failures, kinds = item
+        return cls(
+            HdrHistogram.decode(encoded.encode("ascii")), int(failures),
+            {str(kind): int(count) for kind, count in kinds.items()},
+        )  # fmt: skip
 
     def add(self, other: MetricSnapshot) -> None:
         self.histogram.add(other.histogram)
         self.failures += other.failures
+        for kind, count in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
 
 
 @dataclass(slots=True)
@@ -162,18 +198,20 @@ class IntervalRecorder:
         self.start = math.floor(wall / self.length) * self.length
         self.end = self.start + self.length
         self._values: dict[str, list[int]] = {}
-        self._failures: dict[str, int] = {}
+        self._failures: dict[str, dict[str, int]] = {}
         self._histograms: dict[str, HdrHistogram] = {}
 
-    def record(self, metric: str, seconds: float, failed: bool) -> None:
-        """The hot path: keep the value; histograms are built at the roll."""
+    def record(self, metric: str, seconds: float, failure: str | None = None) -> None:
+        """The hot path: keep the value (and the failure's kind); histograms are
+        built at the roll."""
         values = self._values.get(metric)
         if values is None:
             values = self._values[metric] = []
-            self._failures[metric] = 0
+            self._failures[metric] = {}
         values.append(round(seconds * 1_000_000))
-        if failed:
-            self._failures[metric] += 1
+        if failure is not None:
+            kinds = self._failures[metric]
+            kinds[failure] = kinds.get(failure, 0) + 1
         if len(values) >= _BUFFERED:
             self._fold(metric)
 
@@ -191,7 +229,9 @@ class IntervalRecorder:
     def roll(self, wall: float, health: dict[str, float] | None = None) -> IntervalSnapshot:
         """Close the current interval (at ``wall`` if it is the end of the run)."""
         metrics = {
-            metric: MetricSnapshot(self._fold(metric), self._failures[metric])
+            metric: MetricSnapshot(
+                self._fold(metric), sum(self._failures[metric].values()), self._failures[metric]
+            )
             for metric in list(self._values)
         }
         snapshot = IntervalSnapshot(

@@ -155,6 +155,7 @@ class ChatView:
     oldest_loaded: int = 0
     my_unread: int = 0
     interlocutor_unread: int = 0
+    opening_interlocutor_unread: int = 0  # as initial_data gave it
     # The myUnreadCount model: until our first read is reflected the pointer is
     # unknown and the count is anchor_count plus interlocutor messages above anchor_id.
     pointer: int | None = None
@@ -280,18 +281,27 @@ class ConnectionTracker:
         self.breaches: list[Breach] = []
         self.probed: set[str] | None = None  # chats of others this connection poked at
         self._gapped: set[str] | None = None  # chats with ids skipped live
+        self._opened_mono = 0.0
+        self._opened_wall = 0.0
 
     # Connection life
 
     def open(
-        self, initial: InitialData, previous: dict[str, tuple[int, int]] | None = None
+        self,
+        initial: InitialData,
+        previous: dict[str, tuple[int, int]] | None = None,
+        *,
+        now: float = 0.0,
+        wall: float = 0.0,
     ) -> None:
-        """Learn the chats from ``initial_data`` and join the ledger.
+        """Learn the chats from ``initial_data``, received at ``now`` (monotonic)
+        and ``wall``, and join the ledger.
 
         ``previous``: what this user's last connection saw of each chat (the last
         message id and its digest, from :meth:`last_seen`); a message it saw must
         still be there after the reconnect.
         """
+        self._opened_mono, self._opened_wall = now, wall
         for entry in initial.entries:
             for chat in entry.chats:
                 view = ChatView(
@@ -301,6 +311,7 @@ class ConnectionTracker:
                     interlocutor_id=chat.user.id,
                     my_unread=chat.myUnreadCount,
                     interlocutor_unread=chat.interlocutorUnreadCount,
+                    opening_interlocutor_unread=chat.interlocutorUnreadCount,
                     anchor_count=chat.myUnreadCount,
                 )
                 for message in chat.messages:
@@ -460,6 +471,11 @@ class ConnectionTracker:
             return
         local = notice.mono is not None and notice.origin == self.ledger.origin
         sent = notice.mono if local and notice.mono is not None else notice.wall
+        opened = self._opened_mono if local else self._opened_wall
+        if sent < opened and view.opening_interlocutor_unread <= view.mine_above(notice.up_to):
+            # The read may have landed before this connection's initial_data, which
+            # already reflected it: there is no propagation left to time.
+            return
         wait = _Await(
             READ_PROPAGATION, notice.chat_id, notice.up_to, sent, local, now + self.timeouts.read
         )

@@ -1,0 +1,1 @@
+"""Reports from a run's files: HTML with plots, capacity, comparisons."""

@@ -1,0 +1,378 @@
+"""A run's files, read and checked: Locust's CSVs and chatload's exports.
+
+``RESULTS`` is the ``--csv`` prefix of a run (``results/smoke``) or a directory that
+holds one run's files. Each file is checked as it is read; anything missing, empty,
+truncated or malformed is a :class:`~chatload.errors.ConfigError` naming the file,
+the line and what is wrong. Only the columns chatload relies on are required, so
+Locust may add columns without breaking the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from chatload.errors import ConfigError
+
+__all__ = ["Breach", "MetricSeries", "RunData", "find_prefix", "iter_hdr", "load_run"]
+
+_LOCUST: Final = {
+    "stats": ("Type", "Name", "Request Count", "Failure Count", "Requests/s"),
+    "stats_history": ("Timestamp", "User Count", "Name", "Requests/s", "Failures/s"),
+    "failures": ("Method", "Name", "Error", "Occurrences"),
+    "exceptions": ("Count", "Message"),
+}
+_CHATLOAD: Final = {
+    "chat_metrics": (
+        "interval_start",
+        "interval_end",
+        "metric",
+        "count",
+        "failures",
+        "min_ms",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "generator_saturated",
+    ),
+    "chat_summary": ("metric", "count", "failures", "p50_ms", "p99_ms"),
+    "chat_hdr": ("interval_start", "interval_end", "metric", "count", "hdr"),
+    "chat_failures": ("interval_start", "interval_end", "metric", "kind", "count"),
+    "generator_health": (
+        "interval_start",
+        "interval_end",
+        "process",
+        "cpu_percent",
+        "loop_lag_p99_ms",
+        "saturated",
+    ),
+    "invariants": ("time", "kind", "chat_id", "message_ids", "users", "detail"),
+}
+_OPTIONAL: Final = {"slo": ("threshold", "value", "passed")}
+
+
+def find_prefix(results: Path) -> Path:
+    """The ``--csv`` prefix of the run at ``results`` (a prefix or a directory)."""
+    if results.is_dir():
+        runs = sorted(results.glob("*_chat_metrics.csv"))
+        if len(runs) != 1:
+            found = "no run" if not runs else f"{len(runs)} runs"
+            raise ConfigError(
+                f"{results} holds {found}: give the --csv prefix of one run, e.g. results/smoke"
+            )
+        return Path(str(runs[0])[: -len("_chat_metrics.csv")])
+    if (
+        not Path(f"{results}_chat_metrics.csv").exists()
+        and not Path(f"{results}_stats.csv").exists()
+    ):
+        raise ConfigError(
+            f"no run at {results}: give the --csv prefix the run used (results/smoke for "
+            "results/smoke_stats.csv) or its directory"
+        )
+    return results
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each data row with its line number, after checking the header."""
+    if not path.exists():
+        names = (*_LOCUST, *_CHATLOAD, *_OPTIONAL)
+        suffix = max(
+            (f"_{n}.csv" for n in names if path.name.endswith(f"_{n}.csv")),
+            key=len,
+            default=".csv",
+        )
+        prefix = str(path)[: -len(suffix)]
+        raise ConfigError(
+            f"{path} is missing: a run with --csv {prefix} through chatload's locustfile writes it"
+        )
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ConfigError(f"{path} is empty: expected a header row") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid CSV: {exc}") from None
+        missing = [name for name in columns if name not in header]
+        if missing:
+            raise ConfigError(
+                f"{path} lacks the column(s) {', '.join(missing)}: is it the right file?"
+            )
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise ConfigError(
+                        f"{path}, line {reader.line_num}: expected {len(header)} fields, got "
+                        f"{len(row)} (a truncated or malformed file?)"
+                    )
+                yield reader.line_num, dict(zip(header, row, strict=True))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}, line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _number(
+    path: Path, line: int, row: dict[str, str], column: str, kind: Callable[[str], float] = float
+) -> float:
+    value = row[column]
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(
+            f"{path}, line {line}: {column} must be a number, got {value!r}"
+        ) from None
+
+
+def _time(path: Path, line: int, value: str) -> float:
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise ConfigError(
+            f"{path}, line {line}: expected an ISO 8601 time, got {value!r}"
+        ) from None
+
+
+class MetricSeries:
+    """One metric's rows of chat_metrics, column by column: a day at one-second
+    intervals is 700,000 rows, which as objects would cost a few hundred MiB."""
+
+    __slots__ = ("count", "end", "failures", "max_ms", "p50_ms", "p95_ms", "p99_ms", "start")
+
+    def __init__(self) -> None:
+        self.start = array("d")
+        self.end = array("d")
+        self.count = array("q")
+        self.failures = array("q")
+        self.p50_ms = array("d")
+        self.p95_ms = array("d")
+        self.p99_ms = array("d")
+        self.max_ms = array("d")
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    time: float
+    kind: str
+    chat_id: str
+    message_ids: str
+    users: str
+    detail: str
+
+
+@dataclass
+class RunData:
+    prefix: Path
+    locust_stats: list[dict[str, str]] = field(default_factory=list)
+    users: list[tuple[float, int]] = field(default_factory=list)  # (time, users) each second
+    locust_failures: list[dict[str, str]] = field(default_factory=list)
+    locust_exceptions: list[dict[str, str]] = field(default_factory=list)
+    series: dict[str, MetricSeries] = field(default_factory=dict)
+    saturated: list[tuple[float, float]] = field(default_factory=list)  # (start, end)
+    summary: list[dict[str, str]] = field(default_factory=list)
+    failures: list[tuple[float, str, str, int]] = field(
+        default_factory=list
+    )  # (start, metric, kind, n)
+    health: list[tuple[float, float, str, float, float, bool]] = field(default_factory=list)
+    breaches: list[Breach] = field(default_factory=list)
+    slo: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.prefix.name
+
+    @property
+    def start(self) -> float:
+        return min((s.start[0] for s in self.series.values() if len(s)), default=0.0)
+
+    @property
+    def end(self) -> float:
+        return max((s.end[-1] for s in self.series.values() if len(s)), default=0.0)
+
+    @property
+    def interval_seconds(self) -> float:
+        """The length of one reporting interval (of the first full one)."""
+        for series in self.series.values():
+            if len(series) > 1:
+                return series.start[1] - series.start[0]
+            if len(series):
+                return max(series.end[0] - series.start[0], 1e-3)
+        return 1.0
+
+    @property
+    def hdr_path(self) -> Path:
+        return _file(self.prefix, "chat_hdr")
+
+
+def _file(prefix: Path, name: str) -> Path:
+    return Path(f"{prefix}_{name}.csv")
+
+
+def load_run(results: Path, progress: Callable[[str], None] | None = None) -> RunData:
+    """Every file of the run at ``results``, checked."""
+    say = progress or (lambda text: None)
+    prefix = find_prefix(results)
+    run = RunData(prefix)
+    for name, columns in (*_LOCUST.items(), *_CHATLOAD.items()):
+        path = _file(prefix, name)
+        if name == "chat_hdr":  # read as it is merged: see iter_hdr
+            next(_rows(path, columns), None)
+            continue
+        say(f"reading {path}")
+        rows = _rows(path, columns)
+        _LOADERS[name](run, path, rows)
+    path = _file(prefix, "slo")
+    if path.exists():
+        _LOADERS["slo"](run, path, _rows(path, _OPTIONAL["slo"]))
+    if not run.series:
+        raise ConfigError(f"{_file(prefix, 'chat_metrics')} has no rows: the run recorded nothing")
+    return run
+
+
+def _stats(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    for line, row in rows:
+        _number(path, line, row, "Request Count", int)
+        run.locust_stats.append(row)
+
+
+def _history(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    for line, row in rows:
+        if row["Name"] != "Aggregated":
+            continue
+        run.users.append(
+            (
+                _number(path, line, row, "Timestamp"),
+                int(_number(path, line, row, "User Count", int)),
+            )
+        )
+
+
+def _plain(attribute: str) -> Callable[[RunData, Path, Iterator[tuple[int, dict[str, str]]]], None]:
+    def load(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+        getattr(run, attribute).extend(row for _, row in rows)
+
+    return load
+
+
+def _metrics(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    last_saturated: tuple[float, float] | None = None
+    for line, row in rows:
+        series = run.series.get(row["metric"])
+        if series is None:
+            series = run.series[row["metric"]] = MetricSeries()
+        start = _time(path, line, row["interval_start"])
+        end = _time(path, line, row["interval_end"])
+        series.start.append(start)
+        series.end.append(end)
+        series.count.append(int(_number(path, line, row, "count", int)))
+        series.failures.append(int(_number(path, line, row, "failures", int)))
+        series.p50_ms.append(_number(path, line, row, "p50_ms"))
+        series.p95_ms.append(_number(path, line, row, "p95_ms"))
+        series.p99_ms.append(_number(path, line, row, "p99_ms"))
+        series.max_ms.append(_number(path, line, row, "max_ms"))
+        if row["generator_saturated"] == "true" and last_saturated != (start, end):
+            last_saturated = (start, end)
+            run.saturated.append(last_saturated)
+
+
+def iter_hdr(
+    run: RunData, progress: Callable[[str], None] | None = None
+) -> Iterator[tuple[float, float, str, int, str]]:
+    """``(start, end, metric, count, encoded)`` of each row of chat_hdr, checked.
+
+    Streamed rather than kept: the encoded histograms of a long run are the bulk
+    of its files."""
+    path = run.hdr_path
+    for index, (line, row) in enumerate(_rows(path, _CHATLOAD["chat_hdr"])):
+        if progress is not None and index and index % 100_000 == 0:
+            progress(f"merged {index:,} interval histograms")
+        if not row["hdr"].startswith("HISTF"):
+            raise ConfigError(f"{path}, line {line}: hdr is not an encoded HdrHistogram")
+        yield (
+            _time(path, line, row["interval_start"]),
+            _time(path, line, row["interval_end"]),
+            row["metric"],
+            int(_number(path, line, row, "count", int)),
+            row["hdr"],
+        )
+
+
+def _failures(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    for line, row in rows:
+        run.failures.append(
+            (
+                _time(path, line, row["interval_start"]),
+                row["metric"],
+                row["kind"],
+                int(_number(path, line, row, "count", int)),
+            )
+        )
+
+
+def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    for line, row in rows:
+        run.health.append(
+            (
+                _time(path, line, row["interval_start"]),
+                _time(path, line, row["interval_end"]),
+                row["process"],
+                _number(path, line, row, "cpu_percent"),
+                _number(path, line, row, "loop_lag_p99_ms"),
+                row["saturated"] == "true",
+            )
+        )
+
+
+def _breaches(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    for line, row in rows:
+        run.breaches.append(
+            Breach(
+                _time(path, line, row["time"]),
+                row["kind"],
+                row["chat_id"],
+                row["message_ids"],
+                row["users"],
+                row["detail"],
+            )
+        )
+
+
+def _slo(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    run.slo.extend((row["threshold"], row["value"], row["passed"] == "true") for _, row in rows)
+
+
+_LOADERS: Final[
+    dict[str, Callable[[RunData, Path, Iterator[tuple[int, dict[str, str]]]], None]]
+] = {
+    "stats": _stats,
+    "stats_history": _history,
+    "failures": _plain("locust_failures"),
+    "exceptions": _plain("locust_exceptions"),
+    "chat_metrics": _metrics,
+    "chat_summary": _plain("summary"),
+    "chat_failures": _failures,
+    "generator_health": _health,
+    "invariants": _breaches,
+    "slo": _slo,
+}
+
+
+def progress_to_stderr(text: str) -> None:
+    sys.stderr.write(f"  {text}\n")
+    sys.stderr.flush()

@@ -1,0 +1,244 @@
+"""``chatload report RESULTS -o DIR``: one HTML page with its PNGs, from a run's files.
+
+The page opens in a browser straight from disk (images are files beside it):
+- a summary table with every metric's percentiles;
+- the SLO verdicts, and the capacity verdict of a step run;
+- latency over time;
+- delivery and unread-propagation distributions (histogram and CDF, log axis);
+- throughput and users;
+- failures by kind;
+- breaches of the guarantees;
+- generator health with the saturated intervals shaded;
+- Locust's failures and exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from html import escape
+from pathlib import Path
+
+from chatload.analysis import plots
+from chatload.analysis.capacity import Capacity, aggregate, find_steps, judge_capacity
+from chatload.analysis.html import cell, page, rows_table
+from chatload.analysis.inputs import RunData, load_run
+from chatload.errors import ConfigError
+from chatload.records.export import iso_time
+from chatload.slo import RunFigures, Threshold, Verdict, evaluate, parse_thresholds
+from chatload.tracking.metrics import METRICS
+
+__all__ = ["write_report"]
+
+
+def write_report(
+    results: Path,
+    out: Path,
+    *,
+    thresholds: Sequence[Threshold] = (),
+    step_hold: float = 20.0,
+    step_settle: float = 10.0,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write ``out/index.html`` and its PNGs; the page's path.
+
+    A user count held ``step_hold`` seconds is a load level; its first
+    ``step_settle`` seconds are left out of the level's figures."""
+    say = progress or (lambda text: None)
+    started = time.monotonic()
+    run = load_run(results, say)
+    steps = find_steps(run.users, min_hold=step_hold, settle=step_settle)
+    levels = f"{len(steps)} load level" + ("" if len(steps) == 1 else "s")
+    say(f"merging the interval histograms ({levels})")
+    totals, per_step = aggregate(run, [(start, end) for _, start, end in steps], say)
+    breaches = dict(Counter(breach.kind for breach in run.breaches))
+    figures = totals.figures(breaches)
+    if not thresholds and run.slo:
+        try:
+            thresholds = parse_thresholds(text for text, _, _ in run.slo)
+        except ConfigError as exc:
+            raise ConfigError(f"{run.prefix}_slo.csv: {exc}") from None
+    verdicts = evaluate(thresholds, figures)
+    capacity = judge_capacity(run, per_step, steps, list(thresholds))
+    out.mkdir(parents=True, exist_ok=True)
+    say("drawing the plots")
+    images = [
+        (
+            "Latency over time",
+            plots.latency_plot(run, out / "latency.png"),
+            "p50, p95 and p99 of each metric per interval (log scale). On a long run each "
+            "point stands for several intervals: their mean p50 and their highest p95 and p99.",
+        ),
+        (
+            "Delivery and unread propagation",
+            plots.distribution_plot(
+                totals.histograms, ("delivery", "unread_propagation"), out / "distributions.png"
+            ),
+            "Whole-run distributions at microsecond resolution; dashed lines mark p50 and p99.",
+        ),
+        ("Throughput and users", plots.throughput_plot(run, out / "throughput.png"), ""),
+        ("Failures by kind", plots.failures_plot(run, out / "failures.png"), ""),
+        ("Breaches of the guarantees", plots.invariants_plot(run, out / "invariants.png"), ""),
+        (
+            "Generator health",
+            plots.health_plot(run, out / "health.png"),
+            "CPU and event-loop lag per generator process.",
+        ),
+    ]
+    if capacity is not None:
+        images.append(
+            ("Capacity", plots.capacity_plot(capacity, out / "capacity.png"), capacity.text)
+        )
+    index = out / "index.html"
+    index.write_text(_page(run, figures, verdicts, capacity, images), encoding="utf-8")
+    say(f"done in {time.monotonic() - started:.1f} s")
+    return index
+
+
+def _summary_table(figures: RunFigures) -> str:
+    head = (
+        "metric",
+        "count",
+        "failures",
+        "failure %",
+        "min",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
+    )
+    rows = [
+        "<tr>"
+        + "".join(f'<th class="{"left" if i == 0 else ""}">{h}</th>' for i, h in enumerate(head))
+        + "</tr>"
+    ]
+    for metric in (*METRICS, *sorted(set(figures.metrics) - set(METRICS))):
+        data = figures.metrics.get(metric)
+        if data is None:
+            continue
+        p = data.percentiles
+        share = data.failures / data.count if data.count else 0.0
+        rows.append(
+            "<tr>"
+            + cell(metric, "left")
+            + cell(f"{data.count:,}")
+            + cell(f"{data.failures:,}")
+            + cell(f"{share:.2%}")
+            + "".join(
+                cell(f"{v:.3f}")
+                for v in (p.min_ms, p.p50_ms, p.p90_ms, p.p95_ms, p.p99_ms, p.p999_ms, p.max_ms)
+            )
+            + "</tr>"
+        )
+    return "<table>" + "".join(rows) + "</table><p class='note'>Latencies in milliseconds.</p>"
+
+
+def _verdict_table(verdicts: list[Verdict]) -> str:
+    if not verdicts:
+        return "<p class='note'>No SLO thresholds: pass --slo to the run or to the report.</p>"
+    rows = ["<tr><th class='left'>threshold</th><th>measured</th><th>verdict</th></tr>"]
+    for verdict in verdicts:
+        measured = verdict.line().split(": ", 1)[1]
+        css = "pass" if verdict.passed else "fail"
+        rows.append(
+            "<tr>"
+            + cell(verdict.threshold.text, "left")
+            + cell(measured)
+            + cell("PASS" if verdict.passed else "FAIL", css)
+            + "</tr>"
+        )
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _capacity_table(capacity: Capacity) -> str:
+    metric = capacity.key_metric
+    rows = [
+        f"<tr><th>users</th><th>messages/s</th><th>{metric} p50</th><th>{metric} p99</th>"
+        "<th>every SLO</th></tr>"
+    ]
+    for step in capacity.steps:
+        data = step.figures.metrics.get(metric)
+        p50 = f"{data.percentiles.p50_ms:.3f}" if data else "-"
+        p99 = f"{data.percentiles.p99_ms:.3f}" if data else "-"
+        css = "pass" if step.passed else "fail" if step.measured else ""
+        verdict = "holds" if step.passed else "breached" if step.measured else "not measured"
+        rows.append(
+            "<tr>"
+            + cell(step.users)
+            + cell(f"{step.throughput:,.0f}")
+            + cell(p50)
+            + cell(p99)
+            + cell(verdict, css)
+            + "</tr>"
+        )
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _page(
+    run: RunData,
+    figures: RunFigures,
+    verdicts: list[Verdict],
+    capacity: Capacity | None,
+    images: list[tuple[str, Path, str]],
+) -> str:
+    peak_users = max((users for _, users in run.users), default=0)
+    saturated = len(run.saturated)
+    verdict_line = (
+        "every SLO holds"
+        if verdicts and all(v.passed for v in verdicts)
+        else f"{sum(1 for v in verdicts if not v.passed)} SLO(s) breached"
+        if verdicts
+        else "no SLOs given"
+    )
+    breach_rows = [
+        {
+            "time": iso_time(b.time),
+            "kind": b.kind,
+            "chat": b.chat_id,
+            "messages": b.message_ids,
+            "users": b.users,
+            "detail": b.detail,
+        }
+        for b in run.breaches
+    ]
+    sections = [
+        f"<h1>chatload report: {escape(run.name)}</h1>",
+        f"<p class='note'>{iso_time(run.start)} to {iso_time(run.end)} "
+        f"({(run.end - run.start) / 60:.1f} min), up to {peak_users} users; "
+        f"report made {iso_time(time.time())}.</p>",
+        f"<p class='verdict'><b>{escape(verdict_line)}</b>; {len(run.breaches)} breach(es) of the "
+        f"guarantees; generator saturated in {saturated} interval(s)"
+        + (" (latencies measured then are the generator's, not the server's)" if saturated else "")
+        + ".</p>",
+        "<h2>Summary</h2>",
+        _summary_table(figures),
+        "<h2>SLO verdicts</h2>",
+        _verdict_table(verdicts),
+    ]
+    if capacity is not None:
+        sections += [
+            "<h2>Capacity verdict</h2>",
+            f"<p class='verdict'>{escape(capacity.text)}</p>",
+            _capacity_table(capacity),
+        ]
+    for title, image, caption in images:
+        sections.append(f"<h2>{escape(title)}</h2>")
+        if caption and title != "Capacity":
+            sections.append(f"<p class='note'>{escape(caption)}</p>")
+        sections.append(f'<img src="{image.name}" alt="{escape(title)}">')
+    sections += [
+        "<h2>Breaches</h2>",
+        rows_table(
+            breach_rows,
+            ("time", "kind", "chat", "messages", "users", "detail"),
+            "No breaches: every guarantee held.",
+        ),
+        "<h2>Locust failures</h2>",
+        rows_table(run.locust_failures, ("Method", "Name", "Error", "Occurrences"), "No failures."),
+        "<h2>Locust exceptions</h2>",
+        rows_table(run.locust_exceptions, ("Count", "Message"), "No exceptions."),
+    ]
+    return page(f"chatload report: {run.name}", "\n".join(sections))

@@ -1,0 +1,50 @@
+"""Sizing the embedded dataset and checking the users file: identities per role."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from chatload.loadgen.embedded import roles_wanted, weighted_split
+from chatload.loadgen.options import ChatOptions
+from tests.loadgen.support import ROOT
+
+
+def test_identities_per_role_follow_the_weights() -> None:
+    assert roles_wanted(20, ChatOptions()) == {"owner": 5, "requester": 15}
+
+
+def test_access_probes_are_requesters_placed_before_the_weights() -> None:
+    # Locust gives the 6 probes their users first and splits the other 54 by weight:
+    # 14 owners and 40 requesters (the security scenario's run logs the same split).
+    assert roles_wanted(60, ChatOptions(probes=6)) == {"owner": 14, "requester": 46}
+    assert roles_wanted(20, ChatOptions(probes=2)) == {"owner": 5, "requester": 15}
+
+
+# In a child: importing Locust patches the standard library with gevent.
+_LOCUST_SPLIT = """
+import json, sys
+from locust.dispatch import _kl_generator
+cases = json.loads(sys.argv[1])
+out = []
+for users, weights in cases:
+    order = _kl_generator(list(weights.items()))
+    picked = [next(order) for _ in range(users)]
+    out.append({name: picked.count(name) for name in weights})
+print(json.dumps(out))
+"""
+
+
+def test_the_split_is_locusts_own() -> None:
+    cases = [
+        (users, {"OwnerUser": owner, "RequesterUser": requester})
+        for users in (1, 2, 3, 7, 18, 20, 54, 101, 400)
+        for owner, requester in ((1, 3), (1, 1), (2, 5), (3, 1), (0, 1), (7, 13))
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", _LOCUST_SPLIT, json.dumps(cases)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+    )  # fmt: skip
+    expected = json.loads(done.stdout)
+    assert [weighted_split(users, weights) for users, weights in cases] == expected
