@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install load ui serve test lint bench-server bench-generator bench-accuracy \
-	bench-report clean
+.PHONY: install chromium load ui serve test lint bench-server bench-generator \
+	bench-accuracy bench-report clean
 
 $(BIN)/chatload: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,17 @@ lint: install
 	$(BIN)/ruff format --check src tests locustfiles analysis
 	$(BIN)/mypy
 
-test: lint
+# The report tests open the HTML report in headless Chromium, as a person would.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "install Chromium for the report tests"; exit 0; }; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  echo "installing Chromium (apt-get) for the report tests"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: lint chromium
 	$(BIN)/pytest
 
 bench-server: install
