@@ -15,7 +15,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from matplotlib.ticker import FuncFormatter
 
-from chatload.records.hdr import value_buckets
+from chatload.records.hdr import percentiles, value_buckets
 from chatload.tracking.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -185,10 +185,13 @@ def distribution_plot(
         right.set_ylim(0, 1.01)
         right.set_xlabel("ms")
         right.set_ylabel("share of samples at or below")
-        for quantile in (0.5, 0.99):
-            right.axhline(quantile, color="0.6", lw=0.8, ls="--")
+        marks = percentiles(histogram)
+        for name, value, color in (("p50", marks.p50_ms, "0.35"), ("p99", marks.p99_ms, "0.6")):
+            for axis in (left, right):
+                axis.axvline(value, color=color, lw=0.9, ls="--", label=f"{name} {value:.3f} ms")
         for axis in (left, right):
             axis.grid(True, which="both", alpha=0.3)
+        right.legend(loc="lower right")
     return save(figure, path)
 
 
@@ -196,7 +199,9 @@ def throughput_plot(run: RunData, path: Path) -> Path:
     """Samples per second of the main metrics, and users, over time."""
     clock = _Clock(run)
     figure, axis = plt.subplots(figsize=(12, 4.5))
-    for metric in ("send_ack", "delivery", "read_ack", "history"):
+    # send_ack and delivery often coincide: a dashed line keeps both in sight.
+    styles = {"send_ack": "-", "delivery": "--", "read_ack": "-", "history": "-"}
+    for metric, style in styles.items():
         series = run.series.get(metric)
         if series is None or not len(series):
             continue
@@ -207,9 +212,10 @@ def throughput_plot(run: RunData, path: Path) -> Path:
         )
         rates = np.frombuffer(series.count, dtype=np.int64) / lengths
         x, y = _thin(clock(series.start), rates)
-        axis.plot(x, y, label=f"{metric}/s", lw=1.2)
+        axis.plot(x, y, label=f"{metric}/s", lw=1.2, ls=style)
     axis.set_xlabel(clock.label)
     axis.set_ylabel("per second")
+    axis.set_ylim(bottom=0)
     axis.grid(True, alpha=0.3)
     users = axis.twinx()
     if run.users:
@@ -220,9 +226,12 @@ def throughput_plot(run: RunData, path: Path) -> Path:
         )
         users.plot(x, y, color="0.3", ls="--", lw=1, label="users")
     users.set_ylabel("users")
+    users.set_ylim(bottom=0)
     lines = axis.get_legend_handles_labels()
     more = users.get_legend_handles_labels()
-    axis.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left")
+    # Below the axes: inside, it would hide the lines it names.
+    axis.legend(lines[0] + more[0], lines[1] + more[1], loc="upper center",
+                bbox_to_anchor=(0.5, -0.15), ncol=5, frameon=False)  # fmt: skip
     axis.set_title("Throughput and users over time")
     return save(figure, path)
 

@@ -75,7 +75,7 @@ def write_report(
             plots.distribution_plot(
                 totals.histograms, ("delivery", "unread_propagation"), out / "distributions.png"
             ),
-            "Whole-run distributions at microsecond resolution; dashed lines mark p50 and p99.",
+            "Whole-run distributions at microsecond resolution; the dashed lines are p50 and p99.",
         ),
         ("Throughput and users", plots.throughput_plot(run, out / "throughput.png"), ""),
         ("Failures by kind", plots.failures_plot(run, out / "failures.png"), ""),
