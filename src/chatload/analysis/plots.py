@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -236,6 +237,27 @@ def throughput_plot(run: RunData, path: Path) -> Path:
     return save(figure, path)
 
 
+_NICE_BINS: Final = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600)
+
+
+def _bin_seconds(length: float, interval: float) -> float:
+    """A round bin of whole intervals (so that no bin gets an extra interval's
+    failures), giving at most 200 bars."""
+    for seconds in _NICE_BINS:
+        ratio = seconds / interval
+        if ratio >= 1 and abs(ratio - round(ratio)) < 1e-9 and length / seconds <= 200:
+            return float(seconds)
+    return interval * max(1, math.ceil(length / 200 / interval))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def failures_plot(run: RunData, path: Path) -> Path:
     """Failures over time, stacked by kind; at most 200 bars however long the run."""
     clock = _Clock(run)
@@ -246,9 +268,9 @@ def failures_plot(run: RunData, path: Path) -> Path:
     if not by_kind:
         empty_axis(axis, "no failures")
     else:
-        intervals = max(1, round((run.end - run.start) / run.interval_seconds))
-        bins = np.linspace(run.start, max(run.end, run.start + 1e-3), min(intervals, 200) + 1)
-        width = (bins[1] - bins[0]) / clock.unit
+        step = _bin_seconds(run.end - run.start, run.interval_seconds)
+        bins = np.arange(run.start, max(run.end, run.start + 1e-3) + step, step)
+        width = step / clock.unit
         bottom = np.zeros(len(bins) - 1)
         for kind in sorted(by_kind):
             heights, _ = np.histogram(
@@ -259,7 +281,7 @@ def failures_plot(run: RunData, path: Path) -> Path:
             bottom += heights
         axis.legend(loc="upper right")
         axis.set_xlabel(clock.label)
-        axis.set_ylabel(f"failures per {bins[1] - bins[0]:.0f} s")
+        axis.set_ylabel(f"failures per {_duration(step)}")
         axis.grid(True, alpha=0.3)
     axis.set_title("Failures over time, by kind")
     return save(figure, path)
