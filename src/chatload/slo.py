@@ -63,11 +63,6 @@ class Threshold:
     def holds(self, value: float) -> bool:
         return bool(_OPERATORS[self.op](float(value), self.limit))
 
-    def unit(self) -> str:
-        if self.statistic in LATENCIES:
-            return " ms"
-        return "/s" if self.statistic == "rate" else ""
-
 
 def parse_threshold(text: str) -> Threshold:
     """One threshold; a :class:`ConfigError` says what is wrong with it."""
@@ -157,18 +152,20 @@ class Verdict:
     value: float | None
     passed: bool
 
-    def line(self) -> str:
+    def measured(self) -> str:
+        """The value in the threshold's unit, as people read it."""
         if self.value is None:
-            measured = "nothing was measured"
-        elif self.threshold.statistic == "failure_ratio":
-            measured = f"{self.value:.4%}"
-        elif self.threshold.statistic in LATENCIES:
-            measured = f"{self.value:.3f} ms"
-        elif self.threshold.statistic == "rate":
-            measured = f"{self.value:.1f}/s"
-        else:
-            measured = f"{self.value:g}"
-        return f"SLO {'PASS' if self.passed else 'FAIL'} {self.threshold.text}: {measured}"
+            return "nothing was measured"
+        if self.threshold.statistic == "failure_ratio":
+            return f"{self.value:.4%}"
+        if self.threshold.statistic in LATENCIES:
+            return f"{self.value:.3f} ms"
+        if self.threshold.statistic == "rate":
+            return f"{self.value:.1f}/s"
+        return f"{self.value:g}"
+
+    def line(self) -> str:
+        return f"SLO {'PASS' if self.passed else 'FAIL'} {self.threshold.text}: {self.measured()}"
 
 
 def evaluate(thresholds: Iterable[Threshold], figures: RunFigures) -> list[Verdict]:

@@ -219,12 +219,9 @@ def table(comparison: Comparison) -> str:
         f"{'change':>11}  verdict"
     ]
     for change in comparison.changes:
-        verdict = (
-            "REGRESSED" if change.regressed else (change.note or "ok" if change.judged else "")
-        )
         lines.append(
             f"{change.metric:<20} {change.statistic:<14} {change.text(change.baseline):>14} "
-            f"{change.text(change.candidate):>14} {change.change_text():>11}  {verdict}"
+            f"{change.text(change.candidate):>14} {change.change_text():>11}  {change.verdict()}"
         )
     return "\n".join(lines)
 
@@ -257,15 +254,11 @@ def _page(comparison: Comparison, images: Sequence[tuple[str, Path]]) -> str:
         "<th>candidate</th><th>change</th><th>verdict</th></tr>"
     ]
     for change in comparison.changes:
-        verdict = (
-            "REGRESSED" if change.regressed else (change.note or "ok" if change.judged else "")
-        )
+        css = "fail" if change.regressed else "pass" if change.judged else ""
         rows.append(
             "<tr>" + cell(change.metric, "left") + cell(change.statistic, "left")
             + cell(change.text(change.baseline)) + cell(change.text(change.candidate))
-            + cell(change.change_text())
-            + cell(verdict, "fail" if change.regressed else "pass" if change.judged else "")
-            + "</tr>"
+            + cell(change.change_text()) + cell(change.verdict(), css) + "</tr>"
         )  # fmt: skip
     policy = comparison.policy
     sections = [

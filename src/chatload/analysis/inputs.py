@@ -81,16 +81,13 @@ def find_prefix(results: Path) -> Path:
     return results
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Each data row with its line number, after checking the header."""
+def _rows(
+    prefix: Path, name: str, columns: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each data row of the run's ``name`` file with its line number, after
+    checking the header."""
+    path = _file(prefix, name)
     if not path.exists():
-        names = (*_LOCUST, *_CHATLOAD, *_OPTIONAL)
-        suffix = max(
-            (f"_{n}.csv" for n in names if path.name.endswith(f"_{n}.csv")),
-            key=len,
-            default=".csv",
-        )
-        prefix = str(path)[: -len(suffix)]
         raise ConfigError(
             f"{path} is missing: a run with --csv {prefix} through chatload's locustfile writes it"
         )
@@ -232,14 +229,14 @@ def load_run(results: Path, progress: Callable[[str], None] | None = None) -> Ru
     for name, columns in (*_LOCUST.items(), *_CHATLOAD.items()):
         path = _file(prefix, name)
         if name == "chat_hdr":  # read as it is merged: see iter_hdr
-            next(_rows(path, columns), None)
+            next(_rows(prefix, name, columns), None)
             continue
         say(f"reading {path}")
-        rows = _rows(path, columns)
+        rows = _rows(prefix, name, columns)
         _LOADERS[name](run, path, rows)
     path = _file(prefix, "slo")
     if path.exists():
-        _LOADERS["slo"](run, path, _rows(path, _OPTIONAL["slo"]))
+        _LOADERS["slo"](run, path, _rows(prefix, "slo", _OPTIONAL["slo"]))
     if not run.series:
         raise ConfigError(f"{_file(prefix, 'chat_metrics')} has no rows: the run recorded nothing")
     return run
@@ -299,7 +296,7 @@ def iter_hdr(
     Streamed rather than kept: the encoded histograms of a long run are the bulk
     of its files."""
     path = run.hdr_path
-    for index, (line, row) in enumerate(_rows(path, _CHATLOAD["chat_hdr"])):
+    for index, (line, row) in enumerate(_rows(run.prefix, "chat_hdr", _CHATLOAD["chat_hdr"])):
         if progress is not None and index and index % 100_000 == 0:
             progress(f"merged {index:,} interval histograms")
         if not row["hdr"].startswith("HISTF"):

@@ -141,12 +141,11 @@ def _verdict_table(verdicts: list[Verdict]) -> str:
         return "<p class='note'>No SLO thresholds: pass --slo to the run or to the report.</p>"
     rows = ["<tr><th class='left'>threshold</th><th>measured</th><th>verdict</th></tr>"]
     for verdict in verdicts:
-        measured = verdict.line().split(": ", 1)[1]
         css = "pass" if verdict.passed else "fail"
         rows.append(
             "<tr>"
             + cell(verdict.threshold.text, "left")
-            + cell(measured)
+            + cell(verdict.measured())
             + cell("PASS" if verdict.passed else "FAIL", css)
             + "</tr>"
         )

@@ -67,8 +67,8 @@ def _throughput(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
     with LaunchedServer(
         db, "--stats-interval", "0", "--log-level", "warning", cpu=options.server_cpu
     ) as server:
-        server_cpu0, started = process_cpu_seconds(server.pid), time.perf_counter()
-        result = _json_from(
+        return _with_server_cpu(
+            server.pid,
             [
                 "chatload.bench.generator_driver",
                 "throughput",
@@ -81,9 +81,17 @@ def _throughput(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
             options.client_cpu,
             timeout=options.duration + 180,
         )
-        result["server_cpu"] = (process_cpu_seconds(server.pid) - server_cpu0) / (
-            time.perf_counter() - started
-        )
+
+
+def _with_server_cpu(
+    server_pid: int, module_args: list[str], cpu: int, timeout: float
+) -> dict[str, Any]:
+    """The JSON result of a pinned child, plus the CPU share the server used meanwhile."""
+    server_cpu0, started = process_cpu_seconds(server_pid), time.perf_counter()
+    result = _json_from(module_args, cpu, timeout=timeout)
+    result["server_cpu"] = (process_cpu_seconds(server_pid) - server_cpu0) / (
+        time.perf_counter() - started
+    )
     return result
 
 
@@ -102,8 +110,8 @@ def _yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
                 raise ChatloadError("the echo server of the yardstick did not start")
             time.sleep(0.05)
         url = json.loads(ready.read_text())["url"]
-        server_cpu0, started = process_cpu_seconds(echo.pid), time.perf_counter()
-        result = _json_from(
+        return _with_server_cpu(
+            echo.pid,
             [
                 "chatload.bench.echo_yardstick",
                 "client",
@@ -114,10 +122,6 @@ def _yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
             options.client_cpu,
             timeout=options.duration + 120,
         )
-        result["server_cpu"] = (process_cpu_seconds(echo.pid) - server_cpu0) / (
-            time.perf_counter() - started
-        )
-        return result
     finally:
         echo.terminate()
         echo.wait(10)

@@ -71,7 +71,7 @@ class SloGate:
         for verdict in verdicts:
             sys.stderr.write(verdict.line() + "\n")
         self.exporter.write_verdicts(verdicts)
-        junit = ChatOptions.from_parsed(self.environment.parsed_options).slo_junit
+        junit = self.options.slo_junit
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)
             junit.write_text(junit_xml(verdicts), encoding="utf-8")

@@ -90,30 +90,33 @@ def percentiles(histogram: HdrHistogram) -> Percentiles:
     count = histogram.get_total_count()
     if not count:
         return Percentiles(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    cumulative = np.cumsum(np.frombuffer(histogram.counts, dtype=np.uint64))
-    ranks = np.array([min(count - 1, int(count * share)) for share in _SHARES], dtype=np.uint64)
-    indexes = np.searchsorted(cumulative, ranks, side="right")
-
-    def value(index: int) -> float:
-        raw = histogram.get_value_from_index(int(index))
-        return float(histogram.get_highest_equivalent_value(raw)) / 1000
-
-    p50, p90, p95, p99, p999 = (value(index) for index in indexes)
+    ranks = [min(count - 1, int(count * share)) for share in _SHARES]
+    p50, p90, p95, p99, p999 = _values_at_ranks(histogram, ranks)
     return Percentiles(
         count, histogram.get_min_value() / 1000, p50, p90, p95, p99, p999,
         histogram.get_max_value() / 1000,
     )  # fmt: skip
 
 
+def _bucket_ms(histogram: HdrHistogram, index: int) -> float:
+    """The highest value (ms) of bucket ``index``."""
+    raw = histogram.get_value_from_index(index)
+    return float(histogram.get_highest_equivalent_value(raw)) / 1000
+
+
+def _values_at_ranks(histogram: HdrHistogram, ranks: Sequence[int]) -> list[float]:
+    """The values (ms) at 0-based ``ranks`` (each below the count) of the samples."""
+    cumulative = np.cumsum(np.frombuffer(histogram.counts, dtype=np.uint64))
+    indexes = np.searchsorted(cumulative, np.array(ranks, dtype=np.uint64), side="right")
+    return [_bucket_ms(histogram, int(index)) for index in indexes]
+
+
 def value_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
     """The non-empty buckets: their values (ms, the highest of each) and counts."""
     counts = np.ctypeslib.as_array(histogram.counts).astype(np.float64)
     indexes = np.nonzero(counts)[0]
-    values_us = [
-        histogram.get_highest_equivalent_value(histogram.get_value_from_index(int(i)))
-        for i in indexes
-    ]
-    return np.array(values_us, dtype=np.float64) / 1000, counts[indexes]
+    values_ms = [_bucket_ms(histogram, int(index)) for index in indexes]
+    return np.array(values_ms, dtype=np.float64), counts[indexes]
 
 
 def quantile_bounds(histogram: HdrHistogram, share: float, z: float) -> tuple[float, float]:
@@ -121,15 +124,11 @@ def quantile_bounds(histogram: HdrHistogram, share: float, z: float) -> tuple[fl
     values at ranks ``n*share -/+ z*sqrt(n*share*(1-share))`` (the rank of a sample
     quantile is binomial), clamped to the samples there are."""
     count = histogram.get_total_count()
-    values_ms, weights = value_buckets(histogram)
     spread = z * math.sqrt(count * share * (1 - share))
-    cumulative = np.cumsum(weights)
     low_rank = max(0, math.floor(count * share - spread))
     high_rank = min(count - 1, math.ceil(count * share + spread))
-    low, high = np.searchsorted(cumulative, [low_rank, high_rank], side="right")
-    return float(values_ms[min(low, len(values_ms) - 1)]), float(
-        values_ms[min(high, len(values_ms) - 1)]
-    )
+    low, high = _values_at_ranks(histogram, [low_rank, high_rank])
+    return low, high
 
 
 @dataclass(slots=True)
