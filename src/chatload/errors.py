@@ -21,7 +21,9 @@ wrong"::
         ├── ServerUnreachable       nothing listens at the address
         ├── HandshakeRejected       the server refused the WebSocket upgrade (bad token)
         ├── Disconnected            an established connection closed unexpectedly
-        └── AwaitTimeout            an awaited answer did not come in time
+        ├── AwaitTimeout            an awaited answer did not come in time
+        └── GeneratorLimit          the generator's own limits (file descriptors,
+                                    local ports) refused a connection: not the server
 
 Each error renders as one line (``str(error)``) that says what happened and, for
 operator errors, how to fix it.
@@ -37,6 +39,7 @@ __all__ = [
     "ConfigError",
     "ConnectionProblem",
     "Disconnected",
+    "GeneratorLimit",
     "HandshakeRejected",
     "InvalidPayload",
     "InvariantBreach",
@@ -154,3 +157,10 @@ class Disconnected(ConnectionProblem):
 
 class AwaitTimeout(ConnectionProblem):
     """An awaited answer did not arrive within its timeout."""
+
+
+class GeneratorLimit(ConnectionProblem):
+    """The generator could not open a connection because of its own limits: no file
+    descriptor left, no free local port. The message says how to lift the limit."""
+
+    kind: str = "generator_limit"

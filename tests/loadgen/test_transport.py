@@ -25,13 +25,9 @@ def _server_frame(opcode: Opcode, data: bytes, *, fin: bool = True, mask: bool =
 
 @pytest.fixture
 def pair() -> Iterator[tuple[WebSocketTransport, socket.socket]]:
-    from websockets.client import ClientProtocol
-    from websockets.uri import parse_uri
-
     ours, theirs = socket.socketpair()
     transport = WebSocketTransport("ws://127.0.0.1:1/", TransportSettings())
-    transport._socket = ours
-    transport._protocol = ClientProtocol(parse_uri("ws://127.0.0.1:1/"), state=State.OPEN)
+    transport.attach(ours)
     theirs.settimeout(5)
     yield transport, theirs
     ours.close()

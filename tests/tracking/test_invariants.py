@@ -8,7 +8,8 @@ from chatload.errors import AwaitTimeout, InvariantBreach, RequestRejected
 from chatload.protocol import ChatUnread, DebugInfo, History, Message
 from chatload.tracking import ACCESS_PROBE, Ledger, Timeouts
 from chatload.tracking.invariants import ChatSummary, compare_sides
-from chatload.tracking.tracker import LOAD, READ, SEND, ConnectionTracker
+from chatload.tracking.pending import LOAD, READ, SEND
+from chatload.tracking.tracker import ConnectionTracker
 from tests.tracking.test_tracker import (
     CHAT,
     OWNER,
@@ -225,6 +226,6 @@ def test_a_long_conversation_keeps_the_checks_bounded() -> None:
         view = side.chats[CHAT]
         assert kinds(side) == []
         assert len(view.interlocutor_ids) <= 50 and len(view.my_ids) <= 50
-        assert view.recent_ids is not None and len(view.recent_ids) == 64
+        assert view.recent is not None and len(view.recent) == 64
         assert not view.gaps and not view.reads and not view.unread_waits
-        assert len(side._deliveries) + len(side._sends) < 100
+        assert len(side._deliveries) + len(side.requests.sends) < 100

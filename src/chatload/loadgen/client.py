@@ -1,51 +1,81 @@
 """The client wrapper: one identity's connection, reported to Locust.
 
-:class:`ChatClient` opens the transport, reads ``initial_data``, then runs one
-receive greenlet that feeds every frame to the connection's tracker; every sample
-the tracker gives back becomes one Locust request event (``request_type`` "chat",
-``name`` the metric). ``load_history`` blocks its caller until the page comes or
-the answer timeout passes; sends and reads return at once and are timed as their
-answers arrive.
+:class:`ChatClient` opens the transport and reads ``initial_data`` in its user's
+greenlet, then hands the socket to the process-wide reader
+(:mod:`chatload.loadgen.receiver`), which calls :meth:`ChatClient.on_readable`
+when frames arrive; every frame goes to the connection's tracker, and every
+sample the tracker gives back becomes one Locust request event (``request_type``
+"chat", ``name`` the metric). ``load_history`` blocks its caller until the page
+comes or the answer timeout passes; sends and reads return at once and are
+timed as their answers arrive.
+
+What a client needs of its process (options, codec, ledger, reader, deadlines,
+Locust's events) is the :class:`ClientHost` protocol; the runtime provides it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import gevent
 from gevent.event import AsyncResult, Event
 
 from chatload.errors import AwaitTimeout, ConnectionProblem, Disconnected, ProtocolViolation
+from chatload.loadgen.options import ChatOptions
+from chatload.loadgen.receiver import Receiver
 from chatload.loadgen.transport import WebSocketTransport
+from chatload.protocol.codec import EnvelopeCodec
 from chatload.protocol.models import InitialData, Message
 from chatload.protocol.validation import parse_server_event
+from chatload.tracking.deadlines import Deadlines
+from chatload.tracking.invariants import Breach
+from chatload.tracking.ledger import Ledger
 from chatload.tracking.metrics import CONNECT, INITIAL_DATA, SEND_ACK, Sample
-from chatload.tracking.tracker import ChatView, ConnectionTracker
+from chatload.tracking.tracker import ConnectionTracker
+from chatload.tracking.view import ChatView
 from chatload.users_file import Identity
 
-if TYPE_CHECKING:
-    from chatload.loadgen.runtime import ChatRuntime
-
-__all__ = ["ChatClient"]
+__all__ = ["ChatClient", "ClientHost"]
 
 log = logging.getLogger("chatload.loadgen")
 
 
+class ClientHost(Protocol):
+    """What one process shares with its clients (see ``loadgen.runtime``)."""
+
+    options: ChatOptions
+    codec: EnvelopeCodec
+    ledger: Ledger
+    receiver: Receiver
+    deadlines: Deadlines[ChatClient]
+    clients: set[ChatClient]
+    frames_received: int
+
+    def new_transport(self) -> WebSocketTransport: ...
+
+    def report(self, sample: Sample) -> None: ...
+
+    def report_breach(self, breach: Breach) -> None: ...
+
+
 class ChatClient:
-    def __init__(self, runtime: ChatRuntime, identity: Identity) -> None:
-        self.runtime = runtime
+    __slots__ = ("_acked", "_waiters", "_watcher", "host", "identity", "last_seen", "queued",
+                 "tracker", "transport")  # fmt: skip
+
+    def __init__(self, host: ClientHost, identity: Identity) -> None:
+        self.host = host
         self.identity = identity
         self.transport: WebSocketTransport | None = None
         self.tracker: ConnectionTracker | None = None
-        self._receiver: gevent.Greenlet | None = None
-        self._waiters: dict[int, AsyncResult] = {}
-        self._acked = Event()
+        self.queued = False  # waiting in the reader's queue
+        self._watcher: Any = None
+        self._waiters: dict[int, AsyncResult] | None = None
+        self._acked: Event | None = None
         # What the last connection saw: the next one's initial_data must keep it.
-        self.last_seen: dict[str, tuple[int, int]] = {}
+        self.last_seen: dict[str, tuple[int, int]] | None = None
 
     @property
     def connected(self) -> bool:
@@ -59,8 +89,8 @@ class ChatClient:
 
     def connect(self) -> None:
         """Connect and read ``initial_data``; failures are reported, then raised."""
-        runtime = self.runtime
-        transport = WebSocketTransport(runtime.host, runtime.transport_settings)
+        host = self.host
+        transport = host.new_transport()
         started = time.perf_counter()
         try:
             transport.open(self.identity.token)
@@ -69,34 +99,38 @@ class ChatClient:
             raise
         opened = time.perf_counter()
         self._report_all([Sample(CONNECT, opened - started)])
-        timeout = runtime.options.answer_timeout
         try:
-            with gevent.Timeout(timeout, AwaitTimeout("timeout: no initial_data")):
-                frames, _ = transport.receive()
+            frames, _ = transport.receive(host.options.answer_timeout)
             initial = self._initial_data(frames[0])
         except (AwaitTimeout, Disconnected, ProtocolViolation) as exc:
+            if isinstance(exc, AwaitTimeout):
+                exc = AwaitTimeout("timeout: no initial_data")
             self._report_all([Sample(INITIAL_DATA, time.perf_counter() - opened, error=exc)])
             transport.close()
-            raise
+            raise exc from None
         parsed = time.perf_counter()
         self._report_all([Sample(INITIAL_DATA, parsed - opened, len(frames[0]))])
         tracker = ConnectionTracker(
             self.identity.user_id,
-            runtime.ledger,
-            timeouts=runtime.options.timeouts,
-            markers=runtime.options.markers,
+            host.ledger,
+            timeouts=host.options.timeouts,
+            markers=host.options.markers,
+            on_deadline=self._due,
         )
         wall = time.time()
         tracker.open(initial, self.last_seen, now=parsed, wall=wall)
         self.transport, self.tracker = transport, tracker
         self._report_breaches(tracker)
-        runtime.clients.add(self)
+        host.clients.add(self)
         for frame in frames[1:]:
             self._handle(frame, parsed, wall)
-        self._receiver = gevent.spawn(self._receive_loop, transport, tracker)
+        if transport.ended is not None:
+            self._dropped(transport.ended)
+        else:
+            self._watcher = host.receiver.watch(transport.fileno(), self)
 
     def _initial_data(self, frame: bytes) -> InitialData:
-        event, data = self.runtime.codec.decode(frame)
+        event, data = self.host.codec.decode(frame)
         if event != "initial_data":
             raise ProtocolViolation(
                 f"protocol_error: the first frame was {event}, not initial_data"
@@ -108,47 +142,72 @@ class ChatClient:
     def close(self) -> None:
         """Close on our side; pending answers are dropped, not failed."""
         transport, tracker = self.transport, self.tracker
-        self.runtime.clients.discard(self)
+        self._unwatch()
         if tracker is not None:
             self.last_seen = tracker.last_seen()
             self._report_all(tracker.close(time.perf_counter(), None))
             self._report_breaches(tracker)
         if transport is not None:
             transport.close()
-        if self._receiver is not None:
-            self._receiver.kill(block=True, timeout=2)
-        self.transport = self.tracker = self._receiver = None
-        for waiter in self._waiters.values():
-            waiter.set(None)
-        self._waiters.clear()
+        self.transport = self.tracker = None
+        self._release_waiters()
+
+    def _unwatch(self) -> None:
+        self.host.clients.discard(self)
+        if self._watcher is not None:
+            Receiver.unwatch(self._watcher)
+            self._watcher = None
+
+    def _release_waiters(self) -> None:
+        if self._waiters:
+            for waiter in self._waiters.values():
+                waiter.set(None)
+        self._waiters = None
+        if self._acked is not None:
+            self._acked.set()
 
     # Receiving
 
-    def _receive_loop(self, transport: WebSocketTransport, tracker: ConnectionTracker) -> None:
-        handle, runtime = self._handle, self.runtime
+    def on_readable(self) -> None:
+        """The reader's call: take every frame that arrived."""
+        transport = self.transport
+        if transport is None:
+            return  # closed while queued
         try:
-            while True:
-                frames, _ = transport.receive()
-                now, wall = time.perf_counter(), time.time()
-                runtime.frames_received += len(frames)
-                for frame in frames:
-                    handle(frame, now, wall)
-                del frames  # an idle connection should not keep its last frames alive
+            frames = transport.read_available()
         except Disconnected as exc:
-            error = None if transport.closing else exc
-            self.last_seen = tracker.last_seen()
-            self._report_all(tracker.close(time.perf_counter(), error))
-            self._report_breaches(tracker)
-            self.runtime.clients.discard(self)
-            if error is not None:
-                log.debug("disconnected: %s", exc, extra={"user_id": self.identity.user_id})
+            self._dropped(exc)
+            return
+        if frames:
+            now, wall = time.perf_counter(), time.time()
+            self.host.frames_received += len(frames)
+            for frame in frames:
+                self._handle(frame, now, wall)
+        if transport.ended is not None and self.transport is transport:
+            self._dropped(transport.ended)
+
+    def _dropped(self, exc: Disconnected) -> None:
+        """The connection ended without us closing it (or while we did)."""
+        transport, tracker = self.transport, self.tracker
+        self._unwatch()
+        if transport is None or tracker is None:
+            return
+        error = None if transport.closing else exc
+        self.last_seen = tracker.last_seen()
+        self._report_all(tracker.close(time.perf_counter(), error))
+        self._report_breaches(tracker)
+        transport.close()
+        self.transport = self.tracker = None
+        self._release_waiters()
+        if error is not None:
+            log.debug("disconnected: %s", exc, extra={"user_id": self.identity.user_id})
 
     def _handle(self, frame: bytes, now: float, wall: float) -> None:
         tracker = self.tracker
         if tracker is None:
             return
         try:
-            event, data = self.runtime.codec.decode(frame)
+            event, data = self.host.codec.decode(frame)
             parsed = parse_server_event(event, data)
         except ProtocolViolation as exc:
             self._report_all([tracker.protocol_error(exc, len(frame))])
@@ -158,21 +217,27 @@ class ChatClient:
             self._report_breaches(tracker)
 
     def _report_all(self, samples: list[Sample]) -> None:
-        report, user_id = self.runtime.report, self.identity.user_id
+        report, user_id = self.host.report, self.identity.user_id
+        waiters = self._waiters
         for sample in samples:
             sample.user_id = user_id
             report(sample)
-            if sample.token:
-                waiter = self._waiters.pop(sample.token, None)
+            if sample.token and waiters:
+                waiter = waiters.pop(sample.token, None)
                 if waiter is not None:
                     waiter.set(sample)
-            if sample.metric == SEND_ACK:
+            if sample.metric == SEND_ACK and self._acked is not None:
                 self._acked.set()
 
     def _report_breaches(self, tracker: ConnectionTracker) -> None:
-        report, wall = self.runtime.report_breach, time.time()
+        report, wall = self.host.report_breach, time.time()
         for breach in tracker.take_breaches():
             report(breach if breach.wall else replace(breach, wall=wall))
+
+    # Time passing
+
+    def _due(self, deadline: float) -> None:
+        self.host.deadlines.schedule(deadline, self)
 
     def expire(self, now: float) -> None:
         tracker = self.tracker
@@ -184,39 +249,52 @@ class ChatClient:
     # Requests
 
     def _send(self, payload: bytes) -> None:
-        assert self.transport is not None
-        # On a disconnect the receive greenlet reports it and fails what was pending.
-        with contextlib.suppress(Disconnected):
-            self.transport.send(payload)
+        transport = self.transport
+        assert transport is not None
+        try:
+            transport.send(payload)
+        except Disconnected as exc:
+            # Reported once, as the reader would: every pending request fails with it.
+            self._dropped(exc)
 
     def send_message(self, chat_id: str, text: str, photos: list[str]) -> None:
         """Write a message; returns at once unless too many are unacknowledged."""
-        runtime, tracker = self.runtime, self.tracker
+        host, tracker = self.host, self.tracker
         assert tracker is not None
-        limit = runtime.options.max_in_flight
-        deadline = time.perf_counter() + runtime.options.answer_timeout
-        while tracker.unacked_count >= limit and time.perf_counter() < deadline:
-            self._acked.clear()
-            self._acked.wait(max(0.0, deadline - time.perf_counter()))
+        options = host.options
+        if tracker.unacked_count >= options.max_in_flight:
+            self._wait_for_acks(tracker, options.max_in_flight, options.answer_timeout)
             if not tracker.opened:
                 return
         wall = time.time()
-        marker = runtime.ledger.markers.make(wall) if runtime.options.markers else None
+        marker = host.ledger.markers.make(wall) if options.markers else None
         message: dict[str, Any] = {"text": text + marker.render() if marker else text}
-        fields = runtime.options.photo_fields
+        fields = options.photo_fields
         if photos or fields != "both":
             if fields in ("both", "photos"):
                 message["photos"] = photos
             if fields in ("both", "attachedPhotos"):
                 message["attachedPhotos"] = photos
-        payload = runtime.codec.encode("send_message", {"chatId": chat_id, "message": message})
+        payload = host.codec.encode("send_message", {"chatId": chat_id, "message": message})
         tracker.message_sent(chat_id, marker, time.perf_counter(), wall)
         self._send(payload)
+
+    def _wait_for_acks(self, tracker: ConnectionTracker, limit: int, timeout: float) -> None:
+        acked = self._acked
+        if acked is None:
+            acked = self._acked = Event()
+        deadline = time.perf_counter() + timeout
+        while tracker.unacked_count >= limit and tracker.opened:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            acked.clear()
+            acked.wait(left)
 
     def read_messages(self, chat_id: str, up_to: int) -> None:
         tracker = self.tracker
         assert tracker is not None
-        payload = self.runtime.codec.encode(
+        payload = self.host.codec.encode(
             "read_messages", {"chatId": chat_id, "lastReadedMessageId": up_to}
         )
         tracker.read_sent(chat_id, up_to, time.perf_counter(), time.time())
@@ -233,7 +311,7 @@ class ChatClient:
             data["lastReadedMessageId"] = 1
         else:
             data["lastMessageId"] = 1_000_000_000
-        payload = self.runtime.codec.encode(kind, data)
+        payload = self.host.codec.encode(kind, data)
         tracker.probe_sent(kind, chat_id, time.perf_counter())
         self._send(payload)
 
@@ -241,19 +319,22 @@ class ChatClient:
         """The page below ``before``, or None when it failed (the failure is reported)."""
         tracker = self.tracker
         assert tracker is not None
-        payload = self.runtime.codec.encode(
+        payload = self.host.codec.encode(
             "load_history", {"chatId": chat_id, "lastMessageId": before}
         )
         token = tracker.history_sent(chat_id, before, time.perf_counter())
         waiter: AsyncResult = AsyncResult()
+        if self._waiters is None:
+            self._waiters = {}
         self._waiters[token] = waiter
         self._send(payload)
-        # The sweeper fails the request at the answer timeout; the extra second
-        # only guards against a sweeper that stopped.
+        # The deadline heap fails the request at the answer timeout; the extra
+        # second only guards against a process whose ticks stopped.
         try:
-            sample = waiter.get(timeout=self.runtime.options.answer_timeout + 1.0)
+            sample = waiter.get(timeout=self.host.options.answer_timeout + 1.0)
         except gevent.Timeout:
-            self._waiters.pop(token, None)
+            if self._waiters is not None:
+                self._waiters.pop(token, None)
             return None
         if isinstance(sample, Sample) and sample.error is None:
             messages: tuple[Message, ...] = sample.payload  # type: ignore[assignment]

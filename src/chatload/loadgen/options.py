@@ -1,336 +1,241 @@
 """chatload's options on Locust's command line, in its web UI and in env vars.
 
-``add_arguments`` is an ``init_command_line_parser`` listener; the locustfile
-registers it. ``ChatOptions.from_parsed`` turns Locust's parsed options (which the
-web UI updates at each start) into a checked, typed object.
+Each option is defined once, as a field of :class:`ChatOptions`: its type, its
+default and, in the field's metadata, its help, choices, section and whether the
+web UI shows it. From that one table come Locust's ``add_argument`` calls
+(:func:`add_arguments`, an ``init_command_line_parser`` listener), the typed
+options of a run (:meth:`ChatOptions.from_parsed`, which the web UI updates at
+each start) and the options reference in ``docs/options.md``
+(:func:`options_markdown`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from chatload.errors import ConfigError
+from chatload.loadgen.dialer import parse_source_addresses
+from chatload.loadgen.transport import TransportSettings
 from chatload.protocol.codec import CODECS
-from chatload.tracking.tracker import Timeouts
+from chatload.tracking.pending import Timeouts
 
-__all__ = ["AUTH_MODES", "PHOTO_FIELDS", "ChatOptions", "add_arguments"]
+__all__ = [
+    "AUTH_MODES",
+    "PHOTO_FIELDS",
+    "SECTIONS",
+    "ChatOptions",
+    "add_arguments",
+    "options_markdown",
+]
 
 AUTH_MODES: Final = ("query", "bearer", "cookie")
 PHOTO_FIELDS: Final = ("both", "photos", "attachedPhotos")
+SECTIONS: Final = {
+    "target": "The target server",
+    "people": "What the people do",
+    "timing": "Waits, timeouts and reconnects",
+    "records": "Records and generator health",
+    "scale": "Many connections",
+    "slo": "SLO gates",
+    "shape": "Load shapes and the embedded server",
+}
 
 
-def add_arguments(parser: Any) -> None:
-    """Register chatload's options on Locust's parser (``init_command_line_parser``).
-
-    Registered on the parser itself, not in groups: only there does Locust take
-    ``include_in_web_ui`` and ``env_var``.
-    """
-    parser.add_argument(
-        "--users-file",
-        env_var="CHATLOAD_USERS_FILE",
-        default="",
-        help="users.csv (user_id,token,role) of the server under --host; "
-        "without --host chatload provisions its own",
-    )
-    parser.add_argument(
-        "--auth-mode",
-        env_var="CHATLOAD_AUTH_MODE",
-        default="query",
-        choices=AUTH_MODES,
-        help="where the token goes in the handshake",
-    )
-    parser.add_argument(
-        "--token-param",
-        env_var="CHATLOAD_TOKEN_PARAM",
-        default="token",
-        help="query parameter of --auth-mode query",
-    )
-    parser.add_argument(
-        "--cookie-name",
-        env_var="CHATLOAD_COOKIE_NAME",
-        default="token",
-        help="cookie of --auth-mode cookie",
-    )
-    parser.add_argument(
-        "--ca-bundle",
-        env_var="CHATLOAD_CA_BUNDLE",
-        default="",
-        help="PEM file of CAs to trust for wss:// (default: the system's)",
-    )
-    parser.add_argument(
-        "--insecure",
-        env_var="CHATLOAD_INSECURE",
-        action="store_true",
-        default=False,
-        help="wss:// without certificate verification",
-    )
-    parser.add_argument(
-        "--envelope",
-        env_var="CHATLOAD_ENVELOPE",
-        default="object",
-        choices=sorted(CODECS),
-        help="frame envelope: object {event,data} or array",
-    )
-    parser.add_argument(
-        "--markers",
-        env_var="CHATLOAD_MARKERS",
-        default="on",
-        choices=("on", "off"),
-        help="append a correlation marker to message text (off: match by order)",
-    )
-
-    parser.add_argument("--owner-weight", type=int, default=1, env_var="CHATLOAD_OWNER_WEIGHT")
-    parser.add_argument(
-        "--requester-weight", type=int, default=3, env_var="CHATLOAD_REQUESTER_WEIGHT"
-    )
-    parser.add_argument(
-        "--think-min",
-        type=float,
-        default=1.0,
-        env_var="CHATLOAD_THINK_MIN",
-        help="seconds between a user's actions, at least",
-    )
-    parser.add_argument("--think-max", type=float, default=4.0, env_var="CHATLOAD_THINK_MAX")
-    parser.add_argument(
-        "--task-rate",
-        type=float,
-        default=0.0,
-        env_var="CHATLOAD_TASK_RATE",
-        help="actions per second per user at a constant pace (0: think times)",
-    )
-    parser.add_argument(
-        "--text-locale",
-        default="ru_RU",
-        env_var="CHATLOAD_TEXT_LOCALE",
-        help="Faker locale of message texts, e.g. ru_RU or en_US",
-    )
-    parser.add_argument(
-        "--text-median",
-        type=int,
-        default=60,
-        env_var="CHATLOAD_TEXT_MEDIAN",
-        help="median message length in characters (log-normal)",
-    )
-    parser.add_argument("--text-max", type=int, default=1000, env_var="CHATLOAD_TEXT_MAX")
-    parser.add_argument(
-        "--photo-probability", type=float, default=0.1, env_var="CHATLOAD_PHOTO_PROBABILITY"
-    )
-    parser.add_argument("--photo-max", type=int, default=3, env_var="CHATLOAD_PHOTO_MAX")
-    parser.add_argument(
-        "--photo-fields",
-        default="both",
-        choices=PHOTO_FIELDS,
-        env_var="CHATLOAD_PHOTO_FIELDS",
-        help="which send_message photo lists to fill",
-    )
-    parser.add_argument(
-        "--history-pages",
-        type=int,
-        default=3,
-        env_var="CHATLOAD_HISTORY_PAGES",
-        help="pages a user loads when it pages back through a chat",
-    )
-    parser.add_argument(
-        "--churn-share",
-        type=float,
-        default=0.1,
-        env_var="CHATLOAD_CHURN_SHARE",
-        help="share of users that disconnect and reconnect",
-    )
-    parser.add_argument(
-        "--churn-interval",
-        type=float,
-        default=30.0,
-        env_var="CHATLOAD_CHURN_INTERVAL",
-        help="seconds between their reconnects",
-    )
-    parser.add_argument(
-        "--max-in-flight",
-        type=int,
-        default=8,
-        env_var="CHATLOAD_MAX_IN_FLIGHT",
-        help="unacknowledged messages a user may have before it waits",
-    )
-
-    parser.add_argument(
-        "--reconnect-base",
-        type=float,
-        default=0.5,
-        env_var="CHATLOAD_RECONNECT_BASE",
-        help="first reconnect delay after a drop, doubled per failure (full jitter)",
-    )
-    parser.add_argument(
-        "--reconnect-max",
-        type=float,
-        default=30.0,
-        env_var="CHATLOAD_RECONNECT_MAX",
-        help="longest reconnect delay, seconds",
-    )
-    parser.add_argument(
-        "--connect-timeout", type=float, default=10.0, env_var="CHATLOAD_CONNECT_TIMEOUT"
-    )
-    parser.add_argument(
-        "--answer-timeout",
-        type=float,
-        default=10.0,
-        env_var="CHATLOAD_ANSWER_TIMEOUT",
-        help="seconds to wait for any awaited frame before a timeout failure",
-    )
-
-    parser.add_argument(
-        "--chat-interval",
-        type=float,
-        default=5.0,
-        env_var="CHATLOAD_CHAT_INTERVAL",
-        help="seconds per row of the microsecond export (PREFIX_chat_metrics.csv)",
-    )
-    parser.add_argument(
-        "--chat-samples",
-        default="",
-        env_var="CHATLOAD_CHAT_SAMPLES",
-        help="also write every sample to PATH.<process>.csv (large; off by default)",
-    )
-    parser.add_argument(
-        "--quiesce-seconds",
-        type=float,
-        default=3.0,
-        env_var="CHATLOAD_QUIESCE_SECONDS",
-        help="at the end, stop sending and wait this long before comparing unread counts",
-    )
-    parser.add_argument(
-        "--saturation-cpu",
-        type=float,
-        default=90.0,
-        env_var="CHATLOAD_SATURATION_CPU",
-        help="generator CPU percent from which an interval is marked saturated",
-    )
-    parser.add_argument(
-        "--saturation-lag-ms",
-        type=float,
-        default=10.0,
-        env_var="CHATLOAD_SATURATION_LAG_MS",
-        help="event-loop lag p99 from which an interval is marked saturated",
-    )
-    parser.add_argument(
-        "--probes",
-        type=int,
-        default=0,
-        env_var="CHATLOAD_PROBES",
-        include_in_web_ui=False,
-        help="access-probe users that poke at other people's chats (security scenario)",
-    )
-    parser.add_argument(
-        "--slo",
-        action="append",
-        default=[],
-        env_var="CHATLOAD_SLO",
-        help="a threshold, e.g. 'delivery p99 < 250ms' or 'invariant breaches == 0' "
-        "(repeatable); a breached one makes the run exit 1",
-    )
-    parser.add_argument(
-        "--slo-junit",
-        default="",
-        env_var="CHATLOAD_SLO_JUNIT",
-        help="write the SLO verdicts as JUnit XML here",
-    )
-    parser.add_argument(
-        "--slo-check-interval",
-        type=float,
-        default=0.0,
-        env_var="CHATLOAD_SLO_CHECK_INTERVAL",
-        help="also check the SLOs every so many seconds during the run (0: at the end only)",
-    )
-    parser.add_argument(
-        "--slo-abort",
-        action="store_true",
-        default=False,
-        env_var="CHATLOAD_SLO_ABORT",
-        help="with --slo-check-interval, end the run as soon as an SLO is breached",
-    )
-    parser.add_argument(
-        "--shape",
-        default="",
-        env_var="CHATLOAD_SHAPE",
-        include_in_web_ui=False,
-        help="a load shape of the locustfile (StagesShape, StepShape) driven by --stages",
-    )
-    parser.add_argument(
-        "--stages",
-        default="",
-        env_var="CHATLOAD_STAGES",
-        include_in_web_ui=False,
-        help="the shape's stages as JSON (see scenarios/)",
-    )
-    parser.add_argument(
-        "--embedded-owners",
-        type=int,
-        default=0,
-        include_in_web_ui=False,
-        help="owners to provision (0: enough for the run)",
-    )
-    parser.add_argument(
-        "--embedded-requesters",
-        type=int,
-        default=0,
-        include_in_web_ui=False,
-        help="requesters to provision (0: enough for the run)",
-    )
-    parser.add_argument(
-        "--embedded-history",
-        type=int,
-        default=120,
-        include_in_web_ui=False,
-        help="messages of history per provisioned chat",
-    )
+def _option(
+    default: Any,
+    help: str,
+    *,
+    section: str,
+    choices: tuple[str, ...] | None = None,
+    web_ui: bool = True,
+    metavar: str | None = None,
+) -> Any:
+    """A field of :class:`ChatOptions` with what the command line needs to know."""
+    assert section in SECTIONS
+    meta = {"help": help, "section": section, "choices": choices, "web_ui": web_ui,
+            "metavar": metavar}  # fmt: skip
+    if isinstance(default, list | tuple):
+        return dataclasses.field(default=tuple(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True, slots=True)
 class ChatOptions:
-    users_file: Path | None = None
-    auth_mode: str = "query"
-    token_param: str = "token"
-    cookie_name: str = "token"
-    ca_bundle: Path | None = None
-    insecure: bool = False
-    envelope: str = "object"
-    markers: bool = True
-    owner_weight: int = 1
-    requester_weight: int = 3
-    think_min: float = 1.0
-    think_max: float = 4.0
-    task_rate: float = 0.0
-    text_locale: str = "ru_RU"
-    text_median: int = 60
-    text_max: int = 1000
-    photo_probability: float = 0.1
-    photo_max: int = 3
-    photo_fields: str = "both"
-    history_pages: int = 3
-    churn_share: float = 0.1
-    churn_interval: float = 30.0
-    max_in_flight: int = 8
-    reconnect_base: float = 0.5
-    reconnect_max: float = 30.0
-    connect_timeout: float = 10.0
-    answer_timeout: float = 10.0
-    chat_interval: float = 5.0
-    chat_samples: Path | None = None
-    quiesce_seconds: float = 3.0
-    saturation_cpu: float = 90.0
-    saturation_lag_ms: float = 10.0
-    probes: int = 0
-    slo: tuple[str, ...] = ()
-    slo_junit: Path | None = None
-    slo_check_interval: float = 0.0
-    slo_abort: bool = False
-    shape: str = ""
-    stages: str = ""
-    embedded_owners: int = 0
-    embedded_requesters: int = 0
-    embedded_history: int = 120
+    # The target server
+    users_file: Path | None = _option(
+        None,
+        "users.csv (user_id,token,role) of the server under --host; "
+        "without --host chatload provisions its own",
+        section="target",
+        metavar="PATH",
+    )
+    auth_mode: str = _option(
+        "query", "where the token goes in the handshake", section="target", choices=AUTH_MODES
+    )
+    token_param: str = _option("token", "query parameter of --auth-mode query", section="target")
+    cookie_name: str = _option("token", "cookie of --auth-mode cookie", section="target")
+    ca_bundle: Path | None = _option(
+        None,
+        "PEM file of CAs to trust for wss:// (default: the system's)",
+        section="target",
+        metavar="PEM",
+    )
+    insecure: bool = _option(False, "wss:// without certificate verification", section="target")
+    envelope: str = _option(
+        "object",
+        "frame envelope: object {event,data} or array [event,data]",
+        section="target",
+        choices=tuple(sorted(CODECS)),
+    )
+    markers: bool = _option(
+        True,
+        "append a correlation marker to message text (off: match by order)",
+        section="target",
+        choices=("on", "off"),
+    )
+    # What the people do
+    owner_weight: int = _option(1, "share of event owners among the users", section="people")
+    requester_weight: int = _option(3, "share of requesters among the users", section="people")
+    think_min: float = _option(
+        1.0, "seconds between a user's actions, at least", section="people", metavar="S"
+    )
+    think_max: float = _option(
+        4.0, "seconds between a user's actions, at most", section="people", metavar="S"
+    )
+    task_rate: float = _option(
+        0.0,
+        "actions per second per user at a constant pace (0: think times)",
+        section="people",
+        metavar="PER_S",
+    )
+    text_locale: str = _option(
+        "ru_RU", "Faker locale of message texts, e.g. ru_RU or en_US", section="people"
+    )
+    text_median: int = _option(
+        60, "median message length in characters (log-normal)", section="people"
+    )
+    text_max: int = _option(1000, "longest message in characters", section="people")
+    photo_probability: float = _option(0.1, "share of messages with photo UUIDs", section="people")
+    photo_max: int = _option(3, "photo UUIDs in a message with photos, at most", section="people")
+    photo_fields: str = _option(
+        "both", "which send_message photo lists to fill", section="people", choices=PHOTO_FIELDS
+    )
+    history_pages: int = _option(
+        3, "pages a user loads when it pages back through a chat", section="people"
+    )
+    churn_share: float = _option(
+        0.1, "share of users that disconnect and reconnect on purpose", section="people"
+    )
+    churn_interval: float = _option(
+        30.0, "seconds between a churning user's reconnects", section="people", metavar="S"
+    )
+    max_in_flight: int = _option(
+        8, "unacknowledged messages a user may have before it waits", section="people"
+    )
+    # Waits, timeouts and reconnects
+    reconnect_base: float = _option(
+        0.5,
+        "first reconnect delay after a drop, doubled per failure (full jitter)",
+        section="timing",
+        metavar="S",
+    )
+    reconnect_max: float = _option(30.0, "longest reconnect delay", section="timing", metavar="S")
+    connect_timeout: float = _option(
+        10.0, "seconds to open a connection (TCP, TLS, upgrade)", section="timing", metavar="S"
+    )
+    answer_timeout: float = _option(
+        10.0,
+        "seconds to wait for any awaited frame before a timeout failure",
+        section="timing",
+        metavar="S",
+    )
+    quiesce_seconds: float = _option(
+        3.0,
+        "at the end, stop sending and wait this long before comparing unread counts",
+        section="timing",
+        metavar="S",
+    )
+    # Records and generator health
+    chat_interval: float = _option(
+        5.0,
+        "seconds per row of the microsecond export (PREFIX_chat_metrics.csv)",
+        section="records",
+        metavar="S",
+    )
+    chat_samples: Path | None = _option(
+        None,
+        "also write every sample to PATH.<process>.csv (large; off by default)",
+        section="records",
+        metavar="PATH",
+    )
+    saturation_cpu: float = _option(
+        90.0,
+        "generator CPU percent from which an interval is marked saturated",
+        section="records",
+    )
+    saturation_lag_ms: float = _option(
+        10.0,
+        "event-loop lag p99 (ms) from which an interval is marked saturated",
+        section="records",
+    )
+    probes: int = _option(
+        0,
+        "access-probe users that poke at other people's chats (security scenario)",
+        section="records",
+        web_ui=False,
+    )
+    # Many connections
+    source_addresses: tuple[str, ...] = _option(
+        (),
+        "local addresses to spread connections over, e.g. 127.0.0.1-127.0.0.16 "
+        "(each gives ~28,000 ports towards one server address)",
+        section="scale",
+        metavar="LIST",
+    )
+    # SLO gates
+    slo: tuple[str, ...] = _option(
+        (),
+        "a threshold, e.g. 'delivery p99 < 250ms' or 'invariant breaches == 0' "
+        "(repeatable); a breached one makes the run exit 1",
+        section="slo",
+    )
+    slo_junit: Path | None = _option(
+        None, "write the SLO verdicts as JUnit XML here", section="slo", metavar="PATH"
+    )
+    slo_check_interval: float = _option(
+        0.0,
+        "also check the SLOs every so many seconds during the run (0: at the end only)",
+        section="slo",
+        metavar="S",
+    )
+    slo_abort: bool = _option(
+        False,
+        "with --slo-check-interval, end the run as soon as an SLO is breached",
+        section="slo",
+    )
+    # Load shapes and the embedded server
+    shape: str = _option(
+        "",
+        "a load shape of the locustfile (StagesShape, StepShape) driven by --stages",
+        section="shape",
+        web_ui=False,
+    )
+    stages: str = _option(
+        "", "the shape's stages as JSON (see scenarios/)", section="shape", web_ui=False
+    )
+    embedded_owners: int = _option(
+        0, "owners to provision (0: enough for the run)", section="shape", web_ui=False
+    )
+    embedded_requesters: int = _option(
+        0, "requesters to provision (0: enough for the run)", section="shape", web_ui=False
+    )
+    embedded_history: int = _option(
+        120, "messages of history per provisioned chat", section="shape", web_ui=False
+    )
 
     def __post_init__(self) -> None:
         if self.auth_mode not in AUTH_MODES:
@@ -371,18 +276,119 @@ class ChatOptions:
         """From Locust's parsed options; anything absent keeps its default."""
         values = vars(parsed) if parsed is not None else {}
         kwargs: dict[str, Any] = {}
-        for name in cls.__dataclass_fields__:
-            if name in values and values[name] is not None:
-                kwargs[name] = values[name]
-        if isinstance(kwargs.get("slo"), list):
-            kwargs["slo"] = tuple(kwargs["slo"])
-        for name in ("users_file", "ca_bundle", "chat_samples", "slo_junit"):
-            kwargs[name] = Path(kwargs[name]) if kwargs.get(name) else None
-        if isinstance(kwargs.get("markers"), str):
-            kwargs["markers"] = kwargs["markers"] == "on"
+        for field in dataclasses.fields(cls):
+            value = values.get(field.name)
+            if value is None:
+                continue
+            kwargs[field.name] = _typed(field.type, field.name, value)
         return cls(**kwargs)
 
     @property
     def timeouts(self) -> Timeouts:
         t = self.answer_timeout
         return Timeouts(ack=t, delivery=t, unread=t, read=t, history=t)
+
+    @property
+    def transport_settings(self) -> TransportSettings:
+        """How connections are opened: the one place these options meet the transport."""
+        return TransportSettings(
+            auth_mode=self.auth_mode,
+            token_param=self.token_param,
+            cookie_name=self.cookie_name,
+            ca_bundle=self.ca_bundle,
+            insecure=self.insecure,
+            connect_timeout=self.connect_timeout,
+            write_timeout=self.answer_timeout,
+            source_addresses=self.source_addresses,
+        )
+
+
+def _typed(kind: Any, name: str, value: Any) -> Any:  # noqa: PLR0911 - one return per type
+    """A parsed value (a string from the web UI or an env var, or already typed)
+    as the field's type."""
+    if kind == "Path | None":
+        return Path(value) if value else None
+    if kind == "bool":
+        if isinstance(value, str):
+            return value.strip().lower() in ("on", "true", "1", "yes")
+        return bool(value)
+    if kind == "tuple[str, ...]":
+        if name == "source_addresses":
+            text = " ".join(value) if isinstance(value, list | tuple) else str(value)
+            return parse_source_addresses(text)
+        return tuple(value) if isinstance(value, list | tuple) else (str(value),)
+    if kind in ("int", "float") and isinstance(value, str):
+        try:
+            return int(value) if kind == "int" else float(value)
+        except ValueError:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} must be a number, got {value!r}") from None
+    return value
+
+
+def _flag(field: dataclasses.Field[Any]) -> str:
+    return "--" + field.name.replace("_", "-")
+
+
+def add_arguments(parser: Any) -> None:
+    """Register chatload's options on Locust's parser (``init_command_line_parser``).
+
+    Registered on the parser itself, not in groups: only there does Locust take
+    ``include_in_web_ui`` and ``env_var``.
+    """
+    for field in dataclasses.fields(ChatOptions):
+        meta = field.metadata
+        flag = _flag(field)
+        common: dict[str, Any] = {
+            "env_var": "CHATLOAD_" + field.name.upper(),
+            "help": meta["help"],
+        }
+        if not meta["web_ui"]:
+            common["include_in_web_ui"] = False
+        if meta["metavar"]:
+            common["metavar"] = meta["metavar"]
+        kind = field.type
+        if field.name == "markers":
+            parser.add_argument(flag, default="on", choices=meta["choices"], **common)
+        elif kind == "bool":
+            parser.add_argument(flag, action="store_true", default=field.default, **common)
+        elif field.name == "slo":
+            parser.add_argument(flag, action="append", default=[], **common)
+        elif kind in ("int", "float"):
+            parser.add_argument(
+                flag, type=int if kind == "int" else float, default=field.default, **common
+            )
+        else:
+            default = field.default if isinstance(field.default, str) else ""
+            parser.add_argument(flag, default=default, choices=meta["choices"], **common)
+
+
+def _shown_default(field: dataclasses.Field[Any]) -> str:
+    default = field.default
+    if field.name == "markers":
+        return "`on`"
+    if default is None or default in ("", ()):
+        return "off" if field.type != "bool" else "`false`"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
+
+
+def options_markdown() -> str:
+    """The options reference, one table per section (``docs/options.md`` embeds it)."""
+    lines: list[str] = []
+    fields = dataclasses.fields(ChatOptions)
+    for section, title in SECTIONS.items():
+        lines += [f"### {title}", "", "| option | default | what it does |", "|---|---|---|"]
+        for field in fields:
+            meta = field.metadata
+            if meta["section"] != section:
+                continue
+            what = meta["help"]
+            if meta["choices"]:
+                what += " (" + ", ".join(f"`{c}`" for c in meta["choices"]) + ")"
+            if not meta["web_ui"]:
+                what += "; command line and config files only"
+            lines.append(f"| `{_flag(field)}` | {_shown_default(field)} | {what} |")
+        lines.append("")
+    return "\n".join(lines)

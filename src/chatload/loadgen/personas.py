@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from chatload.loadgen.user import ChatUser, chat_task
-from chatload.tracking.tracker import ChatView
+from chatload.tracking.view import ChatView
 
 __all__ = ["OwnerUser", "ProbeUser", "RequesterUser"]
 

@@ -27,7 +27,7 @@ import gevent
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
+from chatload.errors import AwaitTimeout, ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen import options as chat_options
 from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
 from chatload.loadgen.gates import SloGate
@@ -44,7 +44,7 @@ from chatload.loadgen.observability import (
 from chatload.loadgen.personas import ProbeUser
 from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
 from chatload.loadgen.shapes import choose_shape, run_peak_users
-from chatload.loadgen.transport import TransportSettings, WebSocketTransport
+from chatload.loadgen.transport import WebSocketTransport, refused_token
 from chatload.loadgen.user import ChatUser, set_runtime
 from chatload.protocol.codec import codec_by_name
 from chatload.records.export import Saturation
@@ -60,25 +60,13 @@ log = logging.getLogger("chatload.loadgen")
 
 def preflight(host: str, identities: list[Identity], options: chat_options.ChatOptions) -> None:
     """Connect once as the first identity; a :class:`ConfigError` says what is wrong."""
-    settings = TransportSettings(
-        auth_mode=options.auth_mode,
-        token_param=options.token_param,
-        cookie_name=options.cookie_name,
-        ca_bundle=options.ca_bundle,
-        insecure=options.insecure,
-        connect_timeout=options.connect_timeout,
-    )
     identity = identities[0]
-    transport = WebSocketTransport(host, settings)
+    transport = WebSocketTransport(host, options.transport_settings)
     try:
         transport.open(identity.token)
     except HandshakeRejected as exc:
         if exc.status in (401, 403):
-            raise ConfigError(
-                f"the server at {host} refused the token of user {identity.user_id} "
-                f"(HTTP {exc.status}): use the users file of this server, and check "
-                "--auth-mode and --token-param"
-            ) from None
+            raise ConfigError(refused_token(host, identity.user_id, exc.status)) from None
         raise ConfigError(
             f"the server at {host} answered the WebSocket upgrade with HTTP {exc.status}: "
             "is --host the chat's WebSocket endpoint?"
@@ -89,20 +77,18 @@ def preflight(host: str, identities: list[Identity], options: chat_options.ChatO
             "embedded reference server)"
         ) from None
     try:
-        import gevent
-
-        with gevent.Timeout(options.answer_timeout, False):
-            frames, _ = transport.receive()
-            event, _ = codec_by_name(options.envelope).decode(frames[0])
-            if event == "initial_data":
-                return
+        try:
+            frames, _ = transport.receive(options.answer_timeout)
+        except AwaitTimeout:
+            raise ConfigError(
+                f"the server at {host} sent no initial_data within {options.answer_timeout} s"
+            ) from None
+        event, _ = codec_by_name(options.envelope).decode(frames[0])
+        if event != "initial_data":
             raise ConfigError(
                 f"the server at {host} sent {event!r} first, not initial_data: is --host the "
                 "chat's endpoint and --envelope right?"
             )
-        raise ConfigError(
-            f"the server at {host} sent no initial_data within {options.answer_timeout} s"
-        )
     except ChatloadError as exc:
         if isinstance(exc, ConfigError):
             raise

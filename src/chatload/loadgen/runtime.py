@@ -2,9 +2,11 @@
 
 One :class:`ChatRuntime` per process and test run: the options as the run
 started with them, the ledger that times messages between this process's
-connections, the writer of message texts, the identity lender, and two
-greenlets: the sweeper, which turns overdue answers into timeout failures, and,
-on workers, the pump that sends read notices to the master for other workers.
+connections, the writer of message texts, the identity lender, the one reader
+of every connection (:mod:`chatload.loadgen.receiver`), the heap of deadlines,
+and two greenlets: the ticker, which turns overdue answers into timeout failures
+(visiting only the connections that have something due), and, on workers, the
+pump that sends read notices to the master for other workers.
 """
 
 from __future__ import annotations
@@ -19,17 +21,22 @@ import gevent
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from chatload.errors import ConfigError
+from chatload.loadgen.client import ChatClient
 from chatload.loadgen.content import Writer
+from chatload.loadgen.dialer import Dialer
 from chatload.loadgen.options import ChatOptions
-from chatload.loadgen.transport import TransportSettings
+from chatload.loadgen.receiver import Receiver, cooperatively
+from chatload.loadgen.transport import WebSocketTransport, dialer_for, tls_context
 from chatload.protocol.codec import codec_by_name
+from chatload.tracking.deadlines import Deadlines
 from chatload.tracking.invariants import INVARIANT, Breach
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.metrics import REQUEST_TYPE, Sample
 from chatload.users_file import Identity
 
 if TYPE_CHECKING:
-    from chatload.loadgen.client import ChatClient
+    import ssl
+
     from chatload.loadgen.observability import Observer
 
 __all__ = ["FATAL", "READS", "ChatRuntime", "Lender", "report_fatal"]
@@ -38,7 +45,7 @@ log = logging.getLogger("chatload.loadgen")
 
 READS: Final = "chatload_reads"
 FATAL: Final = "chatload_fatal"
-_SWEEP_SECONDS: Final = 0.5  # timeouts are seconds long: half a second of precision
+_TICK_SECONDS: Final = 0.1  # timeouts are seconds long: a tenth of a second of precision
 _PUMP_SECONDS: Final = 0.1
 
 
@@ -69,15 +76,12 @@ class ChatRuntime:
         self.is_worker = isinstance(environment.runner, WorkerRunner)
         self.ledger = Ledger(share_reads=self.is_worker)
         self.writer = Writer(options)
-        self.transport_settings = TransportSettings(
-            auth_mode=options.auth_mode,
-            token_param=options.token_param,
-            cookie_name=options.cookie_name,
-            ca_bundle=options.ca_bundle,
-            insecure=options.insecure,
-            connect_timeout=options.connect_timeout,
-        )
+        self.transport_settings = options.transport_settings
         self.clients: set[ChatClient] = set()
+        self.receiver = Receiver()
+        self.deadlines: Deadlines[ChatClient] = Deadlines()
+        self._dialer: Dialer | None = None
+        self._tls: ssl.SSLContext | None = None
         # One generator for every user of the process: a Random holds 2.5 kB of
         # state, too much to give each of thousands of users its own.
         self.rng = random.Random()
@@ -96,6 +100,15 @@ class ChatRuntime:
                 "no --host: give the server's ws:// URL, or none for the embedded one"
             )
         return host
+
+    def new_transport(self) -> WebSocketTransport:
+        """A transport to the run's server, sharing the dialer and the TLS context."""
+        host, settings = self.host, self.transport_settings
+        if self._dialer is None:
+            self._dialer = dialer_for(host, settings)
+            if host.startswith("wss:"):
+                self._tls = tls_context(settings)
+        return WebSocketTransport(host, settings, self._dialer, self._tls)
 
     def report(self, sample: Sample) -> None:
         """One Locust request event; ``response_time`` in milliseconds, never a placeholder."""
@@ -128,23 +141,23 @@ class ChatRuntime:
         little longer for the last unread counts."""
         self.quiet = True
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and any(
-            client.tracker is not None and client.tracker.pending for client in self.clients
-        ):
+        while time.monotonic() < deadline and self.ledger.pending > 0:
             gevent.sleep(0.05)
         gevent.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         now = time.perf_counter()
-        for client in list(self.clients):
+        for client in cooperatively(list(self.clients)):
             client.expire(now)
 
     def start(self) -> None:
-        self._greenlets.append(gevent.spawn(self._sweep))
+        self.receiver.start()
+        self._greenlets.append(gevent.spawn(self._tick))
         if self.is_worker:
             self._greenlets.append(gevent.spawn(self._pump_reads))
 
     def stop(self) -> None:
         gevent.killall(self._greenlets, block=True, timeout=2)
         self._greenlets.clear()
+        self.receiver.stop()
 
     def fatal(self, message: str) -> None:
         """A problem no user can get past (a refused token, no identities): end the run."""
@@ -167,11 +180,13 @@ class ChatRuntime:
                 continue
             self.ledger.receive_remote_read(notice, now)
 
-    def _sweep(self) -> None:
+    def _tick(self) -> None:
+        """Timeouts: each tick visits the connections with something due, no others."""
+        deadlines = self.deadlines
         while True:
-            gevent.sleep(_SWEEP_SECONDS)
+            gevent.sleep(_TICK_SECONDS)
             now = time.perf_counter()
-            for client in list(self.clients):
+            for client in cooperatively(deadlines.pop_due(now)):
                 client.expire(now)
 
     def _pump_reads(self) -> None:

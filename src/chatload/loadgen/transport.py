@@ -1,86 +1,55 @@
-"""One WebSocket connection under gevent.
+"""One WebSocket connection of the generator.
 
-websocket-client opens it: TCP, TLS (verification on unless ``insecure``), the
-upgrade with the token where the auth mode puts it. Once open, websockets'
-sans-I/O core frames it on the same socket: one ``recv`` brings in every frame
-that arrived, where websocket-client would make several small reads per frame.
-That is what lets one generator core keep up with a fast server.
+Opening: the :class:`~chatload.loadgen.dialer.Dialer` connects TCP (from a
+chosen source address), TLS wraps it for ``wss://`` (verification on unless
+``insecure``), and websocket-client performs the upgrade with the token where
+the auth mode puts it. From then on the socket is non-blocking and ours: the
+:class:`~chatload.loadgen.framing.ClientFramer` cuts frames out of whatever one
+``recv`` brings, and :meth:`read_available` never waits, so one process-wide
+reader can serve every connection (:mod:`chatload.loadgen.receiver`).
 
-The socket is gevent's (Locust patched the standard library at import), so every
-blocking call here yields to other greenlets.
+Nothing here imports gevent: under Locust the socket and ``select`` are gevent's
+(Locust patches the standard library), so the few waits here (the first frame,
+a full send buffer) yield to other greenlets.
 """
 
 from __future__ import annotations
 
-import os
+import select
 import socket
 import ssl
-import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
-from gevent.lock import Semaphore
-from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.protocol import State
-from websockets.uri import parse_uri
-
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - websockets built without its C extension
-    from websockets.utils import apply_mask
 
 from chatload.errors import (
     AwaitTimeout,
+    ChatloadError,
     ConfigError,
     ConnectionProblem,
     Disconnected,
     HandshakeRejected,
     ServerUnreachable,
 )
+from chatload.loadgen.dialer import Dialer
+from chatload.loadgen.framing import ClientFramer, next_mask, text_frame
 
-__all__ = ["TransportSettings", "WebSocketTransport", "tls_context"]
+__all__ = [
+    "TransportSettings",
+    "WebSocketTransport",
+    "dialer_for",
+    "refused_token",
+    "text_frame",
+    "tls_context",
+]
 
-_RECEIVE_BYTES = 256 * 1024
-_MASK_BYTES = 4096
-_WHOLE_DATA_FRAMES = frozenset((0x81, 0x82))  # FIN set, no RSV bits, text or binary
-
-
-class _Masks:
-    """Frame masks from the system's CSPRNG, 4 KiB at a time.
-
-    RFC 6455 wants unpredictable masks; drawing each from ``secrets`` costs one
-    ``getrandom`` call per frame, which a generator sending tens of thousands of
-    frames per second should not pay.
-    """
-
-    def __init__(self) -> None:
-        self._block = b""
-        self._at = _MASK_BYTES
-
-    def next(self) -> bytes:
-        if self._at >= _MASK_BYTES:
-            self._block, self._at = os.urandom(_MASK_BYTES), 0
-        at = self._at
-        self._at = at + 4
-        return self._block[at : at + 4]
-
-
-_masks = _Masks()
-
-
-def text_frame(payload: bytes, mask: bytes) -> bytes:
-    """One final, masked text frame: what a client sends for each event."""
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x81, 0x80 | length)
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
-    return header + mask + apply_mask(payload, mask)
+_RECEIVE_BYTES: Final = 256 * 1024
+_READ_BUDGET: Final = 1024 * 1024  # bytes one visit of the reader takes from one connection
+_WOULD_BLOCK: Final = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +60,8 @@ class TransportSettings:
     ca_bundle: Path | None = None
     insecure: bool = False
     connect_timeout: float = 10.0
+    write_timeout: float = 10.0  # a server that reads nothing for this long is gone
+    source_addresses: tuple[str, ...] = ()
 
 
 def tls_context(settings: TransportSettings) -> ssl.SSLContext:
@@ -107,27 +78,55 @@ def tls_context(settings: TransportSettings) -> ssl.SSLContext:
     return context
 
 
+def refused_token(host: str, user_id: int, status: int) -> str:
+    """What to say when the server refuses a user's token in the handshake."""
+    return (
+        f"the server at {host} refused the token of user {user_id} (HTTP {status}): use the "
+        "users file of this server, and check --auth-mode and --token-param"
+    )
+
+
 def _with_query(url: str, name: str, value: str) -> str:
     parts = urlsplit(url)
     query = "&".join(filter(None, (parts.query, urlencode({name: value}))))
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
 
 
-class WebSocketTransport:
-    """A client connection; ``receive`` in one greenlet, ``send`` from any."""
+def _check_url(url: str) -> None:
+    if urlsplit(url).scheme not in ("ws", "wss"):
+        raise ConfigError(f"--host must be a ws:// or wss:// URL, got {url!r}")
 
-    def __init__(self, url: str, settings: TransportSettings) -> None:
-        scheme = urlsplit(url).scheme
-        if scheme not in ("ws", "wss"):
-            raise ConfigError(f"--host must be a ws:// or wss:// URL, got {url!r}")
+
+def dialer_for(url: str, settings: TransportSettings) -> Dialer:
+    """The dialer of the server at ``url``."""
+    _check_url(url)
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    port = parts.port or (443 if secure else 80)
+    return Dialer(parts.hostname or "", port, settings.source_addresses, label=url)
+
+
+class WebSocketTransport:
+    """A client connection: ``send`` from any greenlet, frames read by one."""
+
+    __slots__ = ("_context", "_dialer", "_end", "_framer", "_socket", "close_code", "closing",
+                 "settings", "url")  # fmt: skip
+
+    def __init__(
+        self,
+        url: str,
+        settings: TransportSettings,
+        dialer: Dialer | None = None,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        _check_url(url)
         self.url = url
         self.settings = settings
+        self._dialer = dialer
+        self._context = context
         self._socket: socket.socket | None = None
-        self._protocol: ClientProtocol | None = None
-        self._send_lock = Semaphore()
-        self._fragments: list[bytes] = []
-        self._buffer = bytearray()
-        self._fragmented = False
+        self._framer: ClientFramer | None = None
+        self._end: Disconnected | None = None  # seen with frames still to hand out
         self.closing = False
         self.close_code: int | None = None
 
@@ -141,194 +140,173 @@ class WebSocketTransport:
             headers.append(f"Authorization: Bearer {token}")
         else:
             cookie = f"{settings.cookie_name}={token}"
-        sslopt = {"context": tls_context(settings)} if url.startswith("wss:") else {}
+        dialer = self._dialer or dialer_for(self.url, settings)
+        sock = dialer.connect(settings.connect_timeout)
         try:
-            connection = websocket.create_connection(
-                url,
-                timeout=settings.connect_timeout,
-                header=headers,
-                cookie=cookie,
-                sslopt=sslopt,
-                enable_multithread=False,
+            if self.url.startswith("wss:"):
+                context = self._context or tls_context(settings)
+                sock = context.wrap_socket(sock, server_hostname=dialer.host)
+            websocket.create_connection(
+                url, header=headers, cookie=cookie, socket=sock, enable_multithread=False
             )
         except websocket.WebSocketBadStatusException as exc:
+            sock.close()
             raise HandshakeRejected(
                 exc.status_code,
                 f"the server refused the WebSocket upgrade with HTTP {exc.status_code}",
             ) from None
         except (TimeoutError, websocket.WebSocketTimeoutException):
+            sock.close()
             raise AwaitTimeout(
                 f"timeout: no WebSocket handshake within {settings.connect_timeout} s"
             ) from None
-        except ConnectionRefusedError:
-            raise ServerUnreachable(f"nothing accepts connections at {self.url}") from None
         except ssl.SSLError as exc:
+            sock.close()
             raise ConnectionProblem(f"TLS failed with {self.url}: {exc.reason or exc}") from None
         except (OSError, websocket.WebSocketException) as exc:
+            sock.close()
             raise ServerUnreachable(f"cannot connect to {self.url}: {exc}") from None
-        sock = connection.sock
-        assert sock is not None
-        connection.sock = None  # from here on the frames are ours
-        sock.settimeout(None)
+        self.attach(sock)
+
+    def attach(self, sock: socket.socket) -> None:
+        """Take over a connected socket whose upgrade is done."""
+        sock.setblocking(False)
         self._socket = sock
-        self._protocol = ClientProtocol(parse_uri(self.url), state=State.OPEN, max_size=None)
+        self._framer = ClientFramer(self.url)
+
+    @property
+    def ended(self) -> Disconnected | None:
+        """How the connection ended, once the frames that came before the end are out."""
+        return self._end
+
+    def fileno(self) -> int:
+        return self._socket.fileno() if self._socket is not None else -1
+
+    # Sending
 
     def send(self, payload: bytes) -> None:
-        """Send one text frame; raises :class:`Disconnected` when the socket is gone.
-
-        Data frames are built here (see ``text_frame``); control frames, which
-        change the connection's state, go through websockets' protocol object.
-        """
-        protocol, sock = self._protocol, self._socket
-        if protocol is None or sock is None or protocol.state is not State.OPEN:
+        """Send one text frame; raises :class:`Disconnected` when the socket is gone."""
+        framer, sock = self._framer, self._socket
+        if sock is None or framer is None or not framer.open:
             raise Disconnected("disconnect: the connection is closed")
-        with self._send_lock:
-            self._write(sock, text_frame(payload, _masks.next()))
+        self._write(sock, text_frame(payload, next_mask()))
 
-    def _flush(self, protocol: ClientProtocol, sock: socket.socket) -> None:
-        data = b"".join(protocol.data_to_send())
-        if data:
-            self._write(sock, data)
-
-    @staticmethod
-    def _write(sock: socket.socket, data: bytes) -> None:
+    def _write(self, sock: socket.socket, data: bytes) -> None:
         # send() rather than sendall(): gevent's sendall asks the kernel for the
         # buffer size on every call, one syscall too many per frame.
         try:
             sent = sock.send(data)
-            while sent < len(data):
-                data = data[sent:]
-                sent = sock.send(data)
+        except _WOULD_BLOCK:
+            sent = 0
         except OSError as exc:
             raise Disconnected(f"disconnect: sending failed ({exc.strerror or exc})") from None
+        if sent < len(data):
+            self._write_slowly(sock, memoryview(data)[sent:])
 
-    def receive(self) -> tuple[list[bytes], int]:
-        """Block until frames arrive: their text payloads and the bytes read.
+    def _write_slowly(self, sock: socket.socket, rest: memoryview) -> None:
+        """The rest of a frame the kernel could not take at once: wait until it can.
 
-        Raises :class:`Disconnected` when the connection ends; ``closing`` tells
-        whether we ended it.
-        """
-        protocol, sock = self._protocol, self._socket
-        if protocol is None or sock is None:
+        Frames are written whole by one greenlet at a time: nothing else yields
+        between a frame's first byte and its last except this wait."""
+        deadline = time.monotonic() + self.settings.write_timeout
+        while rest:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [sock], [], left)[1]:
+                raise Disconnected(
+                    f"disconnect: the server read nothing for {self.settings.write_timeout} s"
+                )
+            try:
+                rest = rest[sock.send(rest) :]
+            except _WOULD_BLOCK:
+                continue
+            except OSError as exc:
+                raise Disconnected(f"disconnect: sending failed ({exc.strerror or exc})") from None
+
+    def _flush(self) -> None:
+        framer, sock = self._framer, self._socket
+        if framer is not None and sock is not None:
+            data = framer.data_to_send()
+            if data:
+                self._write(sock, data)
+
+    # Receiving
+
+    def read_available(self) -> list[bytes]:
+        """The payloads of the frames that arrived, without waiting (possibly none).
+
+        Raises :class:`Disconnected` when the connection ended; ``closing`` tells
+        whether we ended it."""
+        framer, sock = self._framer, self._socket
+        if self._end is not None:
+            raise self._end
+        if framer is None or sock is None:
             raise Disconnected("disconnect: the connection is closed")
-        while True:
+        payloads: list[bytes] = []
+        taken = 0
+        while taken < _READ_BUDGET:
             try:
                 chunk = sock.recv(_RECEIVE_BYTES)
+            except _WOULD_BLOCK:
+                break
             except OSError as exc:
                 raise Disconnected(
                     f"disconnect: receiving failed ({exc.strerror or exc})"
                 ) from None
             if not chunk:
-                protocol.receive_eof()
-                raise Disconnected(self._ended())
-            texts = self._frames(chunk, protocol, sock)
-            if protocol.state is not State.OPEN:  # closed by the server, or failed by websockets
-                if texts:
-                    return texts, len(chunk)
-                raise Disconnected(self._ended())
-            if texts:
-                return texts, len(chunk)
+                framer.receive_eof()
+                return self._end_with(payloads)
+            taken += len(chunk)
+            payloads += framer.feed(chunk)
+            self._flush()
+            if not framer.open:
+                return self._end_with(payloads)
+            if len(chunk) < _RECEIVE_BYTES and not _has_pending(sock):
+                break  # drained: another recv would only say so
+        return payloads
 
-    def _frames(self, chunk: bytes, protocol: ClientProtocol, sock: socket.socket) -> list[bytes]:
-        """Split the received bytes into frames.
+    def receive(self, timeout: float | None = None) -> tuple[list[bytes], int]:
+        """Wait until frames arrive (at most ``timeout`` seconds): their payloads and
+        the bytes read. Used before the connection joins the process-wide reader."""
+        sock = self._socket
+        if sock is None:
+            raise Disconnected("disconnect: the connection is closed")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            payloads = self.read_available()
+            if payloads:
+                return payloads, sum(len(p) for p in payloads)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise AwaitTimeout(f"timeout: no frame within {timeout} s")
+            select.select([sock], [], [], left)
 
-        A whole, unfragmented, unmasked text or binary frame (nearly every frame
-        of a chat) is cut out here; every other frame (control frames, fragments,
-        anything malformed) is handed, byte for byte, to websockets' protocol
-        object, which answers pings, handles closes and fails bad frames.
-        """
-        buffer = self._buffer
-        buffer += chunk
-        texts: list[bytes] = []
-        size, at = len(buffer), 0
-        while size - at >= 2:
-            first, second = buffer[at], buffer[at + 1]
-            length, head = second & 0x7F, 2
-            if length == 126:
-                if size - at < 4:
-                    break
-                length, head = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
-            elif length == 127:
-                if size - at < 10:
-                    break
-                length, head = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
-            if second & 0x80:
-                head += 4  # a masked frame from a server: websockets will refuse it
-            end = at + head + length
-            if end > size:
-                break
-            if first in _WHOLE_DATA_FRAMES and not second & 0x80 and not self._fragmented:
-                texts.append(bytes(buffer[at + head : end]))
-            else:
-                texts.extend(self._slow_frame(bytes(buffer[at:end]), first, protocol, sock))
-                if protocol.state is not State.OPEN:
-                    at = end
-                    break
-            at = end
-        if at == size:
-            # A fresh buffer: a bytearray keeps its largest size once grown, and
-            # thousands of idle connections should not each keep an initial_data.
-            self._buffer = bytearray()
-        else:
-            del buffer[:at]
-        return texts
-
-    def _slow_frame(
-        self, frame: bytes, first: int, protocol: ClientProtocol, sock: socket.socket
-    ) -> list[bytes]:
-        opcode, fin = first & 0x0F, bool(first & 0x80)
-        if opcode in (1, 2):
-            self._fragmented = not fin
-        elif opcode == 0 and fin:
-            self._fragmented = False
-        protocol.receive_data(frame)
-        texts = [
-            payload
-            for event in protocol.events_received()
-            if isinstance(event, Frame) and (payload := self._payload(event)) is not None
-        ]
-        with self._send_lock:  # pongs and close replies
-            self._flush(protocol, sock)
-        return texts
-
-    def _payload(self, frame: Frame) -> bytes | None:
-        if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY:
-            if frame.fin:
-                return bytes(frame.data)
-            self._fragments = [bytes(frame.data)]
-        elif frame.opcode is Opcode.CONT and self._fragments:
-            self._fragments.append(bytes(frame.data))
-            if frame.fin:
-                payload, self._fragments = b"".join(self._fragments), []
-                return payload
-        return None
-
-    def _ended(self) -> str:
-        protocol = self._protocol
-        close = protocol.close_rcvd if protocol is not None else None
-        if close is None and protocol is not None and protocol.close_sent is not None:
-            # websockets failed the connection on a frame that broke RFC 6455.
-            sent = protocol.close_sent
-            self.close_code = sent.code
-            return f"disconnect: the server broke the WebSocket protocol ({sent.reason})"
-        self.close_code = close.code if close is not None else 1006
-        reason = f" ({close.reason})" if close is not None and close.reason else ""
-        return f"disconnect: the server closed the connection with code {self.close_code}{reason}"
+    def _end_with(self, payloads: list[bytes]) -> list[bytes]:
+        """The connection ended: frames that came before the end are handed out
+        first, and the end is raised at the next read."""
+        assert self._framer is not None
+        self.close_code, reason = self._framer.ended()
+        self._end = Disconnected(reason)
+        if payloads:
+            return payloads
+        raise self._end
 
     def close(self) -> None:
-        """Close on our side: a close frame, then the socket. The receive greenlet
-        sees the socket end and, with ``closing`` set, ends quietly."""
+        """Close on our side: a close frame, then the socket."""
         self.closing = True
-        protocol, sock = self._protocol, self._socket
-        if protocol is None or sock is None:
+        framer, sock = self._framer, self._socket
+        if sock is None:
             return
         self._socket = None
         try:
-            if protocol.state is State.OPEN:
-                with self._send_lock:
-                    protocol.send_close(1000, "")
-                    self._flush(protocol, sock)
+            if framer is not None and framer.open:
+                sock.send(framer.close_frame(1000))
             sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, Disconnected):
+        except (OSError, ChatloadError):
             pass
         sock.close()
+
+
+def _has_pending(sock: socket.socket) -> bool:
+    """Decrypted bytes waiting inside a TLS socket, which no poll would announce."""
+    pending = getattr(sock, "pending", None)
+    return bool(pending()) if pending is not None else False

@@ -22,21 +22,21 @@ from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen.backoff import Backoff
 from chatload.loadgen.client import ChatClient
 from chatload.loadgen.runtime import ChatRuntime
-from chatload.tracking.tracker import ChatView
+from chatload.loadgen.transport import refused_token
+from chatload.tracking.view import ChatView
 from chatload.users_file import Identity
 
 __all__ = ["ChatUser", "chat_task", "runtime_for"]
 
 log = logging.getLogger("chatload.loadgen")
 
-_RUNTIMES: dict[int, ChatRuntime] = {}
-
 U = TypeVar("U", bound="ChatUser")
 
 
 def runtime_for(environment: Any) -> ChatRuntime:
-    runtime = _RUNTIMES.get(id(environment))
-    if runtime is None:
+    """The run's :class:`ChatRuntime`, which the plugin hangs off the environment."""
+    runtime = getattr(environment, "chatload", None)
+    if not isinstance(runtime, ChatRuntime):
         raise ConfigError(
             "chatload is not set up: call chatload.loadgen.install(events) in the locustfile"
         )
@@ -44,10 +44,7 @@ def runtime_for(environment: Any) -> ChatRuntime:
 
 
 def set_runtime(environment: Any, runtime: ChatRuntime | None) -> None:
-    if runtime is None:
-        _RUNTIMES.pop(id(environment), None)
-    else:
-        _RUNTIMES[id(environment)] = runtime
+    environment.chatload = runtime
 
 
 def chat_task(weight: int = 1) -> Callable[[Callable[[U], None]], Callable[[U], None]]:
@@ -134,9 +131,7 @@ class ChatUser(User):
             if exc.status in (401, 403):
                 assert self.identity is not None
                 self.runtime.fatal(
-                    f"the server at {self.runtime.host} refused the token of user "
-                    f"{self.identity.user_id} (HTTP {exc.status}): use the users file of this "
-                    "server, and check --auth-mode and --token-param"
+                    refused_token(self.runtime.host, self.identity.user_id, exc.status)
                 )
             self.backoff.failed(now)
         except ChatloadError as exc:

@@ -10,16 +10,13 @@ in distributed runs), which hand them back with :meth:`receive_remote_read`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from chatload.tracking.marker import MarkerFactory
 
-if TYPE_CHECKING:
-    from chatload.tracking.tracker import ConnectionTracker
-
-__all__ = ["Ledger", "ReadNotice"]
+__all__ = ["Ledger", "Participant", "ReadNotice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,29 +50,48 @@ class ReadNotice:
         return cls(chat_id, reader_id, author_id, up_to, float(wall), origin)
 
 
+class Participant(Protocol):
+    """What the ledger needs of a connection's tracker (see ``tracking.tracker``)."""
+
+    user_id: int
+
+    @property
+    def chats(self) -> Mapping[str, Any]: ...
+
+    def interlocutor_read(self, notice: ReadNotice, now: float) -> None: ...
+
+    def expect_delivery(
+        self, chat_id: str, seq: int, now: float, request: Any = None, sender: int = 0
+    ) -> None: ...
+
+    def acknowledged_elsewhere(
+        self, chat_id: str, message_id: int, sent: float, now: float
+    ) -> None: ...
+
+
 class Ledger:
     def __init__(self, markers: MarkerFactory | None = None, *, share_reads: bool = False) -> None:
         self.markers = markers or MarkerFactory()
         self.share_reads = share_reads
         self.outbox: list[ReadNotice] = []
-        self._trackers: dict[int, ConnectionTracker] = {}
+        self._trackers: dict[int, Participant] = {}
+        # Requests sent by this process's connections and not answered yet: the
+        # quiescence phase waits for this to reach zero.
+        self.pending = 0
 
     @property
     def origin(self) -> str:
         return self.markers.origin
 
-    def attach(self, tracker: ConnectionTracker) -> None:
+    def attach(self, tracker: Participant) -> None:
         self._trackers[tracker.user_id] = tracker
 
-    def detach(self, tracker: ConnectionTracker) -> None:
+    def detach(self, tracker: Participant) -> None:
         if self._trackers.get(tracker.user_id) is tracker:
             del self._trackers[tracker.user_id]
 
-    def tracker_of(self, user_id: int) -> ConnectionTracker | None:
+    def tracker_of(self, user_id: int) -> Participant | None:
         return self._trackers.get(user_id)
-
-    def trackers(self) -> Iterator[ConnectionTracker]:
-        return iter(list(self._trackers.values()))
 
     def foreign_chat(self, user_id: int, pick: Callable[[list[str]], str]) -> str | None:
         """A chat of another connection of this process that ``user_id`` is not in."""

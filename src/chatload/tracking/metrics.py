@@ -9,6 +9,7 @@ from chatload.errors import (
     AwaitTimeout,
     ChatloadError,
     Disconnected,
+    GeneratorLimit,
     ProtocolViolation,
     RequestRejected,
 )
@@ -60,7 +61,14 @@ METRICS: Final = (
 CONNECTION: Final = "connection"
 UNATTRIBUTED: Final = "unattributed"
 
-FAILURE_KINDS: Final = ("timeout", "server_error", "protocol_error", "disconnect", "invariant")
+FAILURE_KINDS: Final = (
+    "timeout",
+    "server_error",
+    "protocol_error",
+    "disconnect",
+    "generator_limit",
+    "invariant",
+)
 
 
 def failure_kind(error: BaseException) -> str:
@@ -73,6 +81,8 @@ def failure_kind(error: BaseException) -> str:
         return "protocol_error"
     if isinstance(error, Disconnected):
         return "disconnect"
+    if isinstance(error, GeneratorLimit):
+        return "generator_limit"
     return getattr(error, "kind", "error")
 
 

@@ -1,0 +1,431 @@
+"""Matching received frames (and what other connections report) into samples.
+
+How each metric is matched:
+
+- ``send_ack``: the sender's own ``chat_updates`` holding the message, found by
+  its marker (with markers off: the oldest unacknowledged send of the chat).
+- ``delivery``: the interlocutor's ``chat_updates`` holding it; timed on the
+  monotonic clock when the sender is in this process (the sender registered the
+  expectation, which also makes a missing delivery a timeout), else from the
+  marker's wall-clock send time.
+- ``unread_propagation``: the interlocutor's first ``chat_unread`` whose
+  ``myUnreadCount`` counts the message. Between read-pointer moves the count only
+  grows, one per interlocutor message, so a count counts message M when it is at
+  least the number of unread interlocutor messages up to M. Recent counts are
+  kept, so it does not matter whether the server sends ``chat_unread`` before or
+  after ``chat_updates``.
+- ``read_ack``: the reader's first ``chat_unread`` whose ``myUnreadCount`` is no
+  more than the interlocutor messages known above the read; ``read_propagation``:
+  the author's first ``chat_unread`` whose ``interlocutorUnreadCount`` is no more
+  than the author's messages above it. The author learns of the read from the
+  ledger (same process) or a side channel (other processes), and looks back at its
+  recent counts, since the side channel may be slower than the server.
+- ``history``: the next ``history`` of that chat, in request order.
+
+``debug_info`` fails the oldest pending request of the event it names (or of all
+kinds, when it names none); with nothing pending it is an unattributed error.
+
+:class:`FrameMatching` holds the state these rules need; the connection's
+tracker (:mod:`chatload.tracking.tracker`) builds on it.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import Final
+
+from chatload.errors import ProtocolViolation, RequestRejected
+from chatload.protocol.models import ChatUnread, ChatUpdates, DebugInfo, History, Message
+from chatload.tracking import checks
+from chatload.tracking.invariants import Breach
+from chatload.tracking.ledger import Ledger, ReadNotice
+from chatload.tracking.marker import Marker, parse_marker
+from chatload.tracking.metrics import (
+    ACCESS_PROBE,
+    DELIVERY,
+    HISTORY,
+    READ_ACK,
+    READ_PROPAGATION,
+    SEND_ACK,
+    UNATTRIBUTED,
+    UNREAD_PROPAGATION,
+    Sample,
+)
+from chatload.tracking.pending import LOAD, READ, SEND, Await, PendingRequests, Request, Timeouts
+from chatload.tracking.view import ChatView, Count, observed, push
+
+__all__ = ["FrameMatching"]
+
+_MAX_ARRIVALS: Final = 1024  # markers off: deliveries waiting for the sender's id
+
+
+class FrameMatching:
+    """The matching state of one connection, and the rules that use it."""
+
+    def __init__(
+        self,
+        user_id: int,
+        ledger: Ledger,
+        timeouts: Timeouts,
+        markers: bool,
+        on_deadline: Callable[[float], None] | None,
+    ) -> None:
+        self.user_id = user_id
+        self.ledger = ledger
+        self.timeouts = timeouts
+        self.markers = markers
+        self.chats: dict[str, ChatView] = {}
+        self.produced: list[Sample] = []
+        self.breaches: list[Breach] = []
+        self.requests = PendingRequests(ledger, timeouts)
+        self._deliveries: dict[tuple[str, int], Await] = {}  # insertion order = deadline order
+        self._unread_waits: list[Await] = []
+        self._author_waits: list[Await] = []
+        self._arrivals: dict[tuple[str, int], float] | None = None  # markers off only
+        self.probed: set[str] | None = None  # chats of others this connection poked at
+        self._gapped: set[str] | None = None  # chats with ids skipped live
+        self._opened_mono = 0.0
+        self._opened_wall = 0.0
+        # When the owner of this tracker will look at it next (see ``due``).
+        self._on_deadline = on_deadline
+        self.scheduled = math.inf
+
+    def due(self, deadline: float) -> None:
+        """Something here times out at ``deadline``: ask the owner to call
+        ``expire`` then, unless it already will as early."""
+        if deadline < self.scheduled:
+            self.scheduled = deadline
+            if self._on_deadline is not None:
+                self._on_deadline(deadline)
+
+    def _produced_elsewhere(self, sample: Sample, now: float) -> None:
+        """A sample found while another connection called in: out at the next look."""
+        self.produced.append(sample)
+        self.due(now)
+
+    # Expectations registered by other trackers of this process
+
+    def expect_delivery(
+        self, chat_id: str, seq: int, now: float, request: Request | None = None, sender: int = 0
+    ) -> None:
+        """A local sender wrote marker ``seq`` into ``chat_id`` at ``now``."""
+        if chat_id in self.chats:
+            deadline = now + self.timeouts.delivery
+            self._deliveries[(chat_id, seq)] = Await(
+                DELIVERY, chat_id, 0, now, True, deadline, False, request, sender
+            )
+            self.due(deadline)
+
+    def interlocutor_read(self, notice: ReadNotice, now: float) -> None:
+        """The interlocutor read up to ``notice.up_to``: our ``interlocutorUnreadCount``
+        should drop to the number of our messages above it."""
+        view = self.chats.get(notice.chat_id)
+        if view is None:
+            return
+        local = notice.mono is not None and notice.origin == self.ledger.origin
+        sent = notice.mono if local and notice.mono is not None else notice.wall
+        opened = self._opened_mono if local else self._opened_wall
+        if sent < opened and view.opening_interlocutor_unread <= view.mine_above(notice.up_to):
+            # The read may have landed before this connection's initial_data, which
+            # already reflected it: there is no propagation left to time.
+            return
+        wait = Await(
+            READ_PROPAGATION, notice.chat_id, notice.up_to, sent, local, now + self.timeouts.read
+        )
+        for count in view.their_counts or ():
+            if (count.mono if local else count.wall) >= sent and count.value <= view.mine_above(
+                notice.up_to
+            ):
+                seconds = wait.seconds_to(count.mono, count.wall)
+                self._produced_elsewhere(
+                    Sample(READ_PROPAGATION, seconds, chat_id=view.chat_id), now
+                )
+                return
+        push(view, "author_waits", wait)
+        self._author_waits.append(wait)
+        self.due(wait.deadline)
+
+    def acknowledged_elsewhere(
+        self, chat_id: str, message_id: int, sent: float, now: float
+    ) -> None:
+        """Markers off: a local sender learnt that its send at ``sent`` became ``message_id``."""
+        view = self.chats.get(chat_id)
+        if view is None:
+            return
+        arrived = self._arrivals.pop((chat_id, message_id), None) if self._arrivals else None
+        if arrived is not None:
+            self._produced_elsewhere(
+                Sample(DELIVERY, max(arrived - sent, 0.0), chat_id=chat_id), now
+            )
+            self._expect_unread(view, message_id, sent, True, now)
+            return
+        deadline = sent + self.timeouts.delivery
+        self._deliveries[(chat_id, -message_id)] = Await(
+            DELIVERY, chat_id, message_id, sent, True, deadline
+        )
+        self.due(deadline)
+
+    # What the connection receives
+
+    def _chat_updates(self, event: ChatUpdates, size: int, now: float, wall: float) -> None:
+        view = self.chats.get(event.chatId)
+        if view is None:
+            self._foreign(event.chatId, event.messages, "chat_updates", wall)
+            return
+        me = self.user_id
+        for message in event.messages:
+            stranger = checks.stranger_breach(view, message, me, wall)
+            if stranger is not None:
+                self.breaches.append(stranger)
+                continue
+            accepted, breach = checks.sequence(view, message.messageId, me, now, wall)
+            if breach is not None:
+                self.breaches.append(breach)
+            if view.gaps:
+                self._note_gaps(view, now)
+            if not accepted:
+                continue
+            view.remember(message, me)
+            view.note(message)
+            marker = parse_marker(message.text) if self.markers else None
+            if message.fromUserId == me:
+                self._acknowledged(view, message, marker, size, now)
+            else:
+                self._delivered(view, message, marker, size, now=now, wall=wall)
+
+    def _note_gaps(self, view: ChatView, now: float) -> None:
+        if self._gapped is None:
+            self._gapped = set()
+        self._gapped.add(view.chat_id)
+        self.due(now + self.timeouts.delivery)
+
+    def _foreign(self, chat_id: str, messages: tuple[Message, ...], what: str, wall: float) -> None:
+        """A frame about a chat this connection does not have."""
+        if (self.probed is None or chat_id not in self.probed) and not any(
+            self.user_id not in (m.fromUserId, m.toUserId) for m in messages
+        ):
+            return  # a chat created after initial_data, with us in it
+        # A leak answers the probe that caused it: it is a breach, not also a timeout.
+        answered = {"chat_updates": SEND, "chat_unread": READ, "history": LOAD}[what]
+        for request in self.requests.queue(answered):
+            if request.probe and not request.done and request.chat_id == chat_id:
+                self.requests.finish(request)
+                break
+        self.breaches.append(Breach(
+            "access", chat_id, tuple(m.messageId for m in messages), (self.user_id,),
+            f"{what} of a chat user {self.user_id} is not in", wall=wall,
+        ))  # fmt: skip
+
+    def _acknowledged(
+        self, view: ChatView, message: Message, marker: Marker | None, size: int, now: float
+    ) -> None:
+        request: Request | None = None
+        if marker is not None:
+            if marker.origin == self.ledger.origin:
+                request = self.requests.by_seq.pop(marker.seq, None)
+        elif not self.markers:
+            unacked = view.unacked
+            while unacked and unacked[0].done:
+                del unacked[0]
+            request = unacked.pop(0) if unacked else None
+        if request is None or request.done:
+            return  # written by another connection of this user, or already failed
+        self.requests.finish(request)
+        request.acked = True
+        request.message_id = message.messageId
+        self.produced.append(
+            Sample(SEND_ACK, now - request.started, size, chat_id=view.chat_id, token=request.token)
+        )
+        if not self.markers:
+            interlocutor = self.ledger.tracker_of(view.interlocutor_id)
+            if interlocutor is not None:
+                interlocutor.acknowledged_elsewhere(
+                    view.chat_id, message.messageId, request.started, now
+                )
+
+    def _delivered(
+        self,
+        view: ChatView,
+        message: Message,
+        marker: Marker | None,
+        size: int,
+        *,
+        now: float,
+        wall: float,
+    ) -> None:
+        chat_id = view.chat_id
+        if marker is not None:
+            expected = (
+                self._deliveries.pop((chat_id, marker.seq), None)
+                if marker.origin == self.ledger.origin
+                else None
+            )
+            if expected is not None and not expected.done:
+                expected.done = True
+                self.produced.append(Sample(DELIVERY, now - expected.sent, size, chat_id=chat_id))
+                self._expect_unread(view, message.messageId, expected.sent, True, now)
+            else:
+                self.produced.append(
+                    Sample(DELIVERY, max(wall - marker.wall, 0.0), size, chat_id=chat_id)
+                )
+                self._expect_unread(view, message.messageId, marker.wall, False, now)
+        elif not self.markers:
+            expected = self._deliveries.pop((chat_id, -message.messageId), None)
+            if expected is not None and not expected.done:
+                expected.done = True
+                self.produced.append(Sample(DELIVERY, now - expected.sent, size, chat_id=chat_id))
+                self._expect_unread(view, message.messageId, expected.sent, True, now)
+                return
+            # The local sender may learn the id later; from another process there
+            # is no send time without markers, so such deliveries go untimed.
+            arrivals = self._arrivals
+            if arrivals is None:
+                arrivals = self._arrivals = {}
+            arrivals[(chat_id, message.messageId)] = now
+            if len(arrivals) > _MAX_ARRIVALS:
+                del arrivals[next(iter(arrivals))]
+
+    def _expect_unread(
+        self, view: ChatView, message_id: int, sent: float, local: bool, now: float
+    ) -> None:
+        wait = Await(
+            UNREAD_PROPAGATION, view.chat_id, message_id, sent, local, now + self.timeouts.unread
+        )
+        needed = view.unread_through(message_id)
+        counts = view.my_counts
+        # Counts never drop between pointer moves: when the newest does not count
+        # the message none does, which is the usual case (chat_unread comes after).
+        if counts and counts[-1].value >= needed:
+            for count in counts:
+                if count.value >= needed and (count.mono if local else count.wall) >= sent:
+                    self._produced_elsewhere(
+                        Sample(
+                            UNREAD_PROPAGATION,
+                            wait.seconds_to(count.mono, count.wall),
+                            chat_id=view.chat_id,
+                        ),
+                        now,
+                    )
+                    return
+        push(view, "unread_waits", wait)
+        self._unread_waits.append(wait)
+        self.due(wait.deadline)
+
+    def _chat_unread(self, event: ChatUnread, size: int, now: float, wall: float) -> None:
+        view = self.chats.get(event.chatId)
+        if view is None:
+            if self.probed and event.chatId in self.probed:
+                self._foreign(event.chatId, (), "chat_unread", wall)
+            return
+        mine, theirs = event.myUnreadCount, event.interlocutorUnreadCount
+        view.my_unread, view.interlocutor_unread = mine, theirs
+        produced = self.produced
+        moved_to = 0
+        reads = view.reads
+        while reads and (reads[0].done or mine <= view.interlocutor_above(reads[0].detail)):
+            read = reads.pop(0)
+            if read.done:
+                continue
+            self.requests.finish(read)
+            produced.append(
+                Sample(READ_ACK, now - read.started, size, chat_id=view.chat_id, token=read.token)
+            )
+            moved_to = max(moved_to, read.detail)
+        if moved_to and (view.pointer is None or moved_to > view.pointer):
+            self._pointer_moved(view, moved_to)
+        waits = view.unread_waits
+        while waits and (waits[0].done or mine >= view.unread_through(waits[0].message_id)):
+            wait = waits.pop(0)
+            if not wait.done:
+                wait.done = True
+                produced.append(
+                    Sample(
+                        UNREAD_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id
+                    )
+                )
+        view.my_counts = observed(view.my_counts, Count(mine, now, wall))
+        authors = view.author_waits
+        while authors and (authors[0].done or theirs <= view.mine_above(authors[0].message_id)):
+            wait = authors.pop(0)
+            if not wait.done:
+                wait.done = True
+                produced.append(
+                    Sample(READ_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id)
+                )
+        view.their_counts = observed(view.their_counts, Count(theirs, now, wall))
+        if theirs == 0 and not authors:
+            # The interlocutor has read all we wrote: future reads only concern
+            # messages still to come, so the ids known so far are not needed.
+            view.my_ids.clear()
+
+    @staticmethod
+    def _pointer_moved(view: ChatView, pointer: int) -> None:
+        view.pointer = pointer
+        view.my_counts = None
+        # Messages at or below the pointer are read: no count will include them.
+        for wait in view.unread_waits or ():
+            if wait.message_id <= pointer:
+                wait.done = True
+        del view.interlocutor_ids[: bisect_right(view.interlocutor_ids, pointer)]
+
+    def _history(self, event: History, size: int, now: float, wall: float) -> None:
+        view = self.chats.get(event.chatId)
+        if view is None:
+            self._foreign(event.chatId, event.messages, "history", wall)
+            return
+        histories = view.histories
+        while histories and histories[0].done:
+            del histories[0]
+        if not histories:
+            self.produced.append(
+                Sample(
+                    UNATTRIBUTED,
+                    0.0,
+                    size,
+                    ProtocolViolation("protocol_error: history nobody asked for"),
+                    chat_id=event.chatId,
+                )
+            )
+            return
+        request = histories.pop(0)
+        self.requests.finish(request)
+        breach = checks.page_breach(view, request.detail, event.messages, self.user_id, wall)
+        if breach is not None:
+            self.breaches.append(breach)
+        if event.messages:
+            first = event.messages[0].messageId
+            view.oldest_loaded = min(view.oldest_loaded, first) if view.oldest_loaded else first
+        self.produced.append(
+            Sample(
+                HISTORY,
+                now - request.started,
+                size,
+                chat_id=view.chat_id,
+                token=request.token,
+                payload=event.messages,
+            )
+        )
+
+    def _debug_info(self, event: DebugInfo, size: int, now: float) -> None:
+        error = RequestRejected(
+            event.code or "unknown",
+            f"server_error: debug_info {event.code or 'with no code'}",
+            event=event.event,
+        )
+        named = event.event if event.event in (SEND, READ, LOAD) else None
+        oldest = self.requests.oldest(named)
+        if oldest is None:
+            self.produced.append(Sample(UNATTRIBUTED, 0.0, size, error))
+            return
+        self.requests.finish(oldest)
+        if oldest.probe:  # the refusal a probe expects
+            self.produced.append(
+                Sample(ACCESS_PROBE, now - oldest.started, size, chat_id=oldest.chat_id,
+                       token=oldest.token)
+            )  # fmt: skip
+            return
+        sample = oldest.failure(now, error)
+        sample.length = size
+        self.produced.append(sample)
