@@ -13,7 +13,7 @@ from tests.loadgen.support import LOCUSTFILE, ROOT
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.conf"))
 EXPECTED = {"smoke", "steady", "step", "spike", "soak", "reconnect_storm", "history_heavy",
-            "security"}  # fmt: skip
+            "security", "connections"}  # fmt: skip
 
 # Parsed in a child: importing the locustfile registers chatload's options with Locust.
 _READ = """

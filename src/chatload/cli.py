@@ -108,6 +108,25 @@ def _bench_generator(args: argparse.Namespace) -> int:
     )
 
 
+def _bench_scale(args: argparse.Namespace) -> int:
+    from chatload.bench.scale_bench import ScaleBenchOptions, run_scale_benchmark
+
+    return run_scale_benchmark(
+        ScaleBenchOptions(
+            users=tuple(args.users),
+            spawn_rate=args.spawn_rate,
+            steady=args.steady,
+            think_min=args.think_min,
+            think_max=args.think_max,
+            history=args.history,
+            server_cpu=args.server_cpu,
+            client_cpu=args.client_cpu,
+            workdir=args.workdir,
+            generator=not args.no_generator,
+        )
+    )
+
+
 def _bench_accuracy(args: argparse.Namespace) -> int:
     from chatload.bench.accuracy import run_accuracy_benchmark
 
@@ -196,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_provision(commands)
     _add_bench_server(commands)
     _add_bench_generator(commands)
+    _add_bench_scale(commands)
     _add_bench_accuracy(commands)
     _add_bench_report(commands)
     _add_report(commands)
@@ -335,6 +355,43 @@ def _add_bench_generator(commands: Any) -> None:
     generator.add_argument("--client-cpu", type=int, default=1)
     generator.add_argument("--workdir", type=Path)
     generator.set_defaults(handler=_bench_generator)
+
+
+def _user_counts(text: str) -> list[int]:
+    """``5000,10000,19000``."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts like 5000,10000, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive counts, got {text!r}")
+    return counts
+
+
+def _add_bench_scale(commands: Any) -> None:
+    scale = commands.add_parser(
+        "bench-scale",
+        help="many mostly idle users in one generator process: connect, memory, loop lag",
+    )
+    scale.add_argument(
+        "--users",
+        type=_user_counts,
+        default=[],
+        help="user counts to measure (default: 5000, 10000 and the most the open-file "
+        "limit allows)",
+    )
+    scale.add_argument("--spawn-rate", type=float, default=1000.0, help="users started per second")
+    scale.add_argument("--steady", type=float, default=60.0, help="measured seconds once connected")
+    scale.add_argument("--think-min", type=float, default=20.0, help="seconds between actions")
+    scale.add_argument("--think-max", type=float, default=40.0)
+    scale.add_argument("--history", type=int, default=20, help="messages per provisioned chat")
+    scale.add_argument("--server-cpu", type=int, default=0)
+    scale.add_argument("--client-cpu", type=int, default=1)
+    scale.add_argument("--workdir", type=Path, help="keep the datasets and exports here")
+    scale.add_argument(
+        "--no-generator", action="store_true", help="skip the bench-generator comparison"
+    )
+    scale.set_defaults(handler=_bench_scale)
 
 
 def _add_bench_accuracy(commands: Any) -> None:

@@ -61,9 +61,13 @@ def drive(seconds: float, users: int, *args: str, timeout: float = 120) -> dict[
     return result
 
 
-def assert_every_metric_clean(stats: dict[str, dict[str, str]]) -> None:
+def assert_every_metric_clean(
+    stats: dict[str, dict[str, str]], prefix: Path | None = None
+) -> None:
+    """Every metric measured, nothing failed (with ``prefix``, the failures say why)."""
+    why = Path(f"{prefix}_failures.csv").read_text() if prefix is not None else ""
     for metric in METRICS:
         assert metric in stats, f"{metric} has no samples: {sorted(stats)}"
         assert int(stats[metric]["Request Count"]) > 0, metric
-        assert int(stats[metric]["Failure Count"]) == 0, (metric, stats[metric])
-    assert int(stats["Aggregated"]["Failure Count"]) == 0
+        assert int(stats[metric]["Failure Count"]) == 0, (metric, stats[metric], why)
+    assert int(stats["Aggregated"]["Failure Count"]) == 0, why

@@ -74,3 +74,34 @@ def test_a_peer_that_does_not_read_is_dropped(
                 dropped = True
                 break
         assert dropped, "the server kept buffering for a peer that never reads"
+
+
+def _first_ping_at(sock: socket.socket, deadline: float) -> float:
+    """When the first ping arrives (initial_data and other frames skipped)."""
+    received = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        received += sock.recv(65536)
+        if b"\x89\x00" in received:
+            return time.monotonic()
+    raise AssertionError("no ping")
+
+
+def test_each_connection_is_pinged_on_its_own_clock(
+    start_server: Callable[..., ServerThread], dataset: Dataset
+) -> None:
+    # Connections opened 0.4 s apart are pinged 0.4 s apart: keepalive is a timer
+    # per connection, not a sweep that pings every quiet connection at once.
+    server = start_server(ping_interval=0.8, ping_timeout=5.0)
+    first = _raw_upgrade(server.url, dataset.identities()[0].token)
+    opened_first = time.monotonic()
+    time.sleep(0.4)
+    second = _raw_upgrade(server.url, dataset.identities()[1].token)
+    opened_second = time.monotonic()
+    with first, second:
+        deadline = time.monotonic() + 5
+        pinged_first = _first_ping_at(first, deadline)
+        pinged_second = _first_ping_at(second, deadline)
+    assert 0.7 < pinged_first - opened_first < 1.5
+    assert 0.7 < pinged_second - opened_second < 1.5
+    assert pinged_second - pinged_first > 0.25

@@ -24,7 +24,7 @@ from typing import Final
 from hdrh.histogram import HdrHistogram
 
 from chatload.analysis.inputs import RunData, iter_hdr
-from chatload.records.hdr import new_histogram, percentiles
+from chatload.records.hdr import decode_histogram, new_histogram, percentiles
 from chatload.slo import MetricFigures, RunFigures, Threshold, Verdict, evaluate
 
 __all__ = ["Capacity", "Step", "Totals", "aggregate", "find_steps", "judge_capacity"]
@@ -66,7 +66,7 @@ def aggregate(
     for start, end, metric, count, encoded in iter_hdr(run, progress):
         if not count:
             continue
-        histogram = HdrHistogram.decode(encoded.encode("ascii"))
+        histogram = decode_histogram(encoded)
         run_totals.add(metric, histogram)
         slot = bisect.bisect_right(starts, start) - 1
         if slot >= 0 and start >= windows[slot][0] and end <= windows[slot][1]:

@@ -58,6 +58,7 @@ _CHATLOAD: Final = {
     "invariants": ("time", "kind", "chat_id", "message_ids", "users", "detail"),
 }
 _OPTIONAL: Final = {"slo": ("threshold", "value", "passed")}
+_PHASES: Final = ("running", "spawning", "stopping")
 
 
 def find_prefix(results: Path) -> Path:
@@ -186,7 +187,8 @@ class RunData:
     failures: list[tuple[float, str, str, int]] = field(
         default_factory=list
     )  # (start, metric, kind, n)
-    health: list[tuple[float, float, str, float, float, bool]] = field(default_factory=list)
+    # (start, end, process, cpu_percent, loop_lag_p99_ms, saturated, phase)
+    health: list[tuple[float, float, str, float, float, bool, str]] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
     slo: list[tuple[str, str, bool]] = field(default_factory=list)
 
@@ -201,6 +203,18 @@ class RunData:
     @property
     def end(self) -> float:
         return max((s.end[-1] for s in self.series.values() if len(s)), default=0.0)
+
+    def saturated_by_phase(self) -> dict[str, int]:
+        """Intervals where some generator process was saturated, by what it was doing:
+        ``running`` (under load), ``spawning`` or ``stopping``."""
+        worst: dict[float, str] = {}
+        for start, _, _, _, _, saturated, phase in self.health:
+            if saturated and _PHASES.index(phase) >= _PHASES.index(worst.get(start, "running")):
+                worst[start] = phase
+        counts = dict.fromkeys(_PHASES, 0)
+        for phase in worst.values():
+            counts[phase] += 1
+        return counts
 
     @property
     def interval_seconds(self) -> float:
@@ -332,6 +346,7 @@ def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]
                 _number(path, line, row, "cpu_percent"),
                 _number(path, line, row, "loop_lag_p99_ms"),
                 row["saturated"] == "true",
+                row.get("phase") or "running",  # files from before phases were load only
             )
         )
 

@@ -184,7 +184,9 @@ def _page(
     images: list[tuple[str, Path, str]],
 ) -> str:
     peak_users = max((users for _, users in run.users), default=0)
-    saturated = len(run.saturated)
+    by_phase = run.saturated_by_phase()
+    saturated = by_phase["running"]
+    setup = by_phase["spawning"] + by_phase["stopping"]
     verdict_line = (
         "every SLO holds"
         if verdicts and all(v.passed for v in verdicts)
@@ -209,8 +211,14 @@ def _page(
         f"({(run.end - run.start) / 60:.1f} min), up to {peak_users} users; "
         f"report made {iso_time(time.time())}.</p>",
         f"<p class='verdict'><b>{escape(verdict_line)}</b>; {len(run.breaches)} breach(es) of the "
-        f"guarantees; generator saturated in {saturated} interval(s)"
+        f"guarantees; generator saturated in {saturated} interval(s) under load"
         + (" (latencies measured then are the generator's, not the server's)" if saturated else "")
+        + (
+            f", and in {setup} while users were spawning or stopping (start-up and shutdown "
+            "work, marked in the generator health)"
+            if setup
+            else ""
+        )
         + ".</p>",
         "<h2>Summary</h2>",
         _summary_table(figures),

@@ -8,13 +8,22 @@ from pathlib import Path
 from chatload.errors import ConfigError
 from chatload.provision import ProvisionPlan, provision
 
-__all__ = ["check_cores", "own_cpu_seconds", "process_cpu_seconds", "provision_pairs"]
+__all__ = ["check_cores", "own_cpu_seconds", "process_cpu_seconds", "provision_pairs", "rss_bytes"]
 
 
 def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds another process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes() -> int:
+    """This process's resident memory."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def own_cpu_seconds() -> float:

@@ -29,7 +29,13 @@ from chatload.errors import ChatloadError
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer, pinned
 
-__all__ = ["GeneratorBenchOptions", "run_generator_benchmark"]
+__all__ = [
+    "GeneratorBenchOptions",
+    "json_from",
+    "run_generator_benchmark",
+    "throughput",
+    "yardstick",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ class GeneratorBenchOptions:
     target_rss_kib: float = 16.0
 
 
-def _json_from(command: list[str], cpu: int, timeout: float) -> dict[str, Any]:
+def json_from(command: list[str], cpu: int, timeout: float) -> dict[str, Any]:
     done = subprocess.run(
         pinned([sys.executable, "-m", *command], cpu),
         capture_output=True,
@@ -61,7 +67,7 @@ def _json_from(command: list[str], cpu: int, timeout: float) -> dict[str, Any]:
     return result
 
 
-def _throughput(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
+def throughput(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
     db, users = root / "pairs.db", root / "pairs.csv"
     provision_pairs(db, users, options.pairs)
     with LaunchedServer(
@@ -88,14 +94,14 @@ def _with_server_cpu(
 ) -> dict[str, Any]:
     """The JSON result of a pinned child, plus the CPU share the server used meanwhile."""
     server_cpu0, started = process_cpu_seconds(server_pid), time.perf_counter()
-    result = _json_from(module_args, cpu, timeout=timeout)
+    result = json_from(module_args, cpu, timeout=timeout)
     result["server_cpu"] = (process_cpu_seconds(server_pid) - server_cpu0) / (
         time.perf_counter() - started
     )
     return result
 
 
-def _yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
+def yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
     ready = root / "echo.json"
     echo = subprocess.Popen(
         pinned(
@@ -128,7 +134,7 @@ def _yardstick(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
 
 
 def _floor(options: GeneratorBenchOptions) -> dict[str, Any]:
-    return _json_from(
+    return json_from(
         ["chatload.bench.generator_driver", "floor", str(options.memory_users)],
         options.client_cpu,
         timeout=300,
@@ -153,7 +159,7 @@ def _memory(root: Path, options: GeneratorBenchOptions) -> dict[str, Any]:
     with LaunchedServer(
         db, "--stats-interval", "0", "--log-level", "warning", cpu=options.server_cpu
     ) as server:
-        return _json_from(
+        return json_from(
             [
                 "chatload.bench.generator_driver",
                 "memory",
@@ -171,8 +177,8 @@ def run_generator_benchmark(options: GeneratorBenchOptions) -> int:
     with contextlib.ExitStack() as stack:
         root = options.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         root.mkdir(parents=True, exist_ok=True)
-        chat = _throughput(root, options)
-        echo = _yardstick(root, options)
+        chat = throughput(root, options)
+        echo = yardstick(root, options)
         memory = _memory(root, options) if options.memory_users else None
         floor = _floor(options) if options.memory_users else None
     messages = chat["rates"].get("send_ack", 0.0)

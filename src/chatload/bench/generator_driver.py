@@ -22,18 +22,10 @@ import sys
 import time
 from typing import Any
 
-from chatload.bench.common import own_cpu_seconds
+from chatload.bench.common import own_cpu_seconds, rss_bytes
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def _environment(host: str, users_csv: str, users: int, extra: list[str]) -> tuple[Any, Any]:
+def environment_for(host: str, users_csv: str, users: int, extra: list[str]) -> tuple[Any, Any]:
     from locust import events
     from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
     from locust.env import Environment
@@ -106,7 +98,7 @@ def throughput(
 
     from chatload.loadgen.user import runtime_for
 
-    _, runner = _environment(
+    _, runner = environment_for(
         host,
         users_csv,
         users,
@@ -155,9 +147,9 @@ def memory(host: str, users_csv: str, users: int) -> dict[str, Any]:
 
     def measure_baseline(**_: Any) -> None:
         gc.collect()
-        baseline.append(_rss_bytes())
+        baseline.append(rss_bytes())
 
-    _, runner = _environment(
+    _, runner = environment_for(
         host,
         users_csv,
         users,
@@ -179,7 +171,7 @@ def memory(host: str, users_csv: str, users: int) -> dict[str, Any]:
     took = _wait_connected(runner, users, 300)
     gevent.sleep(3.0)  # every user's first action done
     gc.collect()
-    rss = _rss_bytes()
+    rss = rss_bytes()
     runner.quit()
     return {
         "users": users,
@@ -208,11 +200,11 @@ def floor(users: int) -> dict[str, Any]:
 
     runner = Environment(user_classes=[Idle], events=events).create_local_runner()
     gc.collect()
-    before = _rss_bytes()
+    before = rss_bytes()
     runner.start(users, spawn_rate=users)
     gevent.sleep(2.0)
     gc.collect()
-    idle_user = (_rss_bytes() - before) / users
+    idle_user = (rss_bytes() - before) / users
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
@@ -226,11 +218,11 @@ def floor(users: int) -> dict[str, Any]:
     clients = [socket.create_connection(listener.getsockname()) for _ in range(users)]
     acceptor.join(30)
     gc.collect()
-    before = _rss_bytes()
+    before = rss_bytes()
     readers = [gevent.spawn(client.recv, 65536) for client in clients]
     gevent.sleep(1.0)
     gc.collect()
-    blocked_greenlet = (_rss_bytes() - before) / users
+    blocked_greenlet = (rss_bytes() - before) / users
     gevent.killall(readers, block=False)
     return {
         "users": users,

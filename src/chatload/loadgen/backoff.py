@@ -15,6 +15,8 @@ __all__ = ["Backoff"]
 class Backoff:
     """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... up to 30 s."""
 
+    __slots__ = ("base", "cap", "failures", "next_attempt", "rng")
+
     def __init__(
         self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
     ) -> None:

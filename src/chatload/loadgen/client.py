@@ -56,6 +56,8 @@ class ClientHost(Protocol):
 
     def new_transport(self) -> WebSocketTransport: ...
 
+    def joined(self, client: ChatClient) -> None: ...
+
     def report(self, sample: Sample) -> None: ...
 
     def report_breach(self, breach: Breach) -> None: ...
@@ -121,7 +123,7 @@ class ChatClient:
         tracker.open(initial, self.last_seen, now=parsed, wall=wall)
         self.transport, self.tracker = transport, tracker
         self._report_breaches(tracker)
-        host.clients.add(self)
+        host.joined(self)
         for frame in frames[1:]:
             self._handle(frame, parsed, wall)
         if transport.ended is not None:

@@ -56,7 +56,8 @@ def parse_source_addresses(text: str) -> tuple[str, ...]:
             )
         if int(end) - int(start) + len(addresses) >= _MAX_SOURCES:
             raise ConfigError(f"--source-addresses: more than {_MAX_SOURCES} addresses")
-        addresses.extend(str(ipaddress.ip_address(n)) for n in range(int(start), int(end) + 1))
+        family = type(start)
+        addresses.extend(str(family(n)) for n in range(int(start), int(end) + 1))
     families = {ipaddress.ip_address(address).version for address in addresses}
     if len(families) > 1:
         raise ConfigError("--source-addresses: give addresses of one family (IPv4 or IPv6)")

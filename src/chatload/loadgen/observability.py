@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,6 +47,7 @@ SUMMARIES: Final = "chatload_summaries"
 WIND_DOWN: Final = "chatload_wind_down"
 _LAG_PROBE: Final = 0.02
 _TICK: Final = 0.25
+_PHASE_RANK: Final = {"running": 0, "spawning": 1, "stopping": 2}
 
 
 def process_name(runner: Any) -> str:
@@ -164,6 +166,14 @@ class Collector:
                 "are the generator's, not the server's; add workers or lower the load",
                 max(saturated.values()), self.exporter.intervals_written, where,
             )  # fmt: skip
+        elsewhere = self.exporter.saturated_elsewhere
+        if elsewhere.get("spawning"):
+            log.warning(
+                "the generator was saturated in %d intervals while users were spawning (marked "
+                "in the generator-health export): latencies measured then are the generator's; "
+                "a lower --spawn-rate spreads the start-up work",
+                elsewhere["spawning"],
+            )
         if self.exporter.breaches:
             found = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.exporter.breaches.items()))
             log.warning("the server broke its guarantees: %s", found)
@@ -179,11 +189,16 @@ class Observer:
         interval: float,
         collector: Collector | None,
         samples: Path | None,
+        phase: Callable[[], str] = lambda: "running",
     ) -> None:
         self.environment = environment
         self.runner = environment.runner
         self.collector = collector
         self.process = process_name(self.runner)
+        # The phase of the interval so far: stopping outranks spawning, which
+        # outranks running (an interval that saw any start-up work is marked so).
+        self._phase_now = phase
+        self._phase = phase()
         self.recorder = IntervalRecorder(interval, self.process, time.time())
         self.health = HealthMonitor()
         self.samples = (
@@ -208,12 +223,25 @@ class Observer:
     def breach(self, breach: Breach) -> None:
         self._breaches.append(breach)
 
+    def _note_phase(self) -> str:
+        now = self._phase_now()
+        if _PHASE_RANK[now] > _PHASE_RANK[self._phase]:
+            self._phase = now
+        return now
+
+    def _roll(self, wall: float, phase: str) -> IntervalSnapshot:
+        snapshot = self.recorder.roll(wall, self.health.take())
+        snapshot.phase = self._phase
+        self._phase = phase
+        return snapshot
+
     def _tick(self) -> None:
         while True:
             gevent.sleep(_TICK)
             wall = time.time()
+            now = self._note_phase()
             if self.recorder.due(wall):
-                self._ship(self.recorder.roll(wall, self.health.take()))
+                self._ship(self._roll(wall, now))
             self._ship_breaches()
 
     def _ship(self, snapshot: IntervalSnapshot) -> None:
@@ -239,7 +267,8 @@ class Observer:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
         self.health.stop()
-        last = self.recorder.roll(time.time(), self.health.take())
+        self._phase = "stopping"
+        last = self._roll(time.time(), "stopping")
         last.final = True
         self._ship(last)
         self._ship_breaches()

@@ -18,16 +18,24 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import gevent
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from chatload.errors import AwaitTimeout, ChatloadError, ConfigError, HandshakeRejected
+from chatload.limits import (
+    Capacity,
+    ephemeral_ports,
+    open_file_limits,
+    raise_open_file_limit,
+    server_capacity_problem,
+)
 from chatload.loadgen import options as chat_options
 from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
 from chatload.loadgen.gates import SloGate
@@ -44,7 +52,7 @@ from chatload.loadgen.observability import (
 from chatload.loadgen.personas import ProbeUser
 from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
 from chatload.loadgen.shapes import choose_shape, run_peak_users
-from chatload.loadgen.transport import WebSocketTransport, refused_token
+from chatload.loadgen.transport import WebSocketTransport, dialer_for, refused_token
 from chatload.loadgen.user import ChatUser, set_runtime
 from chatload.protocol.codec import codec_by_name
 from chatload.records.export import Saturation
@@ -56,6 +64,14 @@ from chatload.users_file import Identity, read_users
 __all__ = ["install", "preflight"]
 
 log = logging.getLogger("chatload.loadgen")
+
+CAPACITY: Final = "chatload_capacity"
+
+
+def local_capacity(options: chat_options.ChatOptions) -> Capacity:
+    """What this process can hold, its soft file limit raised to the hard one."""
+    soft, hard = open_file_limits()
+    return Capacity(soft, hard, ephemeral_ports(), len(options.source_addresses))
 
 
 def preflight(host: str, identities: list[Identity], options: chat_options.ChatOptions) -> None:
@@ -111,13 +127,16 @@ class _Plugin:
         self.observer: Observer | None = None
         self._winding: gevent.Greenlet | None = None
         self.gate: SloGate | None = None
+        self.worker_capacity: dict[str, Capacity] = {}
 
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
+        raise_open_file_limit()
         if isinstance(runner, WorkerRunner):
             self.lender = RemoteLender(runner)
             runner.register_message(READS, self._reads_from_master)
             runner.register_message(WIND_DOWN, self._wind_down_from_master)
+            self._report_capacity(environment)
             return
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
@@ -127,12 +146,15 @@ class _Plugin:
                 environment, Saturation(options.saturation_cpu, options.saturation_lag_ms)
             )
             self.gate = SloGate(environment, self.collector.exporter, options)
+            peak = run_peak_users(environment)
+            self._check_capacity(environment, options, peak)
             if not environment.host:
-                self.embedded = EmbeddedServer(options, run_peak_users(environment))
+                self.embedded = EmbeddedServer(options, peak)
                 environment.host = self.embedded.url
             self._resolve(environment, options)
             if isinstance(runner, MasterRunner):
                 serve_identities(runner, self._current_pool)
+                runner.register_message(CAPACITY, self._capacity_from_worker)
                 runner.register_message(READS, self._relay_reads)
                 runner.register_message(FATAL, self._fatal_from_worker)
                 runner.register_message(INTERVALS, self._interval_from_worker)
@@ -145,6 +167,55 @@ class _Plugin:
             self.on_quitting()
             sys.stderr.write(f"Error: {exc}\n")
             sys.exit(2)
+
+    def _check_capacity(
+        self, environment: Any, options: chat_options.ChatOptions, users: int | None
+    ) -> None:
+        """Before any user starts: the run's users fit this process's open files and
+        local ports (local runs), and the embedded server's open files."""
+        dialer_for(
+            environment.host or "ws://127.0.0.1/", options.transport_settings
+        ).check_sources()
+        if not users:
+            return
+        if not environment.host:
+            problem = server_capacity_problem(users, open_file_limits()[1])
+            if problem:
+                raise ConfigError(problem)
+        if isinstance(environment.runner, LocalRunner):
+            target = environment.host or "the embedded server"
+            problem = local_capacity(options).problem(users, target)
+            if problem:
+                raise ConfigError(problem)
+
+    def _report_capacity(self, environment: Any) -> None:
+        """A worker tells the master what it can hold (its own machine's limits)."""
+        options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+        capacity = local_capacity(options)
+        environment.runner.send_message(
+            CAPACITY,
+            [capacity.files, capacity.hard_files, capacity.ports, capacity.sources],
+        )
+
+    def _capacity_from_worker(self, environment: Any, msg: Any) -> None:
+        self.worker_capacity[msg.node_id] = Capacity(*map(int, msg.data))
+
+    def _check_worker_capacity(self, environment: Any) -> None:
+        """On the master, as a run starts: each worker's share fits its limits."""
+        runner = environment.runner
+        users, workers = getattr(runner, "target_user_count", None), runner.worker_count
+        if not users or not workers:
+            return
+        known = [
+            self.worker_capacity[node] for node in runner.clients if node in self.worker_capacity
+        ]
+        if not known:
+            return
+        share = math.ceil(users / workers)
+        smallest = min(known, key=lambda capacity: capacity.connections)
+        problem = smallest.problem(share, environment.host, where="each worker")
+        if problem:
+            raise ConfigError(problem)
 
     @staticmethod
     def _probe_class(environment: Any, options: chat_options.ChatOptions) -> None:
@@ -198,7 +269,12 @@ class _Plugin:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
             if not isinstance(runner, WorkerRunner):
                 self._resolve(environment, options)
-                self._check(environment, options, getattr(runner, "target_user_count", None))
+                users = getattr(runner, "target_user_count", None)
+                self._check(environment, options, users)
+                if isinstance(runner, MasterRunner):
+                    self._check_worker_capacity(environment)
+                elif users and not environment.parsed_options.headless:
+                    self._check_capacity(environment, options, users)
         except ConfigError as exc:
             self._fail(environment, str(exc))
             return
@@ -213,7 +289,7 @@ class _Plugin:
         if not isinstance(runner, MasterRunner):
             self.observer = Observer(
                 environment, interval=options.chat_interval, collector=self.collector,
-                samples=options.chat_samples,
+                samples=options.chat_samples, phase=self.runtime.phase,
             )  # fmt: skip
             self.observer.start()
             self.runtime.observer = self.observer
@@ -221,6 +297,10 @@ class _Plugin:
         self.runtime.start()
         if self.gate is not None:
             self.gate.watch(options)
+
+    def on_spawning_complete(self, **_: Any) -> None:
+        if self.runtime is not None:
+            self.runtime.settle()
 
     def on_test_stopping(self, environment: Any, **_: Any) -> None:
         """The end of a run: every generator process winds down (quiescence, checks,
@@ -360,4 +440,5 @@ def install(events: Any) -> None:
     events.test_start.add_listener(plugin.on_test_start)
     events.test_stopping.add_listener(plugin.on_test_stopping)
     events.test_stop.add_listener(plugin.on_test_stop)
+    events.spawning_complete.add_listener(plugin.on_spawning_complete)
     events.quitting.add_listener(plugin.on_quitting)

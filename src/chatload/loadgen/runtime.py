@@ -21,7 +21,9 @@ import gevent
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from chatload.errors import ConfigError
+from chatload.limits import release_free_memory
 from chatload.loadgen.client import ChatClient
+from chatload.loadgen.collector_policy import CollectorPolicy
 from chatload.loadgen.content import Writer
 from chatload.loadgen.dialer import Dialer
 from chatload.loadgen.options import ChatOptions
@@ -47,6 +49,7 @@ READS: Final = "chatload_reads"
 FATAL: Final = "chatload_fatal"
 _TICK_SECONDS: Final = 0.1  # timeouts are seconds long: a tenth of a second of precision
 _PUMP_SECONDS: Final = 0.1
+_SETTLE_SECONDS: Final = 1.0  # no new connection for this long: the spawn is over
 
 
 class Lender(Protocol):
@@ -86,6 +89,9 @@ class ChatRuntime:
         # state, too much to give each of thousands of users its own.
         self.rng = random.Random()
         self.frames_received = 0
+        self._joined = 0
+        self._settling = False
+        self.collector_policy = CollectorPolicy()
         self.failed = False
         self.quiet = False  # the quiescence phase: users do nothing
         self.observer: Observer | None = None
@@ -148,7 +154,41 @@ class ChatRuntime:
         for client in cooperatively(list(self.clients)):
             client.expire(now)
 
+    def joined(self, client: ChatClient) -> None:
+        """A client connected (``settle`` waits until they stop coming)."""
+        self.clients.add(client)
+        self._joined += 1
+
+    def phase(self) -> str:
+        """What the process is doing: spawning (until the connections of a spawn
+        settled), stopping (quiescence and after), or running (the load)."""
+        state = self.environment.runner.state
+        if self.quiet or state in ("stopping", "stopped", "cleanup"):
+            return "stopping"
+        if state == "spawning" or self._settling:
+            return "spawning"
+        return "running"
+
+    def settle(self) -> None:
+        """After a spawn: once the last users are in (no new connection for a while),
+        freeze what they keep out of the garbage collector's sight and give the
+        storm's transient memory back to the system."""
+        self._settling = True
+
+        def settled() -> None:
+            deadline = time.monotonic() + self.options.connect_timeout + _SETTLE_SECONDS
+            joined = -1
+            while joined != self._joined and time.monotonic() < deadline:
+                joined = self._joined
+                gevent.sleep(_SETTLE_SECONDS)
+            self.collector_policy.settle()
+            release_free_memory()
+            self._settling = False
+
+        self._greenlets.append(gevent.spawn(settled))
+
     def start(self) -> None:
+        self.collector_policy.start()
         self.receiver.start()
         self._greenlets.append(gevent.spawn(self._tick))
         if self.is_worker:
@@ -158,6 +198,7 @@ class ChatRuntime:
         gevent.killall(self._greenlets, block=True, timeout=2)
         self._greenlets.clear()
         self.receiver.stop()
+        self.collector_policy.stop()
 
     def fatal(self, message: str) -> None:
         """A problem no user can get past (a refused token, no identities): end the run."""

@@ -8,14 +8,14 @@ the auth mode puts it. From then on the socket is non-blocking and ours: the
 ``recv`` brings, and :meth:`read_available` never waits, so one process-wide
 reader can serve every connection (:mod:`chatload.loadgen.receiver`).
 
-Nothing here imports gevent: under Locust the socket and ``select`` are gevent's
+Nothing here imports gevent: under Locust the socket and ``selectors`` are gevent's
 (Locust patches the standard library), so the few waits here (the first frame,
 a full send buffer) yield to other greenlets.
 """
 
 from __future__ import annotations
 
-import select
+import selectors
 import socket
 import ssl
 import time
@@ -106,11 +106,62 @@ def dialer_for(url: str, settings: TransportSettings) -> Dialer:
     return Dialer(parts.hostname or "", port, settings.source_addresses, label=url)
 
 
+class _UpgradeReader:
+    """The socket as websocket-client sees it during the upgrade.
+
+    websocket-client reads the HTTP response one byte per ``recv`` call; on a
+    socket that is one system call (and one trip through gevent) a byte, about
+    170 for a response, which a connection storm of a thousand users a second
+    pays in full. Here one ``recv`` takes whatever arrived and hands it out a
+    byte at a time; what comes after the response (the first frames) is kept in
+    ``rest`` for the framer.
+    """
+
+    __slots__ = ("_at", "_data", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock  # blocking, with the connect timeout
+        self._data = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at >= len(self._data):
+            self._data, self._at = self.sock.recv(_RECEIVE_BYTES), 0
+        at = self._at
+        self._at = at + size
+        return self._data[at : at + size]
+
+    def send(self, data: bytes) -> int:
+        return self.sock.send(data)
+
+    def gettimeout(self) -> float:
+        # "Non-blocking" takes websocket-client's shortest path to recv and send,
+        # with no selector per byte; the socket under it does block, with its
+        # timeout, and its timeout error is what websocket-client expects.
+        return 0.0
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.sock.settimeout(timeout)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def shutdown(self, how: int) -> None:
+        self.sock.shutdown(how)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    @property
+    def rest(self) -> bytes:
+        return self._data[self._at :]
+
+
 class WebSocketTransport:
     """A client connection: ``send`` from any greenlet, frames read by one."""
 
-    __slots__ = ("_context", "_dialer", "_end", "_framer", "_socket", "close_code", "closing",
-                 "settings", "url")  # fmt: skip
+    __slots__ = ("_context", "_dialer", "_end", "_framer", "_held", "_socket", "close_code",
+                 "closing", "settings", "url")  # fmt: skip
 
     def __init__(
         self,
@@ -127,6 +178,7 @@ class WebSocketTransport:
         self._socket: socket.socket | None = None
         self._framer: ClientFramer | None = None
         self._end: Disconnected | None = None  # seen with frames still to hand out
+        self._held: list[bytes] | None = None  # frames that came with the upgrade
         self.closing = False
         self.close_code: int | None = None
 
@@ -146,9 +198,15 @@ class WebSocketTransport:
             if self.url.startswith("wss:"):
                 context = self._context or tls_context(settings)
                 sock = context.wrap_socket(sock, server_hostname=dialer.host)
-            websocket.create_connection(
-                url, header=headers, cookie=cookie, socket=sock, enable_multithread=False
+            reader = _UpgradeReader(sock)
+            upgraded = websocket.create_connection(
+                url, header=headers, cookie=cookie, socket=reader, enable_multithread=False
             )
+            # Only the upgrade was wanted. websocket-client's object points at itself
+            # (its frame buffer reads through a bound method): emptied here, it is
+            # freed now instead of at a full garbage collection (see
+            # loadgen.collector_policy).
+            upgraded.__dict__.clear()
         except websocket.WebSocketBadStatusException as exc:
             sock.close()
             raise HandshakeRejected(
@@ -166,13 +224,16 @@ class WebSocketTransport:
         except (OSError, websocket.WebSocketException) as exc:
             sock.close()
             raise ServerUnreachable(f"cannot connect to {self.url}: {exc}") from None
-        self.attach(sock)
+        self.attach(sock, reader.rest)
 
-    def attach(self, sock: socket.socket) -> None:
-        """Take over a connected socket whose upgrade is done."""
+    def attach(self, sock: socket.socket, rest: bytes = b"") -> None:
+        """Take over a connected socket whose upgrade is done; ``rest``: the bytes
+        that came after the upgrade response."""
         sock.setblocking(False)
         self._socket = sock
         self._framer = ClientFramer(self.url)
+        if rest:
+            self._held = self._framer.feed(rest)
 
     @property
     def ended(self) -> Disconnected | None:
@@ -211,7 +272,7 @@ class WebSocketTransport:
         deadline = time.monotonic() + self.settings.write_timeout
         while rest:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [sock], [], left)[1]:
+            if left <= 0 or not _wait(sock, selectors.EVENT_WRITE, left):
                 raise Disconnected(
                     f"disconnect: the server read nothing for {self.settings.write_timeout} s"
                 )
@@ -241,7 +302,8 @@ class WebSocketTransport:
             raise self._end
         if framer is None or sock is None:
             raise Disconnected("disconnect: the connection is closed")
-        payloads: list[bytes] = []
+        payloads: list[bytes] = self._held or []
+        self._held = None
         taken = 0
         while taken < _READ_BUDGET:
             try:
@@ -278,7 +340,7 @@ class WebSocketTransport:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise AwaitTimeout(f"timeout: no frame within {timeout} s")
-            select.select([sock], [], [], left)
+            _wait(sock, selectors.EVENT_READ, left)
 
     def _end_with(self, payloads: list[bytes]) -> list[bytes]:
         """The connection ended: frames that came before the end are handed out
@@ -304,6 +366,14 @@ class WebSocketTransport:
         except (OSError, ChatloadError):
             pass
         sock.close()
+
+
+def _wait(sock: socket.socket, event: int, timeout: float | None) -> bool:
+    """Whether ``sock`` became readable or writable within ``timeout``. Under
+    Locust the selector is gevent's, so the wait yields; no fd number limit."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, event)
+        return bool(selector.select(timeout))
 
 
 def _has_pending(sock: socket.socket) -> bool:

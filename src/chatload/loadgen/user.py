@@ -14,8 +14,9 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
+import gevent
 from locust import User, task
 
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
@@ -31,6 +32,8 @@ __all__ = ["ChatUser", "chat_task", "runtime_for"]
 log = logging.getLogger("chatload.loadgen")
 
 U = TypeVar("U", bound="ChatUser")
+
+_ARRIVALS_SPREAD: Final = 1.0  # seconds: Locust's spawn batches are a second apart
 
 
 def runtime_for(environment: Any) -> ChatRuntime:
@@ -99,6 +102,10 @@ class ChatUser(User):
             runtime.fatal(str(exc))
             return
         self.client = ChatClient(runtime, self.identity)
+        # Locust starts a second's worth of users at once; people arrive spread
+        # over the second, and a thousand connects begun in one loop turn would
+        # hold the event loop (and every timing in flight) for a tenth of a second.
+        gevent.sleep(self.rng.random() * _ARRIVALS_SPREAD)
         self._next_start = time.monotonic()
         self.ready()
 

@@ -153,7 +153,7 @@ def _initial_chat(fields: _Fields) -> InitialChat:
         isRequestSended=fields.boolean("isRequestSended"),
         isAccessGranted=fields.boolean("isAccessGranted"),
         user=_chat_user(fields.nested("user")),
-        messages=fields.each("messages", _message),
+        messages=_messages(fields),
         myUnreadCount=fields.integer("myUnreadCount", minimum=0),
         interlocutorUnreadCount=fields.integer("interlocutorUnreadCount", minimum=0),
     )
@@ -190,7 +190,7 @@ def parse_initial_data(data: Any) -> InitialData:
 
 
 def _fast_strings(value: Any) -> TypeGuard[list[str]]:
-    return type(value) is list and all(type(item) is str for item in value)
+    return type(value) is list and (not value or all(type(item) is str for item in value))
 
 
 def _fast_message(value: Any) -> Message | None:
@@ -219,6 +219,17 @@ def _fast_message(value: Any) -> Message | None:
     except ValueError:
         return None
     return Message(message_id, text, tuple(photos), date, sender, receiver)
+
+
+def _messages(fields: _Fields) -> tuple[Message, ...]:
+    """The ``messages`` list of an object: checked flat first (an initial_data holds
+    hundreds), field by field when something is odd, to name the field."""
+    value = fields.obj.get("messages")
+    if type(value) is list:
+        parsed = [_fast_message(message) for message in value]
+        if None not in parsed:
+            return tuple(parsed)  # type: ignore[arg-type]
+    return fields.each("messages", _message)
 
 
 def parse_chat_updates(data: Any) -> ChatUpdates:
@@ -286,7 +297,7 @@ def parse_chat_unread(data: Any) -> ChatUnread:
 
 def parse_history(data: Any) -> History:
     fields = _Fields("history", "data", data)
-    return History(chatId=fields.string("chatId"), messages=fields.each("messages", _message))
+    return History(chatId=fields.string("chatId"), messages=_messages(fields))
 
 
 def parse_debug_info(data: Any) -> DebugInfo:

@@ -16,7 +16,11 @@ worker merged::
 ``PREFIX_generator_health.csv``: one row per interval and generator process::
 
     interval_start,interval_end,process,cpu_percent,loop_lag_p50_ms,loop_lag_p99_ms,
-    loop_lag_max_ms,saturated
+    loop_lag_max_ms,saturated,phase
+
+where ``phase`` is ``running`` (the load), ``spawning`` (users starting, until
+their connections settle) or ``stopping`` (quiescence and shutdown): saturation
+in the last two is start-up and shutdown work, counted apart from the load's.
 
 ``PREFIX_invariants.csv``: one row per breach of a guarantee::
 
@@ -93,7 +97,7 @@ SUMMARY_COLUMNS: Final = (
 )  # fmt: skip
 HEALTH_COLUMNS: Final = (
     "interval_start", "interval_end", "process", "cpu_percent", "loop_lag_p50_ms",
-    "loop_lag_p99_ms", "loop_lag_max_ms", "saturated",
+    "loop_lag_p99_ms", "loop_lag_max_ms", "saturated", "phase",
 )  # fmt: skip
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
 HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
@@ -152,7 +156,7 @@ class _Pending:
     end: float
     processes: set[str] = field(default_factory=set)
     metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
-    health: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    health: list[tuple[str, dict[str, float], str]] = field(default_factory=list)
 
 
 class RecordsExporter:
@@ -177,7 +181,8 @@ class RecordsExporter:
         self._run: dict[str, MetricSnapshot] = {}
         self._first: float | None = None
         self._last: float | None = None
-        self.saturated_intervals: dict[str, int] = {}
+        self.saturated_intervals: dict[str, int] = {}  # by process, under load
+        self.saturated_elsewhere: dict[str, int] = {}  # by phase: spawning, stopping
         self.intervals_written = 0
         self.breaches: dict[str, int] = {}
         self._metrics = self._file("chat_metrics", CHAT_METRICS_COLUMNS)
@@ -197,7 +202,7 @@ class RecordsExporter:
             merged = pending.metrics.setdefault(name, MetricSnapshot(new_histogram()))
             merged.add(metric)
         if snapshot.health:
-            pending.health.append((snapshot.process, snapshot.health))
+            pending.health.append((snapshot.process, snapshot.health, snapshot.phase))
         self._write_ready()
 
     def _write_ready(self) -> None:
@@ -213,16 +218,18 @@ class RecordsExporter:
         self._last = pending.end if self._last is None else max(self._last, pending.end)
         saturated = False
         health_rows = []
-        for process, health in sorted(pending.health):
+        for process, health, phase in sorted(pending.health):
             hot = self.saturation.saturated(health)
             saturated = saturated or hot
-            if hot:
+            if hot and phase == "running":
                 self.saturated_intervals[process] = self.saturated_intervals.get(process, 0) + 1
+            elif hot:
+                self.saturated_elsewhere[phase] = self.saturated_elsewhere.get(phase, 0) + 1
             health_rows.append([
                 iso_time(start), iso_time(pending.end), process,
                 f"{health.get('cpu_percent', 0.0):.1f}",
                 _ms(health.get("loop_lag_p50_ms", 0.0)), _ms(health.get("loop_lag_p99_ms", 0.0)),
-                _ms(health.get("loop_lag_max_ms", 0.0)), _flag(hot),
+                _ms(health.get("loop_lag_max_ms", 0.0)), _flag(hot), phase,
             ])  # fmt: skip
         rows: list[list[object]] = []
         hdr_rows: list[list[object]] = []

@@ -10,6 +10,7 @@ up and the master merges them by start time. An interval travels as an
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,6 +24,7 @@ __all__ = [
     "IntervalSnapshot",
     "MetricSnapshot",
     "Percentiles",
+    "decode_histogram",
     "new_histogram",
     "percentiles",
     "quantile_bounds",
@@ -35,8 +37,23 @@ _BUFFERED: Final = 65_536  # values kept before they are folded into the histogr
 _DIGITS: Final = 3
 
 
+def _acyclic(histogram: HdrHistogram) -> HdrHistogram:
+    """hdrh's histogram and its encoder point at each other: a reference cycle that
+    only the cyclic garbage collector frees. Generator processes keep that
+    collector away from what they freeze (``loadgen.collector_policy``), so every
+    histogram here points back through a weak proxy and is freed as soon as it
+    is dropped."""
+    histogram.encoder.histogram = weakref.proxy(histogram)
+    return histogram
+
+
 def new_histogram() -> HdrHistogram:
-    return HdrHistogram(1, HIGHEST_US, _DIGITS)
+    return _acyclic(HdrHistogram(1, HIGHEST_US, _DIGITS))
+
+
+def decode_histogram(encoded: str) -> HdrHistogram:
+    """A histogram from HdrHistogram's compressed, base64 encoding."""
+    return _acyclic(HdrHistogram.decode(encoded.encode("ascii")))
 
 
 def record_many(histogram: HdrHistogram, micros: Sequence[int] | np.ndarray) -> None:
@@ -144,7 +161,7 @@ class MetricSnapshot:
     def from_wire(cls, item: list[Any]) -> MetricSnapshot:
         encoded, failures, kinds = item
         return cls(
-            HdrHistogram.decode(encoded.encode("ascii")), int(failures),
+            decode_histogram(encoded), int(failures),
             {str(kind): int(count) for kind, count in kinds.items()},
         )  # fmt: skip
 
@@ -165,12 +182,15 @@ class IntervalSnapshot:
     metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
     health: dict[str, float] = field(default_factory=dict)
     final: bool = False  # the process's last interval of the run
+    # What the generator was doing: "running" (the load), or "spawning" /
+    # "stopping" (start-up and shutdown work, whose health is not the load's).
+    phase: str = "running"
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "start": self.start, "end": self.end, "process": self.process,
             "metrics": {name: snap.to_wire() for name, snap in self.metrics.items()},
-            "health": self.health, "final": self.final,
+            "health": self.health, "final": self.final, "phase": self.phase,
         }  # fmt: skip
 
     @classmethod
@@ -179,7 +199,7 @@ class IntervalSnapshot:
             float(data["start"]), float(data["end"]), str(data["process"]),
             {name: MetricSnapshot.from_wire(item) for name, item in data["metrics"].items()},
             {key: float(value) for key, value in data["health"].items()},
-            bool(data.get("final", False)),
+            bool(data.get("final", False)), str(data.get("phase", "running")),
         )  # fmt: skip
 
 

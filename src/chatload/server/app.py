@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
+import math
 import os
 import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chatload.errors import ConfigError
+from chatload.limits import RESERVED_FILES, open_file_limits, raise_open_file_limit
 from chatload.protocol.codec import codec_by_name
 from chatload.server.connection import ChatConnection
 from chatload.server.faults import DelayLine, Faults
@@ -100,6 +104,8 @@ class ChatServer:
         self.exit_code = 0
         self._stop_requested = asyncio.Event()
         self._to_flush: list[ChatConnection] = []
+        self._said_out_of_files = -math.inf
+        self.max_connections = 1 << 30
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.store = Store(config.db, synchronous=config.synchronous)
@@ -134,7 +140,8 @@ class ChatServer:
         return f"{scheme}://{self.config.host}:{self.port}/"
 
     async def start(self) -> None:
-        raise_open_file_limit()
+        self.max_connections = max(1, raise_open_file_limit() - RESERVED_FILES)
+        self.loop.set_exception_handler(self._loop_error)
         try:
             self._server = await self.loop.create_server(
                 lambda: ChatConnection(self),
@@ -159,9 +166,9 @@ class ChatServer:
                 "events": len(world.events),
                 "chats": len(world.chats),
                 "db": str(self.config.db),
+                "max_connections": self.max_connections,
             },
         )
-        self._tasks.append(asyncio.create_task(self._keepalive()))
         if self.config.stats_interval > 0:
             self._tasks.append(asyncio.create_task(self._report_stats()))
         if self.config.ready_file is not None:
@@ -208,6 +215,26 @@ class ChatServer:
             self.delay_line.close()
         log.info("stopped", extra={"messages_accepted": self.service.messages_accepted})
 
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Out of file descriptors is said in one line, once a minute, with the fix;
+        anything else goes to asyncio's own handler."""
+        error = context.get("exception")
+        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+            self._out_of_files()
+            return
+        loop.default_exception_handler(context)
+
+    def _out_of_files(self) -> None:
+        now = self.loop.time()
+        if now - self._said_out_of_files >= 60:
+            self._said_out_of_files = now
+            log.error(
+                "out of file descriptors: new connections are refused or wait; raise the "
+                "open-file limit (ulimit -n) or spread the clients over more servers",
+                extra={"connections": len(self.connections), "open_file_limit":
+                       open_file_limits()[0]},
+            )  # fmt: skip
+
     def _submit(self, write: PendingWrite) -> None:
         self.pipeline.submit(write)
 
@@ -219,6 +246,9 @@ class ChatServer:
 
     def track(self, connection: ChatConnection) -> None:
         self.connections.add(connection)
+        if len(self.connections) >= self.max_connections:
+            # uvloop closes what it cannot accept without telling anyone: say it here.
+            self._out_of_files()
 
     def untrack(self, connection: ChatConnection) -> None:
         self.connections.discard(connection)
@@ -232,25 +262,6 @@ class ChatServer:
         connections, self._to_flush = self._to_flush, []
         for connection in connections:
             connection.flush()
-
-    async def _keepalive(self) -> None:
-        """Ping connections that went quiet; drop those that stay silent."""
-        interval, timeout = self.config.ping_interval, self.config.ping_timeout
-        while True:
-            await asyncio.sleep(min(interval, timeout) / 2)
-            now = self.loop.time()
-            for connection in list(self.connections):
-                if not connection.opened:
-                    continue
-                quiet = now - connection.last_seen
-                if quiet > interval + timeout:
-                    log.info(
-                        "dropping a connection that stopped answering pings",
-                        extra={"user_id": connection.user_id, "peer": connection.peer_name},
-                    )
-                    connection.abort()
-                elif quiet > interval:
-                    connection.ping()
 
     async def _report_stats(self) -> None:
         pipeline = self.pipeline
@@ -270,18 +281,6 @@ class ChatServer:
                 },
             )
             last_writes = writes
-
-
-def raise_open_file_limit() -> None:
-    """Every connection is a file descriptor: lift the soft limit to the hard one."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not on Unix
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def event_loop_factory(kind: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:

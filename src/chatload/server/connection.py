@@ -55,6 +55,7 @@ class ChatConnection(asyncio.Protocol):
         self._fragments: list[bytes] | None = None
         self._fragment_opcode = Opcode.TEXT
         self._timer: asyncio.TimerHandle | None = None
+        self._alive: asyncio.TimerHandle | None = None  # the next keepalive look
 
     # asyncio callbacks
 
@@ -91,6 +92,9 @@ class ChatConnection(asyncio.Protocol):
         self.ws.receive_eof()
         if self._timer is not None:
             self._timer.cancel()
+        if self._alive is not None:
+            self._alive.cancel()
+            self._alive = None
         if self.opened:
             self.opened = False
             self.server.service.close(self)
@@ -198,6 +202,7 @@ class ChatConnection(asyncio.Protocol):
         self.opened = True
         log.debug("connection opened", extra={"user_id": user_id, "peer": self.peer_name})
         self.server.service.open(self)
+        self._look_alive_at(self.last_seen + self.config.ping_interval)
 
     def _frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -236,6 +241,31 @@ class ChatConnection(asyncio.Protocol):
             )
         else:
             service.receive(self, payload)
+
+    # Keepalive: each connection has its own timer, due when it would have been
+    # quiet for a ping interval. Connections that open at different moments are
+    # pinged at different moments, and a look costs one connection, not all.
+
+    def _look_alive_at(self, when: float) -> None:
+        self._alive = self.server.loop.call_at(when, self._check_alive)
+
+    def _check_alive(self) -> None:
+        self._alive = None
+        if not self.opened or self.transport is None:
+            return
+        interval, timeout = self.config.ping_interval, self.config.ping_timeout
+        quiet = self.server.loop.time() - self.last_seen
+        if quiet >= interval + timeout:
+            log.info(
+                "dropping a connection that stopped answering pings",
+                extra={"user_id": self.user_id, "peer": self.peer_name},
+            )
+            self.abort()
+        elif quiet >= interval:
+            self.ping()
+            self._look_alive_at(self.last_seen + interval + timeout)
+        else:
+            self._look_alive_at(self.last_seen + interval)
 
     def _open_timed_out(self) -> None:
         self._timer = None

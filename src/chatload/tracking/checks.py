@@ -48,9 +48,10 @@ def sequence(
                 "gap", view.chat_id, (expected, message_id - 1), _users(view, me),
                 f"{message_id - expected} ids skipped at once", wall=wall,
             )  # fmt: skip
-        gaps = view.gaps
+        activity = view.active()
+        gaps = activity.gaps
         if gaps is None:
-            gaps = view.gaps = {}
+            gaps = activity.gaps = {}
         for missing in range(expected, message_id):
             gaps[missing] = now
         return True, None

@@ -32,7 +32,6 @@ tracker (:mod:`chatload.tracking.tracker`) builds on it.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable
 from typing import Final
 
@@ -63,6 +62,11 @@ _MAX_ARRIVALS: Final = 1024  # markers off: deliveries waiting for the sender's 
 
 class FrameMatching:
     """The matching state of one connection, and the rules that use it."""
+
+    __slots__ = ("_arrivals", "_author_waits", "_deliveries", "_gapped", "_on_deadline",
+                 "_opened_mono", "_opened_wall", "_unread_waits", "breaches", "chats", "ledger",
+                 "markers", "probed", "produced", "requests", "scheduled", "timeouts",
+                 "user_id")  # fmt: skip
 
     def __init__(
         self,
@@ -345,7 +349,8 @@ class FrameMatching:
                         UNREAD_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id
                     )
                 )
-        view.my_counts = observed(view.my_counts, Count(mine, now, wall))
+        activity = view.active()
+        activity.my_counts = observed(activity.my_counts, Count(mine, now, wall))
         authors = view.author_waits
         while authors and (authors[0].done or theirs <= view.mine_above(authors[0].message_id)):
             wait = authors.pop(0)
@@ -354,21 +359,20 @@ class FrameMatching:
                 produced.append(
                     Sample(READ_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id)
                 )
-        view.their_counts = observed(view.their_counts, Count(theirs, now, wall))
+        activity.their_counts = observed(activity.their_counts, Count(theirs, now, wall))
         if theirs == 0 and not authors:
             # The interlocutor has read all we wrote: future reads only concern
             # messages still to come, so the ids known so far are not needed.
-            view.my_ids.clear()
+            view.forget_mine()
 
     @staticmethod
     def _pointer_moved(view: ChatView, pointer: int) -> None:
-        view.pointer = pointer
-        view.my_counts = None
+        view.read_up_to(pointer)
+        view.active().my_counts = None
         # Messages at or below the pointer are read: no count will include them.
         for wait in view.unread_waits or ():
             if wait.message_id <= pointer:
                 wait.done = True
-        del view.interlocutor_ids[: bisect_right(view.interlocutor_ids, pointer)]
 
     def _history(self, event: History, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)

@@ -17,6 +17,7 @@ which is due at once.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 from chatload.errors import Disconnected, ProtocolViolation
@@ -50,6 +51,8 @@ __all__ = ["ChatView", "ConnectionTracker", "Timeouts"]
 class ConnectionTracker(FrameMatching):
     """Everything one connection has asked and not yet had answered."""
 
+    __slots__ = ("opened",)
+
     def __init__(
         self,
         user_id: int,
@@ -80,20 +83,23 @@ class ConnectionTracker(FrameMatching):
         still be there after the reconnect.
         """
         self._opened_mono, self._opened_wall = now, wall
+        me = self.user_id
         for entry in initial.entries:
             for chat in entry.chats:
+                # The owner is one of the two participants: sharing its int object
+                # with theirs saves one object a chat on thousands of users.
+                owner = chat.user.id if entry.eventOwnerId == chat.user.id else me
                 view = ChatView(
-                    chat_id=chat.chatId,
+                    chat_id=sys.intern(chat.chatId),  # the other side's view shares it
                     event_id=entry.event.id,
-                    owner_id=entry.eventOwnerId,
+                    owner_id=owner if entry.eventOwnerId == owner else entry.eventOwnerId,
                     interlocutor_id=chat.user.id,
                     my_unread=chat.myUnreadCount,
                     interlocutor_unread=chat.interlocutorUnreadCount,
                     opening_interlocutor_unread=chat.interlocutorUnreadCount,
                     anchor_count=chat.myUnreadCount,
                 )
-                for message in chat.messages:
-                    view.remember(message, self.user_id)
+                view.open_page(chat.messages, self.user_id)
                 view.anchor_id = view.last_id
                 if previous and chat.chatId in previous:
                     breach = checks.reconnect_breach(view, previous[chat.chatId], self.user_id)

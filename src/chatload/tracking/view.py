@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from chatload.protocol.models import Message
@@ -20,11 +20,12 @@ from chatload.protocol.models import Message
 if TYPE_CHECKING:
     from chatload.tracking.pending import Await, Request
 
-__all__ = ["ChatView", "Count", "digest", "observed", "push"]
+__all__ = ["Activity", "ChatView", "Count", "digest", "observed", "push"]
 
 _OBSERVATIONS: Final = 16  # recent chat_unread counts kept per chat for late matches
 _MAX_IDS: Final = 20_000  # known ids kept per chat and author: a soak must not grow
 _RECENT: Final = 64  # live messages per chat kept to check history pages against
+_RECENT_FIRST: Final = 4  # ... in a ring that starts this small and doubles up to _RECENT
 _ID_BITS: Final = 32  # a kept entry is (digest << 32) | (id mod 2**32)
 
 
@@ -52,6 +53,36 @@ def digest(message: Message) -> int:
     return (hash((message.fromUserId, message.text)) & 0xFFFF_FFFF) - 0x8000_0000
 
 
+def _above(mask: int, first: int, message_id: int) -> int:
+    """How many ids of a page mask (bit i: id ``first + i``) are above ``message_id``."""
+    shift = message_id - first + 1
+    return (mask >> shift).bit_count() if shift > 0 else mask.bit_count()
+
+
+def _live_above(ids: list[int] | None, message_id: int) -> int:
+    return len(ids) - bisect_right(ids, message_id) if ids else 0
+
+
+@dataclass(slots=True)
+class Activity:
+    """What only a chat with traffic needs: created on the chat's first request or
+    live message, so that an idle chat costs one slot for all of it."""
+
+    # Ids of live messages by author, ascending (see ``ChatView.remember``).
+    live_theirs: list[int] | None = None
+    live_mine: list[int] | None = None
+    unacked: list[Request] | None = None  # markers off only
+    reads: list[Request] | None = None
+    histories: list[Request] | None = None
+    unread_waits: list[Await] | None = None
+    author_waits: list[Await] | None = None
+    my_counts: list[Count] | None = None
+    their_counts: list[Count] | None = None
+    gaps: dict[int, float] | None = None  # ids skipped live -> when noticed (monotonic)
+    # The newest messages delivered live, slot id % len, as (digest << 32) | id.
+    recent: array[int] | None = None
+
+
 @dataclass(slots=True)
 class ChatView:
     """One chat as one connection knows it; personas read it to choose what to do."""
@@ -71,30 +102,174 @@ class ChatView:
     pointer: int | None = None
     anchor_id: int = 0
     anchor_count: int = 0
-    interlocutor_ids: list[int] = field(default_factory=list)
-    my_ids: list[int] = field(default_factory=list)
-    # Queues are created on first use: thousands of idle users each hold a few
-    # chats, and an empty list costs more memory than a slot holding None.
-    unacked: list[Request] | None = None  # markers off only
-    reads: list[Request] | None = None
-    histories: list[Request] | None = None
-    unread_waits: list[Await] | None = None
-    author_waits: list[Await] | None = None
-    my_counts: list[Count] | None = None
-    their_counts: list[Count] | None = None
-    gaps: dict[int, float] | None = None  # ids skipped live -> when noticed (monotonic)
+    # Who wrote what. The page initial_data gave is two bit masks (bit i: message
+    # page_first + i, by the interlocutor or by me); messages that came live are
+    # id lists in the activity. A page of large ids as Python ints would cost 36
+    # bytes an id; a mask costs a bit.
+    page_first: int = 0
+    page_theirs: int = 0
+    page_mine: int = 0
     last_digest: int = 0  # digest of the message last_id, for the reconnect check
-    # The newest messages delivered live, slot id % _RECENT, as (digest << 32) | id;
-    # created on the first live message (an idle user keeps none).
-    recent: array[int] | None = None
+    # Thousands of idle users each hold a few chats: everything traffic needs is
+    # created with the chat's first traffic.
+    activity: Activity | None = None
+
+    def active(self) -> Activity:
+        """The chat's activity, created on first need."""
+        activity = self.activity
+        if activity is None:
+            activity = self.activity = Activity()
+        return activity
+
+    @property
+    def live_theirs(self) -> list[int] | None:
+        return self.activity.live_theirs if self.activity is not None else None
+
+    @property
+    def live_mine(self) -> list[int] | None:
+        return self.activity.live_mine if self.activity is not None else None
+
+    @property
+    def unacked(self) -> list[Request] | None:
+        return self.activity.unacked if self.activity is not None else None
+
+    @property
+    def reads(self) -> list[Request] | None:
+        return self.activity.reads if self.activity is not None else None
+
+    @property
+    def histories(self) -> list[Request] | None:
+        return self.activity.histories if self.activity is not None else None
+
+    @property
+    def unread_waits(self) -> list[Await] | None:
+        return self.activity.unread_waits if self.activity is not None else None
+
+    @property
+    def author_waits(self) -> list[Await] | None:
+        return self.activity.author_waits if self.activity is not None else None
+
+    @property
+    def my_counts(self) -> list[Count] | None:
+        return self.activity.my_counts if self.activity is not None else None
+
+    @property
+    def their_counts(self) -> list[Count] | None:
+        return self.activity.their_counts if self.activity is not None else None
+
+    @property
+    def gaps(self) -> dict[int, float] | None:
+        return self.activity.gaps if self.activity is not None else None
+
+    @property
+    def recent(self) -> array[int] | None:
+        return self.activity.recent if self.activity is not None else None
+
+    def open_page(self, messages: tuple[Message, ...], me: int) -> None:
+        """The newest page, as initial_data gives it: who wrote each message."""
+        if not messages:
+            return
+        first = self.page_first = min(message.messageId for message in messages)
+        theirs = mine = 0
+        last = messages[0]
+        for message in messages:
+            bit = 1 << (message.messageId - first)
+            if message.fromUserId == me:
+                mine |= bit
+            else:
+                theirs |= bit
+            if message.messageId > last.messageId:
+                last = message
+        self.page_theirs, self.page_mine = theirs, mine
+        if last.messageId > self.last_id:
+            self.last_id, self.last_from = last.messageId, last.fromUserId
+            self.last_digest = digest(last)
+
+    def remember(self, message: Message, me: int) -> None:
+        """Record a live message under its author; it may become the last one."""
+        message_id = message.messageId
+        activity = self.active()
+        if message.fromUserId == me:
+            ids = activity.live_mine
+            if ids is None:
+                ids = activity.live_mine = []
+        else:
+            ids = activity.live_theirs
+            if ids is None:
+                ids = activity.live_theirs = []
+        if not ids or message_id > ids[-1]:
+            ids.append(message_id)
+            if len(ids) > _MAX_IDS:
+                del ids[: len(ids) - _MAX_IDS]
+        if message_id > self.last_id:
+            self.last_id = message_id
+            self.last_from = message.fromUserId
+            self.last_digest = digest(message)
+
+    @property
+    def interlocutor_ids(self) -> list[int]:
+        """Every interlocutor message id known above the read pointer, ascending."""
+        return _ids(self.page_theirs, self.page_first) + (self.live_theirs or [])
+
+    @property
+    def my_ids(self) -> list[int]:
+        """Every id of mine the interlocutor may not have read yet, ascending."""
+        return _ids(self.page_mine, self.page_first) + (self.live_mine or [])
+
+    def unread_through(self, message_id: int) -> int:
+        """How many interlocutor messages up to ``message_id`` are unread, by the model."""
+        live = self.live_theirs
+        if self.pointer is None:
+            # Page ids are at or below the anchor, live ids above it: the count at
+            # the anchor, plus live ids up to the message, less page ids above it.
+            return (
+                self.anchor_count
+                + _live_above(live, self.anchor_id)
+                - _live_above(live, message_id)
+                - _above(self.page_theirs, self.page_first, message_id)
+            )
+        return max(0, self.interlocutor_above(self.pointer) - self.interlocutor_above(message_id))
+
+    def interlocutor_above(self, message_id: int) -> int:
+        return _above(self.page_theirs, self.page_first, message_id) + _live_above(
+            self.live_theirs, message_id
+        )
+
+    def mine_above(self, message_id: int) -> int:
+        return _above(self.page_mine, self.page_first, message_id) + _live_above(
+            self.live_mine, message_id
+        )
+
+    def read_up_to(self, pointer: int) -> None:
+        """Our read pointer moved: interlocutor messages at or below it are read."""
+        self.pointer = pointer
+        keep = pointer - self.page_first + 1
+        if keep > 0:
+            self.page_theirs = self.page_theirs >> keep << keep
+        live = self.live_theirs
+        if live:
+            del live[: bisect_right(live, pointer)]
+
+    def forget_mine(self) -> None:
+        """The interlocutor has read all we wrote: future reads only concern messages
+        still to come, so the ids known so far are not needed."""
+        self.page_mine = 0
+        live = self.live_mine
+        if live:
+            live.clear()
 
     def note(self, message: Message) -> None:
         """Keep a live message's digest, to check history pages against."""
-        recent = self.recent
-        if recent is None:
-            recent = self.recent = array("q", bytes(8 * _RECENT))
+        activity = self.active()
+        recent = activity.recent
         message_id = message.messageId
-        recent[message_id % _RECENT] = (digest(message) << _ID_BITS) | (message_id & 0xFFFF_FFFF)
+        if recent is None:
+            recent = activity.recent = array("q", bytes(8 * _RECENT_FIRST))
+        elif len(recent) < _RECENT and recent[message_id % len(recent)]:
+            # The slot holds an older message: grow rather than forget it so soon.
+            recent = activity.recent = _grown(recent)
+        entry = (digest(message) << _ID_BITS) | (message_id & 0xFFFF_FFFF)
+        recent[message_id % len(recent)] = entry
 
     def kept(self, message_id: int) -> int | None:
         """The digest of a message delivered live or seen last, when still kept."""
@@ -103,44 +278,30 @@ class ChatView:
         recent = self.recent
         if recent is None:
             return None
-        entry = recent[message_id % _RECENT]
+        entry = recent[message_id % len(recent)]
         if entry and entry & 0xFFFF_FFFF == message_id & 0xFFFF_FFFF:
             return entry >> _ID_BITS
         return None
 
-    def unread_through(self, message_id: int) -> int:
-        """How many interlocutor messages up to ``message_id`` are unread, by the model."""
-        ids = self.interlocutor_ids
-        upto = bisect_right(ids, message_id)
-        if self.pointer is None:
-            return self.anchor_count + upto - bisect_right(ids, self.anchor_id)
-        return max(0, upto - bisect_right(ids, self.pointer))
 
-    def interlocutor_above(self, message_id: int) -> int:
-        ids = self.interlocutor_ids
-        return len(ids) - bisect_right(ids, message_id)
+def _grown(recent: array[int]) -> array[int]:
+    """The ring of kept digests at twice the size, every entry in its new slot."""
+    grown = array("q", bytes(16 * len(recent)))
+    for entry in recent:
+        if entry:
+            grown[(entry & 0xFFFF_FFFF) % len(grown)] = entry
+    return grown
 
-    def mine_above(self, message_id: int) -> int:
-        ids = self.my_ids
-        return len(ids) - bisect_right(ids, message_id)
 
-    def remember(self, message: Message, me: int) -> None:
-        """Record a message's id under its author; it may become the last one."""
-        ids = self.my_ids if message.fromUserId == me else self.interlocutor_ids
-        if not ids or message.messageId > ids[-1]:
-            ids.append(message.messageId)
-            if len(ids) > _MAX_IDS:
-                del ids[: len(ids) - _MAX_IDS]
-        if message.messageId > self.last_id:
-            self.last_id = message.messageId
-            self.last_from = message.fromUserId
-            self.last_digest = digest(message)
+def _ids(mask: int, first: int) -> list[int]:
+    return [first + bit for bit in range(mask.bit_length()) if mask >> bit & 1]
 
 
 def push(view: ChatView, queue: str, item: Request | Await) -> None:
-    """Append to one of the view's queues, creating it on first use."""
-    items = getattr(view, queue)
+    """Append to one of the chat's queues, creating it on first use."""
+    activity = view.active()
+    items = getattr(activity, queue)
     if items is None:
-        setattr(view, queue, [item])
+        setattr(activity, queue, [item])
     else:
         items.append(item)
