@@ -49,6 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
         test_fault_seed=args.test_fault_seed,
         test_delay_ms=args.test_delay_ms,
         test_delay_from_user=args.test_delay_from_user,
+        freeze_gc=True,
     )
     return run_server(config, loop=args.loop)
 

@@ -61,9 +61,7 @@ def drive(seconds: float, users: int, *args: str, timeout: float = 120) -> dict[
     return result
 
 
-def assert_every_metric_clean(
-    stats: dict[str, dict[str, str]], prefix: Path | None = None
-) -> None:
+def assert_every_metric_clean(stats: dict[str, dict[str, str]], prefix: Path | None = None) -> None:
     """Every metric measured, nothing failed (with ``prefix``, the failures say why)."""
     why = Path(f"{prefix}_failures.csv").read_text() if prefix is not None else ""
     for metric in METRICS:

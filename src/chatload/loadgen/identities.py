@@ -33,6 +33,7 @@ class IdentityPool:
     def __init__(self, identities: Iterable[Identity]) -> None:
         self.free: dict[str, deque[Identity]] = {"owner": deque(), "requester": deque()}
         self.by_id: dict[int, Identity] = {}
+        self.lent: set[int] = set()  # a given-back id is checked here, not in the queue
         for identity in identities:
             self.free[identity.role].append(identity)
             self.by_id[identity.user_id] = identity
@@ -46,11 +47,14 @@ class IdentityPool:
                 f"{role}s and the run wants more; add {role}s to the users file or lower "
                 "-u (or the weight of that role)"
             )
-        return free.popleft()
+        identity = free.popleft()
+        self.lent.add(identity.user_id)
+        return identity
 
     def give_back(self, user_id: int) -> None:
         identity = self.by_id.get(user_id)
-        if identity is not None and identity not in self.free[identity.role]:
+        if identity is not None and user_id in self.lent:
+            self.lent.discard(user_id)
             self.free[identity.role].append(identity)
 
     def check_enough(self, wanted: dict[str, int]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, TypeVar
@@ -70,16 +71,28 @@ class ChatUser(User):
     role: ClassVar[str] = "requester"
 
     def __init__(self, environment: Any) -> None:
+        # Locust makes a second's worth of users in one loop turn: what can wait
+        # for the user's own greenlet (on_start) does.
         super().__init__(environment)
         self.runtime = runtime_for(environment)
-        self.rng = self.runtime.rng
         self.identity: Identity | None = None
         self.client: ChatClient | None = None
-        options = self.runtime.options
-        self.backoff = Backoff(options.reconnect_base, options.reconnect_max, self.rng)
-        self.churner = self.rng.random() < options.churn_share
-        self.next_churn = time.monotonic() + self.rng.uniform(0.5, 1.5) * options.churn_interval
+        self.churner = False
+        self.next_churn = 0.0
         self._next_start = 0.0
+        self._backoff: Backoff | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """The process's random generator (one per process: a Random is 2.5 kB)."""
+        return self.runtime.rng
+
+    @property
+    def backoff(self) -> Backoff:
+        if self._backoff is None:
+            options = self.runtime.options
+            self._backoff = Backoff(options.reconnect_base, options.reconnect_max, self.rng)
+        return self._backoff
 
     def wait_time(self) -> float:
         options = self.runtime.options
@@ -91,9 +104,13 @@ class ChatUser(User):
         return self.rng.uniform(options.think_min, options.think_max)
 
     def on_start(self) -> None:
+        # Locust starts a second's worth of users at once; people arrive spread
+        # over the second, and a thousand connects begun in one loop turn would
+        # hold the event loop (and every timing in flight) for a tenth of a second.
+        runtime = self.runtime
+        gevent.sleep(self.rng.random() * _ARRIVALS_SPREAD)
         # On failure the user stays idle (ready() is False) while the run ends:
         # StopUser from on_start would make Locust log a traceback per user.
-        runtime = self.runtime
         if runtime.failed:
             return
         try:
@@ -102,12 +119,14 @@ class ChatUser(User):
             runtime.fatal(str(exc))
             return
         self.client = ChatClient(runtime, self.identity)
-        # Locust starts a second's worth of users at once; people arrive spread
-        # over the second, and a thousand connects begun in one loop turn would
-        # hold the event loop (and every timing in flight) for a tenth of a second.
-        gevent.sleep(self.rng.random() * _ARRIVALS_SPREAD)
+        options = runtime.options
+        self.churner = self.rng.random() < options.churn_share
+        self.next_churn = time.monotonic() + self.rng.uniform(0.5, 1.5) * options.churn_interval
         self._next_start = time.monotonic()
-        self.ready()
+        if self.ready():
+            # Someone who opens the chat looks before writing: the first action
+            # comes a think time after initial_data, as every later one does.
+            self.wait()
 
     def on_stop(self) -> None:
         if self.client is not None:

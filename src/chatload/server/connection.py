@@ -90,6 +90,11 @@ class ChatConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ws.receive_eof()
+        # websockets keeps the EOFError that ended its parser, whose traceback holds
+        # the parser's frame, which holds the protocol: a cycle. Broken here, a
+        # closed connection is freed at once (the server freezes what lives long,
+        # see ServerConfig.freeze_gc).
+        self.ws.parser_exc = None
         if self._timer is not None:
             self._timer.cancel()
         if self._alive is not None:
