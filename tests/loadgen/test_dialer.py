@@ -62,7 +62,7 @@ def test_connections_take_turns_over_the_source_addresses() -> None:
 
 
 def test_a_source_address_that_is_not_local_is_one_line() -> None:
-    with pytest.raises(ConfigError, match="192.0.2.7 is not an address of this machine"):
+    with pytest.raises(ConfigError, match=r"192\.0\.2\.7 is not an address of this machine"):
         Dialer("127.0.0.1", 9, ("192.0.2.7",)).check_sources()
 
 
