@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install chromium load ui serve test lint bench-server bench-generator \
-	bench-accuracy bench-report clean
+.PHONY: install chromium test-programs load ui serve test lint bench-server bench-generator \
+	bench-scale bench-accuracy bench-report clean
 
 $(BIN)/chatload: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,17 +38,25 @@ lint: install
 	$(BIN)/ruff format --check src tests locustfiles analysis
 	$(BIN)/mypy
 
-# The report tests open the HTML report in headless Chromium, as a person would.
-chromium:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
-	  command -v apt-get >/dev/null || { echo "install Chromium for the report tests"; exit 0; }; \
+# Programs some tests drive, installed with apt-get when missing: Chromium (the
+# report and the web UI, checked as a person sees them) and libfaketime (a
+# worker whose wall clock is wrong).
+TEST_PROGRAMS := chromium:chromium faketime:faketime
+
+test-programs:
+	@missing=""; for pair in $(TEST_PROGRAMS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	[ -z "$$missing" ] || { \
+	  command -v apt-get >/dev/null || { echo "install$$missing for the tests"; exit 0; }; \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	  echo "installing Chromium (apt-get) for the report tests"; \
+	  echo "installing$$missing (apt-get) for the tests"; \
 	  $$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }
 
-test: lint chromium
+chromium: test-programs
+
+test: lint test-programs
 	$(BIN)/pytest
 
 bench-server: install
@@ -56,6 +64,9 @@ bench-server: install
 
 bench-generator: install
 	$(BIN)/chatload bench-generator
+
+bench-scale: install
+	$(BIN)/chatload bench-scale
 
 bench-accuracy: install
 	$(BIN)/chatload bench-accuracy

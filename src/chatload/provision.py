@@ -130,7 +130,7 @@ def provision(
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
-    write_users(users_out, identities, extra_columns=("name",))
+    write_users(users_out, identities, extra_columns=("name", "group"))
     return ProvisionSummary(len(users), len(events), len(chats), len(messages))
 
 
@@ -142,7 +142,9 @@ def _users(plan: ProvisionPlan, draw: _Draw) -> tuple[list[UserRow], list[Identi
         name = str(draw.fake.name())
         token = draw.token()
         users.append((user_id, name, draw.uuid(), token, role))
-        identities.append(Identity(user_id, token, role, {"name": name}))
+        identities.append(
+            Identity(user_id, token, role, {"name": name, "group": _group(plan, user_id)})
+        )
     return users, identities
 
 
@@ -159,14 +161,37 @@ def _events(plan: ProvisionPlan, draw: _Draw) -> list[EventRow]:
     return events
 
 
+def _owner_rank(plan: ProvisionPlan, rank: int) -> int:
+    """``local``: the owner (0-based) whose events the requester of ``rank`` joins."""
+    return rank * plan.owners // plan.requesters
+
+
 def _chosen_events(plan: ProvisionPlan, draw: _Draw, rank: int, events: int) -> list[int]:
     """The events the requester of ``rank`` (0-based) asked to join."""
     if plan.layout == "pairs":
         return [rank + 1]
     if plan.layout == "local":
-        start = rank * events // plan.requesters
-        return sorted((start + k) % events + 1 for k in range(plan.chats_per_requester))
+        # The events of one owner, as many as it has, then the next owner's.
+        first = _owner_rank(plan, rank) * plan.events_per_owner
+        per_owner = plan.events_per_owner
+        return sorted(
+            (first + (rank + k) % per_owner if plan.chats_per_requester <= per_owner else
+             (first + k) % events) + 1
+            for k in range(plan.chats_per_requester)
+        )  # fmt: skip
     return sorted(draw.rng.sample(range(1, events + 1), plan.chats_per_requester))
+
+
+def _group(plan: ProvisionPlan, user_id: int) -> str:
+    """The users file's group: an owner and the requesters of its events, when the
+    layout keeps them together (``local``, ``pairs``)."""
+    if plan.layout == "random":
+        return ""
+    if user_id <= plan.owners:
+        return str(user_id)
+    rank = user_id - plan.owners - 1
+    owner = rank if plan.layout == "pairs" else _owner_rank(plan, rank)
+    return str(owner // plan.events_per_owner + 1 if plan.layout == "pairs" else owner + 1)
 
 
 def _chats(

@@ -6,8 +6,15 @@ Contract (CSV, UTF-8, comma-separated, one header row):
 - ``token``: what authenticates the user in the WebSocket handshake;
 - ``role``: ``owner`` (owns events) or ``requester`` (asks to join events).
 
-Other columns are allowed and kept (``chatload provision`` adds ``name``).
-Column order is free; ids and tokens are unique.
+Optional:
+
+- ``group``: identities with the same group talk to each other (an owner and the
+  requesters of its events). In a distributed run the master lends a group's
+  identities to one worker, so that both ends of its chats run in one process
+  and are timed on one clock. Empty or absent: no grouping.
+
+Other columns are allowed and kept (``chatload provision`` adds ``name`` and
+``group``). Column order is free; ids and tokens are unique.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ class Identity:
     token: str
     role: Role
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def group(self) -> str:
+        """Who this identity talks to, as the optional ``group`` column says ("": none)."""
+        return self.extra.get("group", "")
 
 
 def read_users(path: Path) -> list[Identity]:

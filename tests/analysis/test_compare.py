@@ -69,7 +69,13 @@ def test_more_failures_or_breaches_are_regressions(
 
 def test_a_change_too_small_to_tell_from_noise_is_not_a_regression(runs: dict[str, Path]) -> None:
     comparison = compare_runs(runs["base"], runs["small"], ComparePolicy(tolerance=0.05))
-    noisy = [c for c in comparison.changes if c.judged and c.note == "within noise"]
+    # Worse by the tolerance but not significant, or too few samples to bound the
+    # quantile at all (a p99 of 50 samples is their largest): neither is judged worse.
+    noisy = [
+        c
+        for c in comparison.changes
+        if c.note == "within noise" or c.note.startswith("not judged: too few samples")
+    ]
     assert noisy, [(c.metric, c.statistic, c.note) for c in comparison.changes if c.judged]
     assert all(not c.regressed for c in noisy)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatload.cli import main
+from chatload.records.export import CHAT_METRICS_COLUMNS
 from tests.analysis.conftest import copy_run
 
 
@@ -42,7 +43,7 @@ def _second_line_field(text: str, column: int, value: str) -> str:
         (
             "chat_metrics",
             lambda text: text[: len(text) // 2],
-            "expected 13 fields, got",
+            f"expected {len(CHAT_METRICS_COLUMNS)} fields, got",
         ),
         (
             "chat_metrics",

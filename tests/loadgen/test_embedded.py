@@ -48,3 +48,46 @@ def test_the_split_is_locusts_own() -> None:
     )  # fmt: skip
     expected = json.loads(done.stdout)
     assert [weighted_split(users, weights) for users, weights in cases] == expected
+
+
+# chatload's dispatcher over real Locust worker nodes, in a child for the same reason.
+_DISPATCHED = """
+import json, sys
+from locust import User
+from locust.runners import WorkerNode
+from chatload.loadgen.dispatch import ChatDispatcher
+users, workers, owner_weight, requester_weight, probes = map(int, sys.argv[1:6])
+class OwnerUser(User):
+    weight = owner_weight
+class RequesterUser(User):
+    weight = requester_weight
+classes = [OwnerUser, RequesterUser]
+if probes:
+    class ProbeUser(User):
+        fixed_count = probes
+    classes.append(ProbeUser)
+nodes = [WorkerNode(f"w{n}") for n in range(workers)]
+dispatcher = ChatDispatcher(worker_nodes=nodes, user_classes=classes)
+dispatcher.new_dispatch(users, spawn_rate=users)
+dispatcher._wait_between_dispatch = 0
+for dispatched in dispatcher:
+    final = dispatched
+print(json.dumps(final))
+"""
+
+
+def test_each_worker_gets_every_persona_in_proportion() -> None:
+    for users, workers, weights, probes in ((40, 2, (1, 3), 0), (60, 3, (1, 3), 6),
+                                            (23, 2, (1, 4), 0), (100, 4, (2, 5), 0)):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", _DISPATCHED, str(users), str(workers), *map(str, weights),
+             str(probes)],
+            capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+        )  # fmt: skip
+        per_worker = json.loads(done.stdout)
+        owners = [counts["OwnerUser"] for counts in per_worker.values()]
+        assert max(owners) - min(owners) <= 1, per_worker  # Locust's own: all on one worker
+        options = ChatOptions(owner_weight=weights[0], requester_weight=weights[1], probes=probes)
+        wanted = roles_wanted(users, options, workers)
+        requesters = sum(c["RequesterUser"] + c.get("ProbeUser", 0) for c in per_worker.values())
+        assert {"owner": sum(owners), "requester": requesters} == wanted, per_worker

@@ -12,119 +12,41 @@ figure has regressed when:
 - acknowledged messages per second fell by more than ``tolerance``;
 - the candidate broke more guarantees than the baseline.
 
-Noise is not a regression: the change must also be significant. A percentile
-has regressed only when the candidate's confidence interval lies wholly above the
-baseline's (distribution-free intervals from the binomial rank of a sample
-quantile, z = 3), and a failure ratio only when a one-sided two-proportion z-test
-gives z > 3. So the p95 of 500 connects, or one timeout among them, does not fail
-a build. p90, p99.9 and max are shown, not judged unless asked for.
+Noise is not a regression: the change must also be significant, judged for the
+whole family of figures at once (``analysis.significance``: a distribution-free
+test of each quantile and of each failure ratio, Holm's procedure over all of
+them, 1 % family-wise). So two runs of one build compare as "no regression"
+nearly always, and the p99 of 30 connects (the largest of them) is not judged at
+all: it is shown "not judged: too few samples". p90, p99.9 and max are shown, not
+judged unless asked for.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Final
 
 from chatload.analysis.capacity import Totals, aggregate
+from chatload.analysis.compare_plots import distributions_plot, percentiles_plot
+from chatload.analysis.comparison import SHOWN, Change, ComparePolicy, Comparison
 from chatload.analysis.html import cell, page
-from chatload.analysis.inputs import RunData, load_run
-from chatload.errors import ConfigError
-from chatload.records.hdr import quantile_bounds
+from chatload.analysis.inputs import load_run
+from chatload.analysis.significance import (
+    failure_p_value,
+    highest_judged_share,
+    holm,
+    quantile_p_value,
+)
 from chatload.slo import MetricFigures
 from chatload.tracking.metrics import METRICS, SEND_ACK
 
 __all__ = ["Change", "ComparePolicy", "Comparison", "compare_runs", "table", "write_comparison"]
 
-SHOWN: Final = ("p50", "p90", "p95", "p99", "p999", "max")
 _SHARE: Final = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999, "max": 1.0}
-SIGNIFICANT_Z: Final = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class ComparePolicy:
-    tolerance: float = 0.10  # relative
-    min_change_ms: float = 1.0
-    failure_tolerance: float = 0.001  # absolute: 0.1 percentage point
-    judged: tuple[str, ...] = ("p50", "p95", "p99")
-
-    def __post_init__(self) -> None:
-        unknown = [name for name in self.judged if name not in SHOWN]
-        if unknown:
-            raise ConfigError(
-                f"--percentiles: unknown {', '.join(unknown)} (choose from {', '.join(SHOWN)})"
-            )
-        if self.tolerance < 0 or self.min_change_ms < 0 or self.failure_tolerance < 0:
-            raise ConfigError("--tolerance, --min-change-ms and --failure-tolerance must be >= 0")
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    metric: str
-    statistic: str
-    baseline: float | None
-    candidate: float | None
-    unit: str  # "ms", "%", "/s" or ""
-    judged: bool
-    regressed: bool
-    note: str = ""  # why a figure is not judged
-
-    @property
-    def relative(self) -> float | None:
-        if self.baseline is None or self.candidate is None or not self.baseline:
-            return None
-        return self.candidate / self.baseline - 1
-
-    def text(self, value: float | None) -> str:
-        if value is None:
-            return "-"
-        if self.unit == "%":
-            return f"{value:.3%}"
-        if self.unit == "ms":
-            return f"{value:.3f} ms"
-        return f"{value:,.1f}{self.unit}"
-
-    def verdict(self) -> str:
-        if self.regressed:
-            return "REGRESSED"
-        return (self.note or "ok") if self.judged else ""
-
-    def change_text(self) -> str:
-        if self.baseline is None or self.candidate is None:
-            return "no samples" if self.candidate is None else "new"
-        if self.unit == "%":
-            return f"{(self.candidate - self.baseline) * 100:+.3f} pt"
-        relative = self.relative
-        return f"{relative:+.1%}" if relative is not None else f"{self.candidate:+g}"
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    baseline: RunData
-    candidate: RunData
-    baseline_totals: Totals
-    candidate_totals: Totals
-    changes: list[Change]
-    policy: ComparePolicy
-
-    @property
-    def regressions(self) -> list[Change]:
-        return [change for change in self.changes if change.regressed]
-
-    def verdict(self) -> str:
-        worse = self.regressions
-        judged = sum(1 for change in self.changes if change.judged)
-        if not worse:
-            return (
-                f"NO REGRESSION: {judged} judged figures within {self.policy.tolerance:.0%} "
-                f"(and {self.policy.min_change_ms:g} ms) of the baseline"
-            )
-        listed = ", ".join(f"{c.metric} {c.statistic} {c.change_text()}" for c in worse[:6])
-        more = f" and {len(worse) - 6} more" if len(worse) > 6 else ""
-        return f"REGRESSION: {len(worse)} of {judged} judged figures worse: {listed}{more}"
+_LABEL: Final = {share: name for name, share in _SHARE.items()}
 
 
 def compare_runs(
@@ -136,66 +58,112 @@ def compare_runs(
     base_run, cand_run = load_run(baseline, progress), load_run(candidate, progress)
     base, _ = aggregate(base_run, [], progress)
     cand, _ = aggregate(cand_run, [], progress)
-    changes: list[Change] = []
+    changes = compare_totals(base, cand, len(base_run.breaches), len(cand_run.breaches), policy)
+    return Comparison(base_run, cand_run, base, cand, changes, policy)
+
+
+def compare_totals(
+    base: Totals, cand: Totals, old_breaches: int, new_breaches: int, policy: ComparePolicy
+) -> list[Change]:
+    """Every figure of two runs' merged histograms, baseline against candidate."""
     measured: set[str] = set(base.histograms) | set(cand.histograms)
     names = [m for m in METRICS if m in measured] + sorted(measured - set(METRICS))
     base_figures, cand_figures = base.figures({}), cand.figures({})
+    changes: list[Change] = []
+    family = _Family()
     for metric in names:
         before, after = base_figures.metrics.get(metric), cand_figures.metrics.get(metric)
         for statistic in SHOWN:
             old = float(getattr(before.percentiles, f"{statistic}_ms")) if before else None
             new = float(getattr(after.percentiles, f"{statistic}_ms")) if after else None
-            judged = statistic in policy.judged
-            regressed, note = (
-                _latency_regressed(metric, statistic, old, new, base=base, cand=cand, policy=policy)
-                if judged
-                else (False, "")
-            )
-            changes.append(Change(metric, statistic, old, new, "ms", judged, regressed, note))
-        changes.append(_failures(metric, before, after, policy))
+            change = Change(metric, statistic, old, new, "ms", statistic in policy.judged, False)
+            if change.judged and old is not None:
+                change = _judge_latency(change, base, cand, policy, family.at(len(changes)))
+            changes.append(change)
+        changes.append(_failures(metric, before, after, policy, family.at(len(changes))))
+    changes = family.settle(changes)
     changes.append(_rate(base, cand, policy))
-    old_breaches, new_breaches = len(base_run.breaches), len(cand_run.breaches)
     changes.append(
         Change("invariant", "breaches", float(old_breaches), float(new_breaches), "", True,
                new_breaches > old_breaches)
     )  # fmt: skip
-    return Comparison(base_run, cand_run, base, cand, changes, policy)
+    return changes
 
 
-def _latency_regressed(
-    metric: str, statistic: str, old: float | None, new: float | None, *,
-    base: Totals, cand: Totals, policy: ComparePolicy,
-) -> tuple[bool, str]:  # fmt: skip
-    if old is None:
-        return False, ""  # nothing to regress from
+@dataclass
+class _Family:
+    """The figures judged together: their p-values, and which moved more than the
+    tolerances allow, by position in the list of changes."""
+
+    p_values: dict[int, float] = field(default_factory=dict)
+    worse: set[int] = field(default_factory=set)
+    position: int = 0
+
+    def at(self, position: int) -> _Family:
+        self.position = position
+        return self
+
+    def member(self, p_value: float, worse: bool) -> None:
+        self.p_values[self.position] = p_value
+        if worse:
+            self.worse.add(self.position)
+
+    def settle(self, changes: list[Change]) -> list[Change]:
+        """Each member once Holm's procedure has weighed every p-value."""
+        significant = holm(self.p_values)
+        settled = []
+        for position, change in enumerate(changes):
+            p_value = self.p_values.get(position)
+            if position in self.worse:
+                regressed = position in significant
+                note = "" if regressed else "within noise"
+                settled.append(replace(change, regressed=regressed, note=note, p_value=p_value))
+            else:
+                settled.append(replace(change, p_value=p_value))
+        return settled
+
+
+def _judge_latency(
+    change: Change, base: Totals, cand: Totals, policy: ComparePolicy, family: _Family
+) -> Change:
+    """A judged percentile: lost (regressed), too few samples (not judged), or a
+    member of the family whose p-value Holm's procedure weighs."""
+    old, new = change.baseline, change.candidate
+    assert old is not None
     if new is None:
-        return True, ""  # the candidate lost the metric
-    if not (new > old * (1 + policy.tolerance) and new - old > policy.min_change_ms):
-        return False, ""
-    share = _SHARE[statistic]
+        return replace(change, regressed=True)  # the candidate lost the metric
+    share = _SHARE[change.statistic]
+    base_hist, cand_hist = base.histograms[change.metric], cand.histograms[change.metric]
+    fewest = min(base_hist.get_total_count(), cand_hist.get_total_count())
     if share >= 1.0:
-        return True, ""
-    _, base_high = quantile_bounds(base.histograms[metric], share, SIGNIFICANT_Z)
-    cand_low, _ = quantile_bounds(cand.histograms[metric], share, SIGNIFICANT_Z)
-    if cand_low <= base_high:
-        return False, "within noise"
-    return True, ""
+        regressed = new > old * (1 + policy.tolerance) and new - old > policy.min_change_ms
+        return replace(change, regressed=regressed)
+    p_value = quantile_p_value(base_hist, cand_hist, share)
+    if p_value is None:
+        highest = highest_judged_share(fewest, tuple(s for s in _SHARE.values() if s < 1))
+        bound = f"bounds {_LABEL[highest]} at most" if highest else "bounds no percentile"
+        return replace(change, judged=False,
+                       note=f"not judged: too few samples (n = {fewest} {bound})")  # fmt: skip
+    family.member(p_value, new > old * (1 + policy.tolerance) and new - old > policy.min_change_ms)
+    return change
 
 
 def _failures(
-    metric: str, before: MetricFigures | None, after: MetricFigures | None, policy: ComparePolicy
+    metric: str,
+    before: MetricFigures | None,
+    after: MetricFigures | None,
+    policy: ComparePolicy,
+    family: _Family,
 ) -> Change:
     old = before.failures / before.count if before and before.count else None
     new = after.failures / after.count if after and after.count else None
-    regressed = False
+    change = Change(metric, "failure_ratio", old, new, "%", True, False)
     if before and after and old is not None and new is not None:
-        pooled = (before.failures + after.failures) / (before.count + after.count)
-        spread = math.sqrt(pooled * (1 - pooled) * (1 / before.count + 1 / after.count))
-        significant = new > old if spread == 0 else (new - old) / spread > SIGNIFICANT_Z
-        regressed = new - old > policy.failure_tolerance and significant
+        p_value = failure_p_value(before.failures, before.count, after.failures, after.count)
+        family.member(p_value, new - old > policy.failure_tolerance)
     elif old is not None:
-        regressed = True  # the candidate lost the metric
-    return Change(metric, "failure_ratio", old, new, "%", True, regressed)
+        change = replace(change, regressed=True)  # the candidate lost the metric
+    return change
 
 
 def _rate(base: Totals, cand: Totals, policy: ComparePolicy) -> Change:
@@ -228,8 +196,6 @@ def table(comparison: Comparison) -> str:
 
 def write_comparison(comparison: Comparison, out: Path) -> Path:
     """``out/compare.html`` with its plots; the page's path."""
-    from chatload.analysis.compare_plots import distributions_plot, percentiles_plot
-
     out.mkdir(parents=True, exist_ok=True)
     images = [
         (

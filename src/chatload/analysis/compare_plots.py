@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from chatload.analysis.comparison import Comparison
 from chatload.analysis.plots import empty_axis, log_scale, plt, save
 from chatload.records.hdr import value_buckets
 from chatload.tracking.metrics import DELIVERY, UNREAD_PROPAGATION
-
-if TYPE_CHECKING:
-    from chatload.analysis.compare import Comparison
 
 __all__ = ["distributions_plot", "percentiles_plot"]
 

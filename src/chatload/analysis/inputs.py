@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from chatload.errors import ConfigError
+from chatload.records.trust import Trust
 
 __all__ = ["Breach", "MetricSeries", "RunData", "find_prefix", "iter_hdr", "load_run"]
 
@@ -148,13 +149,16 @@ class MetricSeries:
     """One metric's rows of chat_metrics, column by column: a day at one-second
     intervals is 700,000 rows, which as objects would cost a few hundred MiB."""
 
-    __slots__ = ("count", "end", "failures", "max_ms", "p50_ms", "p95_ms", "p99_ms", "start")
+    __slots__ = ("count", "cross_process", "end", "failures", "late", "max_ms", "p50_ms",
+                 "p95_ms", "p99_ms", "start")  # fmt: skip
 
     def __init__(self) -> None:
         self.start = array("d")
         self.end = array("d")
         self.count = array("q")
         self.failures = array("q")
+        self.cross_process = array("q")
+        self.late = array("q")
         self.p50_ms = array("d")
         self.p95_ms = array("d")
         self.p99_ms = array("d")
@@ -187,8 +191,11 @@ class RunData:
     failures: list[tuple[float, str, str, int]] = field(
         default_factory=list
     )  # (start, metric, kind, n)
-    # (start, end, process, cpu_percent, loop_lag_p99_ms, saturated, phase)
-    health: list[tuple[float, float, str, float, float, bool, str]] = field(default_factory=list)
+    # (start, end, process, cpu_percent, loop_lag_p99_ms, saturated, phase,
+    #  clock_offset_ms, clock_uncertainty_ms)
+    health: list[tuple[float, float, str, float, float, bool, str, float, float]] = field(
+        default_factory=list
+    )
     breaches: list[Breach] = field(default_factory=list)
     slo: list[tuple[str, str, bool]] = field(default_factory=list)
 
@@ -204,17 +211,41 @@ class RunData:
     def end(self) -> float:
         return max((s.end[-1] for s in self.series.values() if len(s)), default=0.0)
 
+    def _hot_phases(self) -> dict[float, str]:
+        """Each interval where some generator process was saturated: in what phase
+        (running, under load, outranks spawning, which outranks stopping)."""
+        hot: dict[float, str] = {}
+        for start, _, _, _, _, saturated, phase, _, _ in self.health:
+            current = hot.get(start)
+            if saturated and (current is None or _PHASES.index(phase) < _PHASES.index(current)):
+                hot[start] = phase
+        return hot
+
     def saturated_by_phase(self) -> dict[str, int]:
         """Intervals where some generator process was saturated, by what it was doing:
         ``running`` (under load), ``spawning`` or ``stopping``."""
-        worst: dict[float, str] = {}
-        for start, _, _, _, _, saturated, phase in self.health:
-            if saturated and _PHASES.index(phase) >= _PHASES.index(worst.get(start, "running")):
-                worst[start] = phase
         counts = dict.fromkeys(_PHASES, 0)
-        for phase in worst.values():
+        for phase in self._hot_phases().values():
             counts[phase] += 1
         return counts
+
+    def trust(self) -> Trust:
+        """How far the run's measurements can be trusted (``records.trust``)."""
+        trust, hot = Trust(), self._hot_phases()
+        kinds: dict[tuple[float, str], dict[str, int]] = {}
+        for start, metric, kind, count in self.failures:
+            by_kind = kinds.setdefault((start, metric), {})
+            by_kind[kind] = by_kind.get(kind, 0) + count
+        for metric, series in self.series.items():
+            for index, start in enumerate(series.start):
+                trust.add_metric(
+                    metric, series.count[index], kinds.get((start, metric), {}),
+                    cross_process=series.cross_process[index], late=series.late[index],
+                    saturated=hot.get(start),
+                )  # fmt: skip
+        for *_, uncertainty in self.health:
+            trust.add_clock(uncertainty)
+        return trust
 
     @property
     def interval_seconds(self) -> float:
@@ -293,6 +324,9 @@ def _metrics(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]
         series.end.append(end)
         series.count.append(int(_number(path, line, row, "count", int)))
         series.failures.append(int(_number(path, line, row, "failures", int)))
+        # Files from before these columns: nothing crossed, nothing was late.
+        series.cross_process.append(int(row.get("cross_process") or 0))
+        series.late.append(int(row.get("late") or 0))
         series.p50_ms.append(_number(path, line, row, "p50_ms"))
         series.p95_ms.append(_number(path, line, row, "p95_ms"))
         series.p99_ms.append(_number(path, line, row, "p99_ms"))
@@ -347,6 +381,8 @@ def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]
                 _number(path, line, row, "loop_lag_p99_ms"),
                 row["saturated"] == "true",
                 row.get("phase") or "running",  # files from before phases were load only
+                float(row.get("clock_offset_ms") or 0.0),
+                float(row.get("clock_uncertainty_ms") or 0.0),
             )
         )
 

@@ -186,7 +186,7 @@ def _page(
     peak_users = max((users for _, users in run.users), default=0)
     by_phase = run.saturated_by_phase()
     saturated = by_phase["running"]
-    setup = by_phase["spawning"] + by_phase["stopping"]
+    spawning = by_phase["spawning"]
     verdict_line = (
         "every SLO holds"
         if verdicts and all(v.passed for v in verdicts)
@@ -214,12 +214,12 @@ def _page(
         f"guarantees; generator saturated in {saturated} interval(s) under load"
         + (" (latencies measured then are the generator's, not the server's)" if saturated else "")
         + (
-            f", and in {setup} while users were spawning or stopping (start-up and shutdown "
-            "work, marked in the generator health)"
-            if setup
+            f", and in {spawning} while users were spawning (start-up work, marked in the "
+            "generator health)"
+            if spawning
             else ""
         )
-        + ".</p>",
+        + f".<br>{escape(run.trust().line())}</p>",
         "<h2>Summary</h2>",
         _summary_table(figures),
         "<h2>SLO verdicts</h2>",

@@ -45,6 +45,10 @@ class CollectorPolicy:
         self.frozen_seconds = 0.0  # what the last full collection before a freeze took
 
     def start(self) -> None:
+        """Before any user: what the process holds already (Locust, the libraries)
+        is frozen too, so that no later collection walks it."""
+        gc.collect()
+        gc.freeze()
         first, young, _ = self._thresholds
         gc.set_threshold(first, young, _NO_FULL_COLLECTIONS)
 

@@ -103,7 +103,8 @@ class Dialer:
     def target(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _resolve(self, timeout: float) -> tuple[int, tuple[str, int]]:
+    def address(self) -> tuple[int, tuple[str, int]]:
+        """The server's address family and address, resolved on first use."""
         if self._address is None:
             try:
                 infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
@@ -134,7 +135,7 @@ class Dialer:
 
     def connect(self, timeout: float) -> socket.socket:
         """A connected TCP socket (blocking, with ``timeout``), Nagle off."""
-        family, address = self._resolve(timeout)
+        family, address = self.address()
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:

@@ -31,41 +31,48 @@ _WEB_UI_REQUESTERS = 1000
 _OWNER_CLASS, _REQUESTER_CLASS = "OwnerUser", "RequesterUser"
 
 
-def roles_wanted(users: int, options: ChatOptions) -> dict[str, int]:
-    """Identities per role that ``users`` Locust users take, split as Locust's
-    dispatcher splits them: the access probes (requesters, a fixed count) first,
-    then owners and requesters by weight."""
+def roles_wanted(users: int, options: ChatOptions, workers: int = 1) -> dict[str, int]:
+    """Identities per role that ``users`` Locust users take, split as the dispatcher
+    splits them: the access probes (requesters, a fixed count) first, then owners
+    and requesters by weight, dealt a class at a time to ``workers`` workers
+    (``loadgen.dispatch``)."""
     probes = min(options.probes, users)
     weighted = users - probes
     owners = weighted_split(
-        weighted, {_OWNER_CLASS: options.owner_weight, _REQUESTER_CLASS: options.requester_weight}
+        weighted,
+        {_OWNER_CLASS: options.owner_weight, _REQUESTER_CLASS: options.requester_weight},
+        repeat=workers,
     )[_OWNER_CLASS]
     return {"owner": owners, "requester": weighted - owners + probes}
 
 
-def weighted_split(users: int, weights: dict[str, int]) -> dict[str, int]:
+def weighted_split(users: int, weights: dict[str, int], repeat: int = 1) -> dict[str, int]:
     """How many of the first ``users`` Locust gives each class: the same rule as its
     dispatcher, each next user to the class whose pick brings the counts closest
-    to the weights (Kullback-Leibler divergence), ties to the smaller name."""
+    to the weights (Kullback-Leibler divergence), ties to the smaller name; each
+    pick given ``repeat`` users in a row (one per worker, ``loadgen.dispatch``)."""
     # A class picked n times costs w*log2((w+n)/(w+n+1)) for the next pick: most
     # negative first. Kept as (cost, n + w, w, name) in a heap, like the dispatcher.
     heap = [(w * math.log2(w / (w + 1.0)), w + 1.0, float(w), name)
             for name, w in weights.items() if w > 0]  # fmt: skip
     heapq.heapify(heap)
     counts = dict.fromkeys(weights, 0)
-    for _ in range(users if heap else 0):
+    left = users if heap else 0
+    while left > 0:
         _, seen, weight, name = heap[0]
-        counts[name] += 1
+        taken = min(max(1, repeat), left)
+        counts[name] += taken
+        left -= taken
         heapq.heapreplace(heap, (weight * math.log2(seen / (seen + 1.0)), seen + 1.0, weight, name))
     return counts
 
 
 class EmbeddedServer:
-    def __init__(self, options: ChatOptions, users: int | None) -> None:
+    def __init__(self, options: ChatOptions, users: int | None, workers: int = 1) -> None:
         if users is None:
             owners, requesters = _WEB_UI_OWNERS, _WEB_UI_REQUESTERS
         else:
-            wanted = roles_wanted(users, options)
+            wanted = roles_wanted(users, options, workers)
             owners, requesters = max(2, wanted["owner"]), max(4, wanted["requester"])
         owners = options.embedded_owners or owners
         requesters = options.embedded_requesters or requesters

@@ -4,6 +4,12 @@ The master (or the only process of a local run) holds the pool and lends
 identities one at a time; workers ask for them with Locust messages, so no
 identity is ever used by two users at once, however users are spread over
 workers and whenever they start or stop. Workers need no users file of their own.
+
+Identities of one ``group`` (an owner and the requesters of its events, as the
+users file says) go to one worker wherever possible: the first identity of a
+group that a worker takes gives it the group, and that worker's next requests
+are served from its groups first. Both ends of those chats then run in one
+process and are timed on its monotonic clock, not across two wall clocks.
 """
 
 from __future__ import annotations
@@ -28,34 +34,85 @@ RETURN: Final = "chatload_identity_return"
 
 
 class IdentityPool:
-    """Every identity of the run, by role; lent and given back."""
+    """Every identity of the run, by role; lent and given back, groups kept together."""
 
     def __init__(self, identities: Iterable[Identity]) -> None:
         self.free: dict[str, deque[Identity]] = {"owner": deque(), "requester": deque()}
         self.by_id: dict[int, Identity] = {}
         self.lent: set[int] = set()  # a given-back id is checked here, not in the queue
+        # The free identities of each group by role; the groups no worker holds yet,
+        # by role, in file order; and the groups each worker holds.
+        self._groups: dict[str, dict[str, deque[Identity]]] = {}
+        self._unheld: dict[str, deque[str]] = {"owner": deque(), "requester": deque()}
+        self._holder: dict[str, str] = {}
+        self._held: dict[str, list[str]] = {}
         for identity in identities:
             self.free[identity.role].append(identity)
             self.by_id[identity.user_id] = identity
+            group = identity.group
+            if group:
+                roles = self._groups.get(group)
+                if roles is None:
+                    roles = self._groups[group] = {"owner": deque(), "requester": deque()}
+                if not roles[identity.role]:
+                    self._unheld[identity.role].append(group)
+                roles[identity.role].append(identity)
         self.total = {role: len(free) for role, free in self.free.items()}
 
-    def lend(self, role: str) -> Identity:
+    def lend(self, role: str, worker: str | None = None) -> Identity:
+        """The next free identity of ``role``. For a ``worker``: from the groups it
+        holds, else from a group nobody holds (which it then holds), else any."""
+        identity = None
+        if worker is not None:
+            identity = self._from_groups(role, self._held.get(worker, ()))
+            if identity is None:
+                identity = self._from_unheld_group(role, worker)
         free = self.free[role]
-        if not free:
-            raise ConfigError(
-                f"fewer identities than users: the users file has {self.total[role]} "
-                f"{role}s and the run wants more; add {role}s to the users file or lower "
-                "-u (or the weight of that role)"
-            )
-        identity = free.popleft()
+        while identity is None:
+            if not free:
+                raise ConfigError(
+                    f"fewer identities than users: the users file has {self.total[role]} "
+                    f"{role}s and the run wants more; add {role}s to the users file or lower "
+                    "-u (or the weight of that role)"
+                )
+            candidate = free.popleft()
+            if candidate.user_id not in self.lent:  # else lent from its group already
+                identity = candidate
         self.lent.add(identity.user_id)
         return identity
+
+    def _from_groups(self, role: str, groups: Iterable[str]) -> Identity | None:
+        for group in groups:
+            queue = self._groups[group][role]
+            while queue:
+                identity = queue.popleft()
+                if identity.user_id not in self.lent:
+                    return identity
+        return None
+
+    def _from_unheld_group(self, role: str, worker: str) -> Identity | None:
+        unheld = self._unheld[role]
+        while unheld:
+            group = unheld.popleft()
+            if group in self._holder:
+                continue
+            identity = self._from_groups(role, (group,))
+            if identity is not None:
+                self._holder[group] = worker
+                self._held.setdefault(worker, []).append(group)
+                return identity
+        return None
 
     def give_back(self, user_id: int) -> None:
         identity = self.by_id.get(user_id)
         if identity is not None and user_id in self.lent:
             self.lent.discard(user_id)
             self.free[identity.role].append(identity)
+            group = identity.group
+            if group:
+                self._groups[group][identity.role].append(identity)
+                if group not in self._holder:
+                    self._unheld[identity.role].append(group)
 
     def check_enough(self, wanted: dict[str, int]) -> None:
         for role, count in wanted.items():
@@ -123,7 +180,7 @@ def serve_identities(runner: Any, pool: Callable[[], IdentityPool]) -> None:
     def lend(environment: Any, msg: Any) -> None:
         role = msg.data["role"]
         try:
-            identity = pool().lend(role)
+            identity = pool().lend(role, str(msg.node_id))
         except ConfigError as exc:
             runner.send_message(GRANT, {"role": role, "error": str(exc)}, client_id=msg.node_id)
             return

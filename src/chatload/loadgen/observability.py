@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +26,10 @@ import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
 from chatload.records.export import RecordsExporter, SampleWriter, Saturation
-from chatload.records.hdr import IntervalRecorder, IntervalSnapshot
+from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, percentiles
+from chatload.tracking.clocks import Offset
 from chatload.tracking.invariants import INVARIANT, Breach, ChatSummary, compare_sides
-from chatload.tracking.metrics import Sample, failure_kind
+from chatload.tracking.metrics import DELIVERY, Sample, failure_kind
 
 __all__ = [
     "BREACHES",
@@ -177,6 +179,15 @@ class Collector:
         if self.exporter.breaches:
             found = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.exporter.breaches.items()))
             log.warning("the server broke its guarantees: %s", found)
+        trust = self.exporter.trust
+        delivery = self.exporter.summary().get(DELIVERY)
+        warning = trust.clock_warning(
+            percentiles(delivery.histogram).p50_ms if delivery is not None else 0.0
+        )
+        if warning:
+            log.warning("%s", warning)
+        sys.stderr.write(trust.line() + "\n")
+        sys.stderr.flush()
 
 
 class Observer:
@@ -190,6 +201,7 @@ class Observer:
         collector: Collector | None,
         samples: Path | None,
         phase: Callable[[], str] = lambda: "running",
+        clock: Callable[[], Offset] = Offset,
     ) -> None:
         self.environment = environment
         self.runner = environment.runner
@@ -199,6 +211,7 @@ class Observer:
         # outranks running (an interval that saw any start-up work is marked so).
         self._phase_now = phase
         self._phase = phase()
+        self._clock = clock
         self.recorder = IntervalRecorder(interval, self.process, time.time())
         self.health = HealthMonitor()
         self.samples = (
@@ -214,9 +227,12 @@ class Observer:
         self._greenlet = gevent.spawn(self._tick)
 
     def record(self, sample: Sample) -> None:
+        if sample.late:
+            self.recorder.late(sample.metric)
+            return
         error = sample.error
         kind = failure_kind(error) if error is not None else None
-        self.recorder.record(sample.metric, sample.seconds, kind)
+        self.recorder.record(sample.metric, sample.seconds, kind, sample.cross_process)
         if self.samples is not None:
             self.samples.add(time.time(), sample, kind or "")
 
@@ -230,7 +246,11 @@ class Observer:
         return now
 
     def _roll(self, wall: float, phase: str) -> IntervalSnapshot:
-        snapshot = self.recorder.roll(wall, self.health.take())
+        health = self.health.take()
+        clock = self._clock()
+        health["clock_offset_ms"] = clock.offset * 1000
+        health["clock_uncertainty_ms"] = clock.uncertainty * 1000
+        snapshot = self.recorder.roll(wall, health)
         snapshot.phase = self._phase
         self._phase = phase
         return snapshot

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import gevent
+from locust.dispatch import UsersDispatcher
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
@@ -36,7 +37,10 @@ from chatload.limits import (
     raise_open_file_limit,
     server_capacity_problem,
 )
+from chatload.loadgen import clocksync
 from chatload.loadgen import options as chat_options
+from chatload.loadgen.clocksync import serve_clock
+from chatload.loadgen.dispatch import ChatDispatcher
 from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
 from chatload.loadgen.gates import SloGate
 from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
@@ -128,6 +132,7 @@ class _Plugin:
         self._winding: gevent.Greenlet | None = None
         self.gate: SloGate | None = None
         self.worker_capacity: dict[str, Capacity] = {}
+        self.clock_offsets: dict[str, tuple[float, float]] = {}  # on the master, by origin
 
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
@@ -136,6 +141,8 @@ class _Plugin:
             self.lender = RemoteLender(runner)
             runner.register_message(READS, self._reads_from_master)
             runner.register_message(WIND_DOWN, self._wind_down_from_master)
+            runner.register_message(clocksync.PONG, self._clock_pong)
+            runner.register_message(clocksync.OFFSETS, self._clock_offsets)
             self._report_capacity(environment)
             return
         try:
@@ -149,11 +156,14 @@ class _Plugin:
             peak = run_peak_users(environment)
             self._check_capacity(environment, options, peak)
             if not environment.host:
-                self.embedded = EmbeddedServer(options, peak)
+                self.embedded = EmbeddedServer(options, peak, _expected_workers(environment))
                 environment.host = self.embedded.url
             self._resolve(environment, options)
             if isinstance(runner, MasterRunner):
+                if environment.dispatcher_class is UsersDispatcher:
+                    environment.dispatcher_class = ChatDispatcher
                 serve_identities(runner, self._current_pool)
+                serve_clock(runner, self.clock_offsets)
                 runner.register_message(CAPACITY, self._capacity_from_worker)
                 runner.register_message(READS, self._relay_reads)
                 runner.register_message(FATAL, self._fatal_from_worker)
@@ -257,7 +267,7 @@ class _Plugin:
     ) -> None:
         assert self.pool is not None
         if users:
-            self.pool.check_enough(roles_wanted(users, options))
+            self.pool.check_enough(roles_wanted(users, options, _expected_workers(environment)))
         if not self.checked:
             owners = list(self.pool.free["owner"]) or list(self.pool.free["requester"])
             preflight(environment.host, owners, options)
@@ -286,15 +296,16 @@ class _Plugin:
         assert self.lender is not None
         self._winding = None
         self.runtime = ChatRuntime(environment, options, self.lender)
+        set_runtime(environment, self.runtime)
+        self.runtime.start()  # before the observer: its start-up work is no load
         if not isinstance(runner, MasterRunner):
             self.observer = Observer(
                 environment, interval=options.chat_interval, collector=self.collector,
                 samples=options.chat_samples, phase=self.runtime.phase,
+                clock=self.runtime.own_clock,
             )  # fmt: skip
             self.observer.start()
             self.runtime.observer = self.observer
-        set_runtime(environment, self.runtime)
-        self.runtime.start()
         if self.gate is not None:
             self.gate.watch(options)
 
@@ -398,12 +409,31 @@ class _Plugin:
     def _relay_reads(self, environment: Any, msg: Any) -> None:
         environment.runner.send_message(READS, msg.data)
 
+    def _clock_pong(self, environment: Any, msg: Any) -> None:
+        if self.runtime is not None and self.runtime.clock is not None:
+            self.runtime.clock.on_pong(environment, msg)
+
+    def _clock_offsets(self, environment: Any, msg: Any) -> None:
+        if self.runtime is not None and self.runtime.clock is not None:
+            self.runtime.clock.on_offsets(environment, msg)
+
     def _reads_from_master(self, environment: Any, msg: Any) -> None:
         if self.runtime is not None:
             self.runtime.receive_reads(msg.data)
 
     def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
         report_fatal(environment, msg.data["message"])
+
+
+def _expected_workers(environment: Any) -> int:
+    """The workers a master deals users to (the dispatcher deals a class per worker
+    in a row, which changes the split of the first users a little)."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return 1
+    parsed = environment.parsed_options
+    expected = getattr(parsed, "expect_workers", 1) if parsed is not None else 1
+    return max(1, runner.worker_count or int(expected or 1))
 
 
 def _let_locust_write_its_csv(environment: Any) -> None:

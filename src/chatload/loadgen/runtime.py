@@ -11,6 +11,7 @@ pump that sends read notices to the master for other workers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sys
@@ -20,9 +21,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import gevent
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from chatload.errors import ConfigError
+from chatload.errors import ChatloadError, ConfigError
 from chatload.limits import release_free_memory
 from chatload.loadgen.client import ChatClient
+from chatload.loadgen.clocksync import ClockSync
 from chatload.loadgen.collector_policy import CollectorPolicy
 from chatload.loadgen.content import Writer
 from chatload.loadgen.dialer import Dialer
@@ -30,6 +32,7 @@ from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.receiver import Receiver, cooperatively
 from chatload.loadgen.transport import WebSocketTransport, dialer_for, tls_context
 from chatload.protocol.codec import codec_by_name
+from chatload.tracking.clocks import Offset
 from chatload.tracking.deadlines import Deadlines
 from chatload.tracking.invariants import INVARIANT, Breach
 from chatload.tracking.ledger import Ledger, ReadNotice
@@ -78,6 +81,7 @@ class ChatRuntime:
         self.codec = codec_by_name(options.envelope)
         self.is_worker = isinstance(environment.runner, WorkerRunner)
         self.ledger = Ledger(share_reads=self.is_worker)
+        self.clock = ClockSync(environment.runner, self.ledger.offsets) if self.is_worker else None
         self.writer = Writer(options)
         self.transport_settings = options.transport_settings
         self.clients: set[ChatClient] = set()
@@ -117,7 +121,12 @@ class ChatRuntime:
         return WebSocketTransport(host, settings, self._dialer, self._tls)
 
     def report(self, sample: Sample) -> None:
-        """One Locust request event; ``response_time`` in milliseconds, never a placeholder."""
+        """One Locust request event; ``response_time`` in milliseconds, never a placeholder.
+        A late answer (its request already failed) is counted as late, not fired."""
+        if sample.late:
+            if self.observer is not None:
+                self.observer.record(sample)
+            return
         self._fire(
             request_type=REQUEST_TYPE,
             name=sample.metric,
@@ -159,6 +168,10 @@ class ChatRuntime:
         self.clients.add(client)
         self._joined += 1
 
+    def own_clock(self) -> Offset:
+        """This process's wall clock against the master's (zero on the master or alone)."""
+        return self.ledger.offsets.own
+
     def phase(self) -> str:
         """What the process is doing: spawning (until the connections of a spawn
         settled), stopping (quiescence and after), or running (the load)."""
@@ -189,7 +202,16 @@ class ChatRuntime:
 
     def start(self) -> None:
         self.collector_policy.start()
+        if self.environment.host:
+            # Resolving the server's address starts gevent's resolver threads: done
+            # now, not in the first user's connect.
+            with contextlib.suppress(ChatloadError):
+                self.new_transport()
+                if self._dialer is not None:
+                    self._dialer.address()
         self.receiver.start()
+        if self.clock is not None:
+            self.clock.start()
         self._greenlets.append(gevent.spawn(self._tick))
         if self.is_worker:
             self._greenlets.append(gevent.spawn(self._pump_reads))
@@ -198,6 +220,8 @@ class ChatRuntime:
         gevent.killall(self._greenlets, block=True, timeout=2)
         self._greenlets.clear()
         self.receiver.stop()
+        if self.clock is not None:
+            self.clock.stop()
         self.collector_policy.stop()
 
     def fatal(self, message: str) -> None:

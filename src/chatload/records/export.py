@@ -6,21 +6,28 @@ With ``--csv PREFIX`` the master (or the only process) writes:
 worker merged::
 
     interval_start,interval_end,metric,count,failures,min_ms,p50_ms,p90_ms,p95_ms,
-    p99_ms,p999_ms,max_ms,generator_saturated
+    p99_ms,p999_ms,max_ms,generator_saturated,cross_process,late
+
+where ``cross_process`` counts the samples timed between two processes (their wall
+clocks, corrected by the estimated offsets) and ``late`` the answers that came
+after their request had already failed by timeout (matched, not counted again).
 
 ``PREFIX_chat_summary.csv``: the whole run, one row per metric::
 
     metric,count,failures,min_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms,
-    first_interval_start,last_interval_end
+    first_interval_start,last_interval_end,cross_process,late
 
 ``PREFIX_generator_health.csv``: one row per interval and generator process::
 
     interval_start,interval_end,process,cpu_percent,loop_lag_p50_ms,loop_lag_p99_ms,
-    loop_lag_max_ms,saturated,phase
+    loop_lag_max_ms,saturated,phase,clock_offset_ms,clock_uncertainty_ms
 
 where ``phase`` is ``running`` (the load), ``spawning`` (users starting, until
 their connections settle) or ``stopping`` (quiescence and shutdown): saturation
 in the last two is start-up and shutdown work, counted apart from the load's.
+``clock_offset_ms`` is the process's wall clock minus the master's, as it
+estimated it, and ``clock_uncertainty_ms`` half the round trip of that estimate
+(0 for the master and a local run, the reference).
 
 ``PREFIX_invariants.csv``: one row per breach of a guarantee::
 
@@ -68,6 +75,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, percentiles
+from chatload.records.trust import Trust
 from chatload.slo import MetricFigures, RunFigures, Verdict
 from chatload.tracking.invariants import Breach
 from chatload.tracking.metrics import Sample
@@ -90,14 +98,17 @@ _PERCENTILE_COLUMNS: Final = (
     "count", "failures", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"
 )  # fmt: skip
 CHAT_METRICS_COLUMNS: Final = (
-    "interval_start", "interval_end", "metric", *_PERCENTILE_COLUMNS, "generator_saturated"
+    "interval_start", "interval_end", "metric", *_PERCENTILE_COLUMNS, "generator_saturated",
+    "cross_process", "late",
 )  # fmt: skip
 SUMMARY_COLUMNS: Final = (
-    "metric", *_PERCENTILE_COLUMNS, "first_interval_start", "last_interval_end"
+    "metric", *_PERCENTILE_COLUMNS, "first_interval_start", "last_interval_end", "cross_process",
+    "late",
 )  # fmt: skip
 HEALTH_COLUMNS: Final = (
     "interval_start", "interval_end", "process", "cpu_percent", "loop_lag_p50_ms",
-    "loop_lag_p99_ms", "loop_lag_max_ms", "saturated", "phase",
+    "loop_lag_p99_ms", "loop_lag_max_ms", "saturated", "phase", "clock_offset_ms",
+    "clock_uncertainty_ms",
 )  # fmt: skip
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
 HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
@@ -181,6 +192,7 @@ class RecordsExporter:
         self._run: dict[str, MetricSnapshot] = {}
         self._first: float | None = None
         self._last: float | None = None
+        self.trust = Trust()
         self.saturated_intervals: dict[str, int] = {}  # by process, under load
         self.saturated_elsewhere: dict[str, int] = {}  # by phase: spawning, stopping
         self.intervals_written = 0
@@ -217,19 +229,25 @@ class RecordsExporter:
         self._first = start if self._first is None else min(self._first, start)
         self._last = pending.end if self._last is None else max(self._last, pending.end)
         saturated = False
+        hot_phase: str | None = None  # running outranks spawning: the load's own saturation
         health_rows = []
         for process, health, phase in sorted(pending.health):
             hot = self.saturation.saturated(health)
             saturated = saturated or hot
+            self.trust.add_clock(health.get("clock_uncertainty_ms", 0.0))
             if hot and phase == "running":
                 self.saturated_intervals[process] = self.saturated_intervals.get(process, 0) + 1
+                hot_phase = "running"
             elif hot:
                 self.saturated_elsewhere[phase] = self.saturated_elsewhere.get(phase, 0) + 1
+                hot_phase = hot_phase or phase
             health_rows.append([
                 iso_time(start), iso_time(pending.end), process,
                 f"{health.get('cpu_percent', 0.0):.1f}",
                 _ms(health.get("loop_lag_p50_ms", 0.0)), _ms(health.get("loop_lag_p99_ms", 0.0)),
                 _ms(health.get("loop_lag_max_ms", 0.0)), _flag(hot), phase,
+                _ms(health.get("clock_offset_ms", 0.0)),
+                _ms(health.get("clock_uncertainty_ms", 0.0)),
             ])  # fmt: skip
         rows: list[list[object]] = []
         hdr_rows: list[list[object]] = []
@@ -239,7 +257,13 @@ class RecordsExporter:
             metric = pending.metrics[name]
             run = self._run.setdefault(name, MetricSnapshot(new_histogram()))
             run.add(metric)
-            rows.append([begin, end, name, *self._stats(metric), _flag(saturated)])
+            count = metric.histogram.get_total_count()
+            self.trust.add_metric(
+                name, count, metric.kinds, cross_process=metric.cross_process, late=metric.late,
+                saturated=hot_phase,
+            )  # fmt: skip
+            rows.append([begin, end, name, *self._stats(metric), _flag(saturated),
+                         metric.cross_process, metric.late])  # fmt: skip
             hdr_rows.append([begin, end, name, metric.histogram.get_total_count(),
                              metric.histogram.encode().decode("ascii")])  # fmt: skip
             failure_rows.extend(
@@ -302,7 +326,8 @@ class RecordsExporter:
         first = iso_time(self._first) if self._first is not None else ""
         last = iso_time(self._last) if self._last is not None else ""
         summary.rows(
-            [name, *self._stats(metric), first, last] for name, metric in sorted(self._run.items())
+            [name, *self._stats(metric), first, last, metric.cross_process, metric.late]
+            for name, metric in sorted(self._run.items())
         )
         summary.close()
         for file in self._files():

@@ -27,7 +27,6 @@ __all__ = [
     "decode_histogram",
     "new_histogram",
     "percentiles",
-    "quantile_bounds",
     "record_many",
     "value_buckets",
 ]
@@ -136,33 +135,25 @@ def value_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
     return np.array(values_ms, dtype=np.float64), counts[indexes]
 
 
-def quantile_bounds(histogram: HdrHistogram, share: float, z: float) -> tuple[float, float]:
-    """A distribution-free confidence interval (ms) of the ``share`` quantile: the
-    values at ranks ``n*share -/+ z*sqrt(n*share*(1-share))`` (the rank of a sample
-    quantile is binomial), clamped to the samples there are."""
-    count = histogram.get_total_count()
-    spread = z * math.sqrt(count * share * (1 - share))
-    low_rank = max(0, math.floor(count * share - spread))
-    high_rank = min(count - 1, math.ceil(count * share + spread))
-    low, high = _values_at_ranks(histogram, [low_rank, high_rank])
-    return low, high
-
-
 @dataclass(slots=True)
 class MetricSnapshot:
     histogram: HdrHistogram
     failures: int = 0
     kinds: dict[str, int] = field(default_factory=dict)  # failures by kind
+    cross_process: int = 0  # samples timed across processes (wall clocks)
+    late: int = 0  # answers that came after their request had failed by timeout
 
     def to_wire(self) -> list[Any]:
-        return [self.histogram.encode().decode("ascii"), self.failures, self.kinds]
+        return [self.histogram.encode().decode("ascii"), self.failures, self.kinds,
+                self.cross_process, self.late]  # fmt: skip
 
     @classmethod
     def from_wire(cls, item: list[Any]) -> MetricSnapshot:
-        encoded, failures, kinds = item
+        encoded, failures, kinds, cross_process, late = item
         return cls(
             decode_histogram(encoded), int(failures),
             {str(kind): int(count) for kind, count in kinds.items()},
+            int(cross_process), int(late),
         )  # fmt: skip
 
     def add(self, other: MetricSnapshot) -> None:
@@ -170,6 +161,8 @@ class MetricSnapshot:
         self.failures += other.failures
         for kind, count in other.kinds.items():
             self.kinds[kind] = self.kinds.get(kind, 0) + count
+        self.cross_process += other.cross_process
+        self.late += other.late
 
 
 @dataclass(slots=True)
@@ -219,8 +212,12 @@ class IntervalRecorder:
         self._values: dict[str, list[int]] = {}
         self._failures: dict[str, dict[str, int]] = {}
         self._histograms: dict[str, HdrHistogram] = {}
+        self._cross: dict[str, int] = {}
+        self._late: dict[str, int] = {}
 
-    def record(self, metric: str, seconds: float, failure: str | None = None) -> None:
+    def record(
+        self, metric: str, seconds: float, failure: str | None = None, cross_process: bool = False
+    ) -> None:
         """The hot path: keep the value (and the failure's kind); histograms are
         built at the roll."""
         values = self._values.get(metric)
@@ -231,8 +228,17 @@ class IntervalRecorder:
         if failure is not None:
             kinds = self._failures[metric]
             kinds[failure] = kinds.get(failure, 0) + 1
+        if cross_process:
+            self._cross[metric] = self._cross.get(metric, 0) + 1
         if len(values) >= _BUFFERED:
             self._fold(metric)
+
+    def late(self, metric: str) -> None:
+        """An answer to a request already failed by its timeout."""
+        if metric not in self._values:
+            self._values[metric] = []
+            self._failures[metric] = {}
+        self._late[metric] = self._late.get(metric, 0) + 1
 
     def _fold(self, metric: str) -> HdrHistogram:
         histogram = self._histograms.get(metric)
@@ -249,10 +255,11 @@ class IntervalRecorder:
         """Close the current interval (at ``wall`` if it is the end of the run)."""
         metrics = {
             metric: MetricSnapshot(
-                self._fold(metric), sum(self._failures[metric].values()), self._failures[metric]
+                self._fold(metric), sum(self._failures[metric].values()), self._failures[metric],
+                self._cross.get(metric, 0), self._late.get(metric, 0),
             )
             for metric in list(self._values)
-        }
+        }  # fmt: skip
         snapshot = IntervalSnapshot(
             self.start, min(self.end, max(wall, self.start)), self.process, metrics, health or {}
         )

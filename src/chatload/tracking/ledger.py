@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chatload.tracking.clocks import Offsets
 from chatload.tracking.marker import MarkerFactory
 
 __all__ = ["Ledger", "Participant", "ReadNotice"]
@@ -73,6 +74,9 @@ class Ledger:
     def __init__(self, markers: MarkerFactory | None = None, *, share_reads: bool = False) -> None:
         self.markers = markers or MarkerFactory()
         self.share_reads = share_reads
+        # Wall clocks of the other processes, to time what crosses between them.
+        self.offsets = Offsets()
+        self.offsets.origin = self.markers.origin
         self.outbox: list[ReadNotice] = []
         self._trackers: dict[int, Participant] = {}
         # Requests sent by this process's connections and not answered yet: the

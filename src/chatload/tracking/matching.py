@@ -64,8 +64,8 @@ class FrameMatching:
     """The matching state of one connection, and the rules that use it."""
 
     __slots__ = ("_arrivals", "_author_waits", "_deliveries", "_gapped", "_on_deadline",
-                 "_opened_mono", "_opened_wall", "_unread_waits", "breaches", "chats", "ledger",
-                 "markers", "probed", "produced", "requests", "scheduled", "timeouts",
+                 "_opened_mono", "_opened_wall", "_overdue", "_unread_waits", "breaches", "chats",
+                 "ledger", "markers", "probed", "produced", "requests", "scheduled", "timeouts",
                  "user_id")  # fmt: skip
 
     def __init__(
@@ -88,6 +88,7 @@ class FrameMatching:
         self._unread_waits: list[Await] = []
         self._author_waits: list[Await] = []
         self._arrivals: dict[tuple[str, int], float] | None = None  # markers off only
+        self._overdue: dict[tuple[str, int], bool] | None = None  # deliveries timed out
         self.probed: set[str] | None = None  # chats of others this connection poked at
         self._gapped: set[str] | None = None  # chats with ids skipped live
         self._opened_mono = 0.0
@@ -103,6 +104,15 @@ class FrameMatching:
             self.scheduled = deadline
             if self._on_deadline is not None:
                 self._on_deadline(deadline)
+
+    def _note_overdue(self, key: tuple[str, int]) -> None:
+        """A delivery whose wait timed out: if it comes after all, it is late."""
+        overdue = self._overdue
+        if overdue is None:
+            overdue = self._overdue = {}
+        overdue[key] = True
+        if len(overdue) > _MAX_ARRIVALS:
+            del overdue[next(iter(overdue))]
 
     def _produced_elsewhere(self, sample: Sample, now: float) -> None:
         """A sample found while another connection called in: out at the next look."""
@@ -129,7 +139,10 @@ class FrameMatching:
         if view is None:
             return
         local = notice.mono is not None and notice.origin == self.ledger.origin
-        sent = notice.mono if local and notice.mono is not None else notice.wall
+        if local and notice.mono is not None:
+            sent = notice.mono
+        else:
+            sent = self.ledger.offsets.to_local(notice.origin, notice.wall)
         opened = self._opened_mono if local else self._opened_wall
         if sent < opened and view.opening_interlocutor_unread <= view.mine_above(notice.up_to):
             # The read may have landed before this connection's initial_data, which
@@ -142,10 +155,7 @@ class FrameMatching:
             if (count.mono if local else count.wall) >= sent and count.value <= view.mine_above(
                 notice.up_to
             ):
-                seconds = wait.seconds_to(count.mono, count.wall)
-                self._produced_elsewhere(
-                    Sample(READ_PROPAGATION, seconds, chat_id=view.chat_id), now
-                )
+                self._produced_elsewhere(wait.sample(count.mono, count.wall), now)
                 return
         push(view, "author_waits", wait)
         self._author_waits.append(wait)
@@ -228,21 +238,25 @@ class FrameMatching:
         request: Request | None = None
         if marker is not None:
             if marker.origin == self.ledger.origin:
-                request = self.requests.by_seq.pop(marker.seq, None)
+                requests = self.requests
+                request = requests.by_seq.pop(marker.seq, None) or requests.late(marker.seq)
         elif not self.markers:
             unacked = view.unacked
-            while unacked and unacked[0].done:
+            while unacked and unacked[0].done and not unacked[0].unknown:
                 del unacked[0]
             request = unacked.pop(0) if unacked else None
-        if request is None or request.done:
+        if request is None or request.answered:
             return  # written by another connection of this user, or already failed
+        late = request.unknown
         self.requests.finish(request)
+        request.unknown = False  # settled: the server applied it
         request.acked = True
         request.message_id = message.messageId
         self.produced.append(
-            Sample(SEND_ACK, now - request.started, size, chat_id=view.chat_id, token=request.token)
-        )
-        if not self.markers:
+            Sample(SEND_ACK, now - request.started, size, chat_id=view.chat_id,
+                   token=request.token, late=late)
+        )  # fmt: skip
+        if not self.markers and not late:
             interlocutor = self.ledger.tracker_of(view.interlocutor_id)
             if interlocutor is not None:
                 interlocutor.acknowledged_elsewhere(
@@ -270,11 +284,16 @@ class FrameMatching:
                 expected.done = True
                 self.produced.append(Sample(DELIVERY, now - expected.sent, size, chat_id=chat_id))
                 self._expect_unread(view, message.messageId, expected.sent, True, now)
+            elif self._overdue and self._overdue.pop((chat_id, marker.seq), None) is not None:
+                # Its wait already failed by timeout: matched, counted as late.
+                self.produced.append(Sample(DELIVERY, 0.0, size, chat_id=chat_id, late=True))
             else:
+                sent = self.ledger.offsets.to_local(marker.origin, marker.wall)
                 self.produced.append(
-                    Sample(DELIVERY, max(wall - marker.wall, 0.0), size, chat_id=chat_id)
-                )
-                self._expect_unread(view, message.messageId, marker.wall, False, now)
+                    Sample(DELIVERY, max(wall - sent, 0.0), size, chat_id=chat_id,
+                           cross_process=True)
+                )  # fmt: skip
+                self._expect_unread(view, message.messageId, sent, False, now)
         elif not self.markers:
             expected = self._deliveries.pop((chat_id, -message.messageId), None)
             if expected is not None and not expected.done:
@@ -297,21 +316,14 @@ class FrameMatching:
         wait = Await(
             UNREAD_PROPAGATION, view.chat_id, message_id, sent, local, now + self.timeouts.unread
         )
-        needed = view.unread_through(message_id)
+        needed = view.least_unread_through(message_id)
         counts = view.my_counts
         # Counts never drop between pointer moves: when the newest does not count
         # the message none does, which is the usual case (chat_unread comes after).
         if counts and counts[-1].value >= needed:
             for count in counts:
                 if count.value >= needed and (count.mono if local else count.wall) >= sent:
-                    self._produced_elsewhere(
-                        Sample(
-                            UNREAD_PROPAGATION,
-                            wait.seconds_to(count.mono, count.wall),
-                            chat_id=view.chat_id,
-                        ),
-                        now,
-                    )
+                    self._produced_elsewhere(wait.sample(count.mono, count.wall), now)
                     return
         push(view, "unread_waits", wait)
         self._unread_waits.append(wait)
@@ -328,27 +340,28 @@ class FrameMatching:
         produced = self.produced
         moved_to = 0
         reads = view.reads
-        while reads and (reads[0].done or mine <= view.interlocutor_above(reads[0].detail)):
+        while reads and (reads[0].answered or mine <= view.interlocutor_above(reads[0].detail)):
             read = reads.pop(0)
-            if read.done:
+            if read.answered:
                 continue
+            # A read of unknown outcome that this count reflects was applied late;
+            # one a later read's count reflects is settled the same way.
+            late = read.unknown
             self.requests.finish(read)
+            read.unknown = False
             produced.append(
-                Sample(READ_ACK, now - read.started, size, chat_id=view.chat_id, token=read.token)
-            )
+                Sample(READ_ACK, now - read.started, size, chat_id=view.chat_id,
+                       token=read.token, late=late)
+            )  # fmt: skip
             moved_to = max(moved_to, read.detail)
         if moved_to and (view.pointer is None or moved_to > view.pointer):
             self._pointer_moved(view, moved_to)
         waits = view.unread_waits
-        while waits and (waits[0].done or mine >= view.unread_through(waits[0].message_id)):
+        while waits and (waits[0].done or mine >= view.least_unread_through(waits[0].message_id)):
             wait = waits.pop(0)
             if not wait.done:
                 wait.done = True
-                produced.append(
-                    Sample(
-                        UNREAD_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id
-                    )
-                )
+                produced.append(wait.sample(now, wall, size))
         activity = view.active()
         activity.my_counts = observed(activity.my_counts, Count(mine, now, wall))
         authors = view.author_waits
@@ -356,9 +369,7 @@ class FrameMatching:
             wait = authors.pop(0)
             if not wait.done:
                 wait.done = True
-                produced.append(
-                    Sample(READ_PROPAGATION, wait.seconds_to(now, wall), size, chat_id=view.chat_id)
-                )
+                produced.append(wait.sample(now, wall, size))
         activity.their_counts = observed(activity.their_counts, Count(theirs, now, wall))
         if theirs == 0 and not authors:
             # The interlocutor has read all we wrote: future reads only concern
@@ -380,7 +391,7 @@ class FrameMatching:
             self._foreign(event.chatId, event.messages, "history", wall)
             return
         histories = view.histories
-        while histories and histories[0].done:
+        while histories and histories[0].answered:
             del histories[0]
         if not histories:
             self.produced.append(
@@ -394,7 +405,9 @@ class FrameMatching:
             )
             return
         request = histories.pop(0)
+        late = request.unknown  # the page of a request already failed by its timeout
         self.requests.finish(request)
+        request.unknown = False
         breach = checks.page_breach(view, request.detail, event.messages, self.user_id, wall)
         if breach is not None:
             self.breaches.append(breach)
@@ -409,6 +422,7 @@ class FrameMatching:
                 chat_id=view.chat_id,
                 token=request.token,
                 payload=event.messages,
+                late=late,
             )
         )
 

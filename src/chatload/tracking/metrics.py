@@ -8,8 +8,10 @@ from typing import Final
 from chatload.errors import (
     AwaitTimeout,
     ChatloadError,
+    ConnectionProblem,
     Disconnected,
     GeneratorLimit,
+    HandshakeRejected,
     ProtocolViolation,
     RequestRejected,
 )
@@ -66,23 +68,30 @@ FAILURE_KINDS: Final = (
     "server_error",
     "protocol_error",
     "disconnect",
+    "unreachable",
     "generator_limit",
     "invariant",
 )
 
 
+# The first class an error is an instance of names its kind (order matters: the
+# last two are the parents of the ones before).
+_KINDS: Final = (
+    (AwaitTimeout, "timeout"),
+    (RequestRejected, "server_error"),
+    (ProtocolViolation, "protocol_error"),
+    (Disconnected, "disconnect"),
+    (GeneratorLimit, "generator_limit"),
+    (HandshakeRejected, "server_error"),  # the server answered the upgrade with an HTTP error
+    (ConnectionProblem, "unreachable"),  # nothing accepted the connection, or TLS failed
+)
+
+
 def failure_kind(error: BaseException) -> str:
     """METRICS.md's kind of a failure."""
-    if isinstance(error, AwaitTimeout):
-        return "timeout"
-    if isinstance(error, RequestRejected):
-        return "server_error"
-    if isinstance(error, ProtocolViolation):
-        return "protocol_error"
-    if isinstance(error, Disconnected):
-        return "disconnect"
-    if isinstance(error, GeneratorLimit):
-        return "generator_limit"
+    for kind_of, kind in _KINDS:
+        if isinstance(error, kind_of):
+            return kind
     return getattr(error, "kind", "error")
 
 
@@ -92,6 +101,9 @@ class Sample:
 
     ``seconds`` is always a real elapsed time: for a failure, how long the tool
     waited before it knew. ``token`` identifies the request a waiter blocks on.
+    ``late``: the answer to a request already failed by its timeout, matched now;
+    counted as late, not as a sample. ``cross_process``: timed from another
+    process's wall clock (a marker or a read notice), not this one's monotonic clock.
     """
 
     metric: str
@@ -102,3 +114,5 @@ class Sample:
     token: int = 0
     payload: object = None
     user_id: int = 0  # who observed it; set by the client that reports it
+    late: bool = False
+    cross_process: bool = False

@@ -12,6 +12,12 @@ Two kinds of waiting:
 
 Every wait has a deadline; ``next_deadline`` tells the owner when to look again,
 so a process only ever visits connections that have something due.
+
+A request that timed out, or was in flight when the connection dropped, failed;
+but the server may still have applied it (as Jepsen's histories say, its outcome
+is *unknown*). It is kept as such: a late answer is matched and counted as late,
+never as a second failure, and the chat's model accepts either outcome until the
+server's later frames settle it (``ChatView.maybe_pointer``).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ __all__ = [
 ]
 
 T = TypeVar("T", "Request", "Await")
+
+_UNKNOWN_KEPT: Final = 256  # sends of unknown outcome kept per connection for late answers
 
 SEND: Final = "send_message"
 READ: Final = "read_messages"
@@ -92,6 +100,12 @@ class Request:
     acked: bool = False  # a send whose chat_updates came back
     message_id: int = 0  # the id the server gave an acknowledged send
     probe: bool = False  # an access probe: refusal is the expected answer
+    unknown: bool = False  # failed (timeout, drop) with the server's outcome unknown
+
+    @property
+    def answered(self) -> bool:
+        """The server's answer came in time: the request did what it asked."""
+        return self.done and not self.unknown
 
     def failure(self, now: float, error: ChatloadError) -> Sample:
         return Sample(
@@ -124,6 +138,11 @@ class Await:
     def seconds_to(self, mono: float, wall: float) -> float:
         return max((mono if self.local else wall) - self.sent, 0.0)
 
+    def sample(self, mono: float, wall: float, size: int = 0) -> Sample:
+        """The measurement, as the frame that ends the wait arrived at ``mono``/``wall``."""
+        return Sample(self.metric, self.seconds_to(mono, wall), size, chat_id=self.chat_id,
+                      cross_process=not self.local)  # fmt: skip
+
 
 def await_timeout(wait: Await, now: float, timeouts: Timeouts) -> Sample:
     """The timeout failure of an awaited frame."""
@@ -145,7 +164,7 @@ def _head(queue: list[T]) -> T | None:
 class PendingRequests:
     """The requests one connection sent and has not had answered, oldest first."""
 
-    __slots__ = ("by_seq", "ledger", "loads", "reads", "sends", "timeouts", "tokens")
+    __slots__ = ("by_seq", "ledger", "loads", "reads", "sends", "timeouts", "tokens", "unknown")
 
     def __init__(self, ledger: Ledger, timeouts: Timeouts) -> None:
         self.ledger = ledger
@@ -155,6 +174,9 @@ class PendingRequests:
         self.reads: list[Request] = []
         self.loads: list[Request] = []
         self.by_seq: dict[int, Request] = {}  # sends by marker sequence number
+        # Sends whose outcome is unknown, by marker sequence number, the newest kept:
+        # a late acknowledgement is matched here.
+        self.unknown: dict[int, Request] | None = None
 
     def queue(self, kind: str) -> list[Request]:
         return self.sends if kind == SEND else self.reads if kind == READ else self.loads
@@ -200,10 +222,26 @@ class PendingRequests:
                 request = queue.pop(0)
                 if request.done:
                     continue
-                self.finish(request)
                 text = PROBE_TIMEOUT if request.probe else TIMEOUT_TEXT[request.kind]
-                samples.append(request.failure(now, AwaitTimeout(text)))
+                samples.append(self.give_up(request, now, AwaitTimeout(text)))
         return samples
+
+    def give_up(self, request: Request, now: float, error: ChatloadError) -> Sample:
+        """The request failed with ``error``, its outcome unknown: its failure."""
+        self.finish(request)
+        request.unknown = True
+        if request.kind == SEND and not request.probe:
+            unknown = self.unknown
+            if unknown is None:
+                unknown = self.unknown = {}
+            unknown[request.detail] = request
+            if len(unknown) > _UNKNOWN_KEPT:
+                del unknown[next(iter(unknown))]
+        return request.failure(now, error)
+
+    def late(self, seq: int) -> Request | None:
+        """The send of marker ``seq`` whose outcome was unknown, now answered."""
+        return self.unknown.pop(seq, None) if self.unknown else None
 
     def fail_all(self, now: float, error: ChatloadError) -> list[Sample]:
         """Every unanswered request fails with ``error`` (the connection is gone)."""
@@ -211,8 +249,7 @@ class PendingRequests:
         for queue in (self.sends, self.reads, self.loads):
             for request in queue:
                 if not request.done:
-                    self.finish(request)
-                    samples.append(request.failure(now, error))
+                    samples.append(self.give_up(request, now, error))
             queue.clear()
         self.by_seq.clear()
         return samples

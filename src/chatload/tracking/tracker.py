@@ -230,11 +230,15 @@ class ConnectionTracker(FrameMatching):
             expected = next(iter(deliveries.values()))
             if not expected.done and now <= expected.deadline:
                 break
-            del deliveries[next(iter(deliveries))]
+            key = next(iter(deliveries))
+            del deliveries[key]
             if not expected.done:
                 samples.append(await_timeout(expected, now, self.timeouts))
+                self._note_overdue(key)
                 sent = expected.request
                 if sent is not None and sent.acked:
+                    # Only an acknowledged send owes a delivery: one of unknown outcome
+                    # (timed out, cut by a drop) may never have been applied.
                     self.breaches.append(Breach(
                         "loss", expected.chat_id, (sent.message_id,),
                         (expected.sender, self.user_id),

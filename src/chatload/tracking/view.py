@@ -165,6 +165,15 @@ class ChatView:
     def recent(self) -> array[int] | None:
         return self.activity.recent if self.activity is not None else None
 
+    @property
+    def maybe_pointer(self) -> int | None:
+        """The read pointer a read of unknown outcome (timed out) would have set: the
+        model accepts it as well as the known one until a count settles it."""
+        reads = self.reads
+        if not reads:
+            return None
+        return max((read.detail for read in reads if read.unknown), default=None)
+
     def open_page(self, messages: tuple[Message, ...], me: int) -> None:
         """The newest page, as initial_data gives it: who wrote each message."""
         if not messages:
@@ -216,8 +225,11 @@ class ChatView:
         """Every id of mine the interlocutor may not have read yet, ascending."""
         return _ids(self.page_mine, self.page_first) + (self.live_mine or [])
 
-    def unread_through(self, message_id: int) -> int:
-        """How many interlocutor messages up to ``message_id`` are unread, by the model."""
+    def unread_through(self, message_id: int, *, read_to: int | None = None) -> int:
+        """How many interlocutor messages up to ``message_id`` are unread, by the model
+        (``read_to``: assuming our read pointer were there, when it is higher)."""
+        if read_to is not None and (self.pointer is None or read_to > self.pointer):
+            return max(0, self.interlocutor_above(read_to) - self.interlocutor_above(message_id))
         live = self.live_theirs
         if self.pointer is None:
             # Page ids are at or below the anchor, live ids above it: the count at
@@ -229,6 +241,17 @@ class ChatView:
                 - _above(self.page_theirs, self.page_first, message_id)
             )
         return max(0, self.interlocutor_above(self.pointer) - self.interlocutor_above(message_id))
+
+    def least_unread_through(self, message_id: int) -> int:
+        """The fewest unread up to ``message_id`` the server may count: a read of
+        unknown outcome may have been applied."""
+        maybe = self.maybe_pointer
+        through = self.unread_through(message_id)
+        return (
+            through
+            if maybe is None
+            else min(through, self.unread_through(message_id, read_to=maybe))
+        )
 
     def interlocutor_above(self, message_id: int) -> int:
         return _above(self.page_theirs, self.page_first, message_id) + _live_above(

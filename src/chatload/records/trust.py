@@ -1,0 +1,113 @@
+"""How far a run's measurements can be trusted, said in one line.
+
+Three things make a measurement the generator's rather than the server's, and a
+run says how much of each it had:
+
+- samples taken while a generator process was saturated (its own delay is in
+  them); those of the spawn are counted apart, as start-up work;
+- timings across processes, which rely on the clock offsets the workers
+  estimated (``tracking.clocks``), uncertain by up to the largest uncertainty;
+- operations whose outcome is unknown: sends, reads and history requests that
+  timed out or were cut by a dropped connection (the server may have applied
+  them), and how many answered late.
+
+The run's exporter fills a :class:`Trust` as it writes its intervals; a report
+fills one from the files; both say it with :meth:`Trust.line`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from chatload.tracking.metrics import (
+    DELIVERY,
+    HISTORY,
+    READ_ACK,
+    READ_PROPAGATION,
+    SEND_ACK,
+    UNREAD_PROPAGATION,
+)
+
+__all__ = ["OPERATIONS", "PROPAGATIONS", "Trust"]
+
+PROPAGATIONS: Final = (DELIVERY, UNREAD_PROPAGATION, READ_PROPAGATION)
+OPERATIONS: Final = (SEND_ACK, READ_ACK, HISTORY)
+_UNKNOWN_KINDS: Final = ("timeout", "disconnect")
+# Clocks are a problem when their uncertainty is this share of a latency.
+_CLOCK_SHARE: Final = 0.1
+
+
+@dataclass(slots=True)
+class Trust:
+    samples: int = 0
+    saturated: int = 0  # samples of intervals saturated under load
+    saturated_spawning: int = 0  # ... while users were spawning
+    propagations: int = 0
+    cross_process: int = 0
+    clock_uncertainty_ms: float = 0.0  # the largest any process estimated
+    operations: int = 0
+    unknown: int = 0
+    late: int = 0
+
+    def add_metric(
+        self,
+        metric: str,
+        count: int,
+        kinds: Mapping[str, int],
+        *,
+        cross_process: int,
+        late: int,
+        saturated: str | None,
+    ) -> None:
+        """One interval's row of one metric; ``saturated``: the phase in which a
+        generator process was saturated then (None: it was not)."""
+        self.samples += count
+        if saturated == "running":
+            self.saturated += count
+        elif saturated == "spawning":
+            self.saturated_spawning += count
+        if metric in PROPAGATIONS:
+            self.propagations += count
+            self.cross_process += cross_process
+        if metric in OPERATIONS:
+            self.operations += count
+            self.unknown += sum(kinds.get(kind, 0) for kind in _UNKNOWN_KINDS)
+            self.late += late
+
+    def add_clock(self, uncertainty_ms: float) -> None:
+        self.clock_uncertainty_ms = max(self.clock_uncertainty_ms, uncertainty_ms)
+
+    def line(self) -> str:
+        spawning = (
+            f" ({share_of(self.saturated_spawning, self.samples)} more while users spawned)"
+            if self.saturated_spawning
+            else ""
+        )
+        return (
+            f"Trust: {share_of(self.saturated, self.samples)} of samples in saturated "
+            f"intervals{spawning}; {share_of(self.cross_process, self.propagations)} of "
+            f"propagation timings across processes, clock uncertainty up to "
+            f"{self.clock_uncertainty_ms:.2f} ms; {share_of(self.unknown, self.operations)} of "
+            f"operations of unknown outcome ({self.late} answered late)."
+        )
+
+    def clock_warning(self, delivery_p50_ms: float) -> str | None:
+        """When cross-process timings may be off by a large share of the latencies."""
+        if not self.cross_process or delivery_p50_ms <= 0:
+            return None
+        if self.clock_uncertainty_ms < _CLOCK_SHARE * delivery_p50_ms:
+            return None
+        return (
+            f"{share_of(self.cross_process, self.propagations)} of the propagation timings "
+            f"crossed processes, and the clock offsets between them are known to "
+            f"±{self.clock_uncertainty_ms:.2f} ms, "
+            f"{self.clock_uncertainty_ms / delivery_p50_ms:.0%} of the delivery p50: put both "
+            "ends of chats in one worker (a group column in the users file) or run the "
+            "workers nearer the master"
+        )
+
+
+def share_of(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0%"

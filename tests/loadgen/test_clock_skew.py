@@ -1,0 +1,108 @@
+"""Timings across processes whose wall clocks disagree: a worker's clock moved by
+libfaketime (Debian's faketime package; ``make test`` installs it), its monotonic
+clock untouched, measured against a run with true clocks."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chatload.provision import ProvisionPlan, provision
+from chatload.server.launcher import LaunchedServer
+from tests.loadgen.support import ROOT, locust_command
+
+SKEW_S = 0.050
+DELAY_MS = 50.0  # every frame delayed by the server: timings near 50 ms, steady
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def _libfaketime() -> Path:
+    if LIBFAKETIME.exists():
+        return LIBFAKETIME
+    found = shutil.which("faketime")
+    assert found, "libfaketime is missing: install Debian's faketime package (make test does)"
+    candidates = list(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    assert candidates, "faketime is installed but libfaketime.so.1 was not found"
+    return candidates[0]
+
+
+def _run(prefix: Path, url: str, users: Path, skewed: bool) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    common = ["--think-min", "0.2", "--think-max", "0.6", "--churn-share", "0"]
+    master = subprocess.Popen(
+        locust_command(
+            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+            "--expect-workers", "2", "--headless", "-u", "20", "-r", "20", "-t", "16s",
+            "--host", url, "--users-file", str(users), "--csv", str(prefix), "--only-summary",
+            *common,
+        ),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    fake = {"LD_PRELOAD": str(_libfaketime()), "FAKETIME": f"+{SKEW_S}",
+            "DONT_FAKE_MONOTONIC": "1"}  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", str(port)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env={**os.environ, **(fake if skewed and n == 1 else {})},
+        )
+        for n in range(2)
+    ]
+    try:
+        _, err = master.communicate(timeout=120)
+        for worker in workers:
+            worker.wait(30)
+    finally:
+        for process in (master, *workers):
+            process.kill()
+    assert master.returncode == 0, err[-3000:]
+
+
+def _delivery(prefix: Path) -> tuple[float, float, int, int]:
+    with Path(f"{prefix}_chat_summary.csv").open(newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["metric"] == "delivery")
+    return float(row["p50_ms"]), float(row["p99_ms"]), int(row["count"]), int(row["cross_process"])
+
+
+def _clocks(prefix: Path) -> dict[str, tuple[float, float]]:
+    """Each worker's last estimate: (offset ms, uncertainty ms)."""
+    with Path(f"{prefix}_generator_health.csv").open(newline="") as handle:
+        return {
+            row["process"]: (float(row["clock_offset_ms"]), float(row["clock_uncertainty_ms"]))
+            for row in csv.DictReader(handle)
+        }
+
+
+@pytest.mark.slow
+def test_a_skewed_worker_measures_what_true_clocks_measure(tmp_path: Path) -> None:
+    # A random layout and no groups: about half the chats cross the two workers.
+    provision(tmp_path / "chat.db", tmp_path / "users.csv",
+              ProvisionPlan(owners=6, requesters=14, history=5, layout="random"))  # fmt: skip
+    with LaunchedServer(
+        tmp_path / "chat.db", "--test-delay-ms", str(DELAY_MS), "--test-delay-from-user", "0"
+    ) as server:
+        _run(tmp_path / "true", server.url, tmp_path / "users.csv", skewed=False)
+        _run(tmp_path / "skewed", server.url, tmp_path / "users.csv", skewed=True)
+    true_p50, true_p99, count, crossed = _delivery(tmp_path / "true")
+    p50, p99, skewed_count, skewed_crossed = _delivery(tmp_path / "skewed")
+    assert min(crossed, skewed_crossed) > 0.2 * min(count, skewed_count), "too few crossed"
+    clocks = _clocks(tmp_path / "skewed")
+    uncertainty = max(u for _, u in clocks.values())
+    offsets = sorted(offset for offset, _ in clocks.values())
+    # The export shows the shift the estimate found.
+    assert offsets[0] == pytest.approx(0.0, abs=uncertainty + 1.0)
+    assert offsets[-1] == pytest.approx(SKEW_S * 1000, abs=uncertainty + 1.0)
+    for measured, truth in ((p50, true_p50), (p99, true_p99)):
+        assert abs(measured - truth) <= max(0.3, 0.02 * truth) + uncertainty, (
+            p50, p99, true_p50, true_p99, uncertainty,
+        )  # fmt: skip
