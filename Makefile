@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 DATA ?= var
 
 .PHONY: install chromium test-programs load ui serve test lint bench-server bench-generator \
-	bench-scale bench-accuracy bench-report clean
+	bench-scale bench-accuracy bench-report docs clean
 
-$(BIN)/chatload: pyproject.toml
+$(BIN)/chatload: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/chatload
@@ -39,9 +39,9 @@ lint: install
 	$(BIN)/mypy
 
 # Programs some tests drive, installed with apt-get when missing: Chromium (the
-# report and the web UI, checked as a person sees them) and libfaketime (a
-# worker whose wall clock is wrong).
-TEST_PROGRAMS := chromium:chromium faketime:faketime
+# report and the web UI, checked as a person sees them), libfaketime (a worker
+# whose wall clock is wrong) and Prometheus (scraping a run's metrics).
+TEST_PROGRAMS := chromium:chromium faketime:faketime prometheus:prometheus
 
 test-programs:
 	@missing=""; for pair in $(TEST_PROGRAMS); do \
@@ -56,8 +56,15 @@ test-programs:
 
 chromium: test-programs
 
+# Two workers for the tests that check what happens; then, alone, the few whose
+# figures are timing-sensitive (marked serial), so that neither disturbs the other.
 test: lint test-programs
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
+
+# The generated parts of docs/ (options, CSV columns), written from the code.
+docs: install
+	$(BIN)/python -m chatload.docgen
 
 bench-server: install
 	$(BIN)/chatload bench-server
@@ -75,4 +82,4 @@ bench-report: install
 	$(BIN)/chatload bench-report
 
 clean:
-	rm -rf $(VENV) .ci-venv $(DATA) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .ci-venv* $(DATA) results .pytest_cache .mypy_cache .ruff_cache

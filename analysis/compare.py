@@ -1,6 +1,9 @@
 """Two runs compared: ``python analysis/compare.py BASELINE CANDIDATE [-o DIR]``.
 
-The same as ``chatload compare``: exit 1 on a regression; see ``analysis/README.md``.
+The same as ``chatload compare``: exit 1 on a regression; see docs/reports.md.
+
+The design card gives the analysis scripts this top-level folder; the code lives in
+``chatload.analysis``, and this wrapper keeps the folder's entry point.
 """
 
 import sys

@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ class Dataset:
         return next(i.token for i in self.identities() if i.user_id == user_id)
 
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db) as db:
+        with closing(sqlite3.connect(self.db)) as db:
             return db.execute(sql, args).fetchall()
 
     def chats(self) -> list[ChatRow]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ PLAN = ProvisionPlan(
 
 
 def _dump(db: Path) -> list[str]:
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:
         return list(connection.iterdump())
 
 
@@ -38,7 +39,7 @@ def test_counts_roles_and_contents(tmp_path: Path) -> None:
     assert [u.role for u in users] == ["owner"] * 2 + ["requester"] * 6
     assert all(u.extra["name"] for u in users)
     assert len({u.token for u in users}) == 8
-    with sqlite3.connect(tmp_path / "x.db") as db:
+    with closing(sqlite3.connect(tmp_path / "x.db")) as db:
         for icons, location, date_from, date_to in db.execute(
             "SELECT icons, location, date_from_s, date_to_s FROM events"
         ):
@@ -63,9 +64,9 @@ def test_russian_by_default_english_by_option(tmp_path: Path) -> None:
     provision(tmp_path / "ru.db", tmp_path / "ru.csv", PLAN)
     provision(tmp_path / "en.db", tmp_path / "en.csv", replace(PLAN, locale="en_US"))
     cyrillic = lambda s: any("\u0430" <= ch.lower() <= "\u044f" for ch in s)  # noqa: E731
-    with sqlite3.connect(tmp_path / "ru.db") as db:
+    with closing(sqlite3.connect(tmp_path / "ru.db")) as db:
         assert cyrillic(db.execute("SELECT text FROM messages LIMIT 1").fetchone()[0])
-    with sqlite3.connect(tmp_path / "en.db") as db:
+    with closing(sqlite3.connect(tmp_path / "en.db")) as db:
         assert not cyrillic(db.execute("SELECT group_concat(text) FROM messages").fetchone()[0])
 
 
@@ -74,7 +75,7 @@ def test_pairs_layout_gives_one_chat_per_event(tmp_path: Path) -> None:
         owners=4, requesters=4, events_per_owner=1, chats_per_requester=1, history=0, layout="pairs"
     )
     provision(tmp_path / "p.db", tmp_path / "p.csv", plan)
-    with sqlite3.connect(tmp_path / "p.db") as db:
+    with closing(sqlite3.connect(tmp_path / "p.db")) as db:
         rows = db.execute("SELECT event_id, requester_id FROM chats ORDER BY event_id").fetchall()
     assert rows == [(1, 5), (2, 6), (3, 7), (4, 8)]
 
@@ -113,7 +114,7 @@ def test_local_layout_puts_the_first_owners_and_requesters_together(tmp_path: Pa
         layout="local",
     )
     provision(tmp_path / "l.db", tmp_path / "l.csv", plan)
-    with sqlite3.connect(tmp_path / "l.db") as db:
+    with closing(sqlite3.connect(tmp_path / "l.db")) as db:
         owners_of = dict(
             db.execute(
                 "SELECT c.requester_id, GROUP_CONCAT(e.owner_id) FROM chats c "

@@ -12,8 +12,17 @@ import pytest
 from tests.loadgen.support import LOCUSTFILE, ROOT
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.conf"))
-EXPECTED = {"smoke", "steady", "step", "spike", "soak", "reconnect_storm", "history_heavy",
-            "security", "connections"}  # fmt: skip
+EXPECTED = {
+    "smoke",
+    "steady",
+    "step",
+    "spike",
+    "soak",
+    "reconnect_storm",
+    "history_heavy",
+    "security",
+    "connections",
+}
 
 # Parsed in a child: importing the locustfile registers chatload's options with Locust.
 _READ = """
@@ -47,8 +56,12 @@ def test_every_scenario_the_readme_promises_is_there() -> None:
 def test_a_scenario_parses(scenario: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _READ, str(LOCUSTFILE), str(scenario)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     parsed = json.loads(done.stdout.strip().splitlines()[-1])
     assert parsed["headless"] and parsed["csv"] == f"results/{scenario.stem}", parsed

@@ -9,7 +9,8 @@ wrong"::
 
     ChatloadError
     ├── ConfigError                 bad options or input files: the operator fixes it
-    │   └── UsersFileError          users.csv missing, unreadable or malformed
+    │   ├── UsersFileError          users.csv missing, unreadable or malformed
+    │   └── NotConnected            a persona asked a client that is not connected
     ├── ProtocolViolation           a frame breaks PROTOCOL.md (whoever sent it)
     │   ├── MalformedFrame          not JSON, not an envelope, unknown event name
     │   └── InvalidPayload          a payload field is missing or has the wrong shape
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidPayload",
     "InvariantBreach",
     "MalformedFrame",
+    "NotConnected",
     "ProtocolViolation",
     "RequestRejected",
     "ServerUnreachable",
@@ -62,6 +64,19 @@ class ConfigError(ChatloadError):
 
 class UsersFileError(ConfigError):
     """The users file is missing, unreadable or does not follow the contract."""
+
+
+class NotConnected(ConfigError):
+    """A persona used its client while the user was not connected: a persona's
+    own ``@task`` runs whether or not the user is connected, a ``@chat_task`` only
+    when it is."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            f"user {user_id} is not connected: decorate the persona's task with "
+            "@chat_task (it runs only when connected), or check self.connected first"
+        )
+        self.user_id = user_id
 
 
 class ProtocolViolation(ChatloadError):

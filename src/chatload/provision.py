@@ -175,10 +175,14 @@ def _chosen_events(plan: ProvisionPlan, draw: _Draw, rank: int, events: int) -> 
         first = _owner_rank(plan, rank) * plan.events_per_owner
         per_owner = plan.events_per_owner
         return sorted(
-            (first + (rank + k) % per_owner if plan.chats_per_requester <= per_owner else
-             (first + k) % events) + 1
+            (
+                first + (rank + k) % per_owner
+                if plan.chats_per_requester <= per_owner
+                else (first + k) % events
+            )
+            + 1
             for k in range(plan.chats_per_requester)
-        )  # fmt: skip
+        )
     return sorted(draw.rng.sample(range(1, events + 1), plan.chats_per_requester))
 
 
@@ -214,14 +218,26 @@ def _chats(
                     else []
                 )
                 messages.append(
-                    (chat_key, message_id, rng.choice(participants), rng.choice(draw.texts),
-                     join_uuids(photos), format_message_date(moment))
-                )  # fmt: skip
+                    (
+                        chat_key,
+                        message_id,
+                        rng.choice(participants),
+                        rng.choice(draw.texts),
+                        join_uuids(photos),
+                        format_message_date(moment),
+                    )
+                )
             is_request = rng.random() < 0.7
             chats.append(
-                (chat_key, draw.uuid(), event_id, requester_id, is_request,
-                 is_request and rng.random() < 0.5,
-                 max(0, plan.history - rng.randint(0, 5)),
-                 max(0, plan.history - rng.randint(0, 5)))
-            )  # fmt: skip
+                (
+                    chat_key,
+                    draw.uuid(),
+                    event_id,
+                    requester_id,
+                    is_request,
+                    is_request and rng.random() < 0.5,
+                    max(0, plan.history - rng.randint(0, 5)),
+                    max(0, plan.history - rng.randint(0, 5)),
+                )
+            )
     return chats, messages

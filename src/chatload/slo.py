@@ -25,10 +25,11 @@ from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
 from chatload.errors import ConfigError
-from chatload.records.hdr import Percentiles
+from chatload.records.hdr import MetricSnapshot, Percentiles, percentiles
 from chatload.tracking.invariants import BREACH_KINDS
 
 __all__ = [
+    "VERDICT_COLUMNS",
     "MetricFigures",
     "RunFigures",
     "Threshold",
@@ -37,14 +38,20 @@ __all__ = [
     "junit_xml",
     "parse_threshold",
     "parse_thresholds",
+    "run_figures",
+    "verdict_rows",
 ]
 
 LATENCIES: Final = ("min", "p50", "p90", "p95", "p99", "p999", "max")
 COUNTS: Final = ("count", "failures")
 _OPERATORS: Final = {
-    "<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__,
-    "==": float.__eq__, "!=": float.__ne__,
-}  # fmt: skip
+    "<": float.__lt__,
+    "<=": float.__le__,
+    ">": float.__gt__,
+    ">=": float.__ge__,
+    "==": float.__eq__,
+    "!=": float.__ne__,
+}
 _PATTERN: Final = re.compile(
     r"^\s*(?P<target>[\w.]+)\s+(?P<statistic>\w+)\s*(?P<op><=|>=|==|!=|<|>)\s*"
     r"(?P<value>[0-9]*\.?[0-9]+)\s*(?P<unit>us|µs|ms|s|%|/s)?\s*$"
@@ -195,3 +202,30 @@ def junit_xml(verdicts: list[Verdict], suite: str = "chatload SLOs") -> str:
         f'<testsuite name={quoteattr(suite)} tests="{len(verdicts)}" failures="{failed}" '
         'errors="0" skipped="0">\n' + "\n".join(cases) + "\n</testsuite>\n"
     )
+
+
+VERDICT_COLUMNS: Final = ("threshold", "value", "passed")
+
+
+def run_figures(
+    run: Mapping[str, MetricSnapshot], seconds: float, breaches: Mapping[str, int]
+) -> RunFigures:
+    """The run so far (the exporter's whole-run histograms), as thresholds judge it."""
+    metrics = {
+        name: MetricFigures(m.histogram.get_total_count(), m.failures, percentiles(m.histogram))
+        for name, m in run.items()
+    }
+    return RunFigures(metrics, seconds, dict(breaches))
+
+
+def verdict_rows(verdicts: Iterable[Verdict]) -> list[list[str]]:
+    """``PREFIX_slo.csv``'s rows: the threshold, its value (ms for latencies, a
+    fraction for ratios) and ``true``/``false``."""
+    return [
+        [
+            v.threshold.text,
+            "" if v.value is None else f"{v.value:.6g}",
+            "true" if v.passed else "false",
+        ]
+        for v in verdicts
+    ]

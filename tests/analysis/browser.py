@@ -9,6 +9,7 @@ screenshot of the whole page is kept beside the report for a person to look at.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,18 +78,33 @@ class _DevTools:
             pass
 
 
-def render(page: Path) -> RenderedPage:
+@contextlib.contextmanager
+def chromium() -> Iterator[_DevTools]:
+    """Headless Chromium with one page open, driven over DevTools."""
     with tempfile.TemporaryDirectory(
         prefix="chatload-chromium-", ignore_cleanup_errors=True
     ) as profile:
         browser = subprocess.Popen(
-            [_browser(), "--headless=new", "--no-sandbox", "--disable-gpu",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--disable-quic", "--remote-debugging-port=0",
-             "--remote-allow-origins=*", f"--user-data-dir={profile}", "--window-size=1280,900",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            [
+                _browser(),
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--remote-debugging-port=0",
+                "--remote-allow-origins=*",
+                f"--user-data-dir={profile}",
+                "--window-size=1280,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + 30
@@ -100,19 +117,46 @@ def render(page: Path) -> RenderedPage:
             target = next(t for t in targets if t["type"] == "page")
             tools = _DevTools(target["webSocketDebuggerUrl"])
             tools.call("Page.enable")
-            tools.call("Page.navigate", url=page.resolve().as_uri())
-            tools.wait_for("Page.loadEventFired")
-            read = tools.call("Runtime.evaluate", expression=_READ_PAGE, returnByValue=True)
-            data = json.loads(read["result"]["value"])
-            shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-            screenshot = page.with_name(page.stem + "-screenshot.png")
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
-            tools.socket.close()
+            try:
+                yield tools
+            finally:
+                tools.socket.close()
         finally:
             # Chromium's helper processes write to the profile until they are gone too.
             os.killpg(browser.pid, signal.SIGKILL)
             browser.wait(timeout=10)
             _wait_for_group(browser.pid)
+
+
+def open_page(tools: _DevTools, url: str) -> None:
+    tools.call("Page.navigate", url=url)
+    tools.wait_for("Page.loadEventFired")
+
+
+def visible_text(tools: _DevTools) -> str:
+    read = tools.call("Runtime.evaluate", expression="document.body.innerText", returnByValue=True)
+    return str(read["result"]["value"])
+
+
+def click_text(tools: _DevTools, text: str) -> bool:
+    """Click the first button or tab whose text is ``text``; whether one was found."""
+    script = (
+        "(() => { const all = [...document.querySelectorAll('button, [role=tab], a')];"
+        f" const hit = all.find(e => e.innerText.trim() === {json.dumps(text)});"
+        " if (hit) { hit.click(); return true; } return false; })()"
+    )
+    read = tools.call("Runtime.evaluate", expression=script, returnByValue=True)
+    return bool(read["result"]["value"])
+
+
+def render(page: Path) -> RenderedPage:
+    with chromium() as tools:
+        open_page(tools, page.resolve().as_uri())
+        read = tools.call("Runtime.evaluate", expression=_READ_PAGE, returnByValue=True)
+        data = json.loads(read["result"]["value"])
+        shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        screenshot = page.with_name(page.stem + "-screenshot.png")
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
     return RenderedPage(data["title"], data["text"], data["images"], data["height"], screenshot)
 
 

@@ -15,9 +15,14 @@ SOAK_PLAN = SyntheticPlan(
 # Latency turns up steeply past 160 users: the 200 and 250 user steps break
 # "delivery p99 < 40ms" (the first steps' p99 is about 12 ms).
 STEP_PLAN = SyntheticPlan(
-    samples=200_000, seconds=500, interval=5, steps=(50, 100, 150, 200, 250), knee_users=160,
-    failure_ratio=0.0, seed=4,
-)  # fmt: skip
+    samples=200_000,
+    seconds=500,
+    interval=5,
+    steps=(50, 100, 150, 200, 250),
+    knee_users=160,
+    failure_ratio=0.0,
+    seed=4,
+)
 
 
 @pytest.fixture(scope="session")

@@ -20,15 +20,27 @@ from tests.analysis.browser import assert_every_image_shows, render
 from tests.analysis.test_report import PLOTS
 from tests.loadgen.support import ROOT, run_locust
 
-METRICS = ("connect", "initial_data", "send_ack", "delivery", "unread_propagation", "read_ack",
-           "read_propagation", "history")  # fmt: skip
+METRICS = (
+    "connect",
+    "initial_data",
+    "send_ack",
+    "delivery",
+    "unread_propagation",
+    "read_ack",
+    "read_propagation",
+    "history",
+)
 
 
 def _report(results: Path, out: Path, *options: str) -> Path:
     done = subprocess.run(
         [sys.executable, "-m", "chatload", "report", str(results), "-o", str(out), *options],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reading " in done.stderr and "done in " in done.stderr  # progress shown
     page = Path(done.stdout.strip().splitlines()[-1])
@@ -39,9 +51,15 @@ def _report(results: Path, out: Path, *options: str) -> Path:
 @pytest.mark.slow
 def test_the_smoke_scenario_ends_in_a_report_a_person_can_read(tmp_path: Path) -> None:
     done = run_locust(
-        "--config", "scenarios/smoke.conf", "-t", "15s", "--csv", str(tmp_path / "smoke"),
-        "--slo-junit", str(tmp_path / "slo.xml"),
-    )  # fmt: skip
+        "--config",
+        "scenarios/smoke.conf",
+        "-t",
+        "15s",
+        "--csv",
+        str(tmp_path / "smoke"),
+        "--slo-junit",
+        str(tmp_path / "slo.xml"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SLO PASS delivery p99 < 250ms" in done.stderr
     page = _report(tmp_path / "smoke", tmp_path / "report")
@@ -58,15 +76,28 @@ def test_the_smoke_scenario_ends_in_a_report_a_person_can_read(tmp_path: Path) -
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_a_step_run_yields_a_capacity_verdict_on_the_page(tmp_path: Path) -> None:
     done = run_locust(
-        "--headless", "--only-summary", "--csv", str(tmp_path / "step"), "--shape", "StepShape",
-        "--stages", '{"start": 4, "step": 4, "steps": 3, "hold": 10, "spawn_rate": 20}',
-        "--think-min", "0.2", "--think-max", "0.5", "--slo", "delivery p99 < 250ms",
+        "--headless",
+        "--only-summary",
+        "--csv",
+        str(tmp_path / "step"),
+        "--shape",
+        "StepShape",
+        "--stages",
+        '{"start": 4, "step": 4, "steps": 3, "hold": 10, "spawn_rate": 20}',
+        "--think-min",
+        "0.2",
+        "--think-max",
+        "0.5",
+        "--slo",
+        "delivery p99 < 250ms",
         # Several whole reporting intervals in each step's 10 s.
-        "--chat-interval", "1",
+        "--chat-interval",
+        "1",
         timeout=180,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     page = _report(tmp_path / "step", tmp_path / "report", "--step-hold", "7", "--step-settle", "2")
     shown = render(page)

@@ -66,9 +66,10 @@ def test_verdicts_and_breaches_are_stated(soak_run: Path, soak_report: Path) -> 
             assert f"{breach['kind']} {breach['chat_id']}" in text
     with Path(f"{soak_run}_chat_metrics.csv").open(newline="") as handle:
         hot = {
-            row["interval_start"] for row in csv.DictReader(handle)
+            row["interval_start"]
+            for row in csv.DictReader(handle)
             if row["generator_saturated"] == "true"
-        }  # fmt: skip
+        }
     assert hot, "the plan asked for saturated intervals"
     assert f"generator saturated in {len(hot)} interval(s)" in text
 

@@ -20,7 +20,7 @@ from chatload.analysis.significance import (
     share_is_bounded,
 )
 from chatload.records.hdr import new_histogram, record_many, value_buckets
-from tests.loadgen.support import run_locust
+from tests.loadgen.support import headless, run_locust
 
 
 def histogram(values_us: np.ndarray) -> HdrHistogram:
@@ -78,8 +78,16 @@ def _resample(totals: Totals, rng: np.random.Generator, change: object = None) -
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Totals:
     prefix = tmp_path_factory.mktemp("real") / "run"
-    done = run_locust("--headless", "-u", "20", "-r", "20", "-t", "20s", "--csv", str(prefix),
-                      "--think-min", "0.2", "--think-max", "1", "--only-summary")  # fmt: skip
+    done = run_locust(
+        *headless(20, "20s"),
+        "--csv",
+        str(prefix),
+        "--think-min",
+        "0.2",
+        "--think-max",
+        "1",
+        "--only-summary",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     totals, _ = aggregate(load_run(Path(f"{prefix}_chat_metrics.csv").parent), [])
     return totals

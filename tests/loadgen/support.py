@@ -25,6 +25,11 @@ METRICS = (
 )
 
 
+def headless(users: int, run_time: str, *, rate: int | None = None) -> tuple[str, ...]:
+    """Locust's options of a headless run of ``users`` started at once."""
+    return ("--headless", "-u", str(users), "-r", str(rate or users), "-t", run_time)
+
+
 def locust_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
 

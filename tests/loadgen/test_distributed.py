@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.loadgen.support import ROOT, assert_every_metric_clean, locust_command, read_stats
+from tests.loadgen.support import (
+    ROOT,
+    assert_every_metric_clean,
+    headless,
+    locust_command,
+    read_stats,
+)
 
 
 @pytest.mark.slow
@@ -26,13 +32,7 @@ def test_master_and_two_workers(tmp_path: Path) -> None:
             str(port),
             "--expect-workers",
             "2",
-            "--headless",
-            "-u",
-            "20",
-            "-r",
-            "20",
-            "-t",
-            "20s",
+            *headless(20, "20s"),
             "--csv",
             str(tmp_path / "run"),
             "--only-summary",

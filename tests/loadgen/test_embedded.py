@@ -44,8 +44,12 @@ def test_the_split_is_locusts_own() -> None:
     ]
     done = subprocess.run(
         [sys.executable, "-c", _LOCUST_SPLIT, json.dumps(cases)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
     expected = json.loads(done.stdout)
     assert [weighted_split(users, weights) for users, weights in cases] == expected
 
@@ -77,13 +81,28 @@ print(json.dumps(final))
 
 
 def test_each_worker_gets_every_persona_in_proportion() -> None:
-    for users, workers, weights, probes in ((40, 2, (1, 3), 0), (60, 3, (1, 3), 6),
-                                            (23, 2, (1, 4), 0), (100, 4, (2, 5), 0)):  # fmt: skip
+    for users, workers, weights, probes in (
+        (40, 2, (1, 3), 0),
+        (60, 3, (1, 3), 6),
+        (23, 2, (1, 4), 0),
+        (100, 4, (2, 5), 0),
+    ):
         done = subprocess.run(
-            [sys.executable, "-c", _DISPATCHED, str(users), str(workers), *map(str, weights),
-             str(probes)],
-            capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                _DISPATCHED,
+                str(users),
+                str(workers),
+                *map(str, weights),
+                str(probes),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            check=True,
+        )
         per_worker = json.loads(done.stdout)
         owners = [counts["OwnerUser"] for counts in per_worker.values()]
         assert max(owners) - min(owners) <= 1, per_worker  # Locust's own: all on one worker

@@ -10,7 +10,7 @@ import pytest
 
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import run_locust
+from tests.loadgen.support import headless, run_locust
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def _error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_locust("--headless", "-u", "4", "-r", "4", "-t", "5s", *args, timeout=60)
+    return run_locust(*headless(4, "5s"), *args, timeout=60)
 
 
 def test_a_token_the_server_refuses(target: tuple[str, Path], tmp_path: Path) -> None:
@@ -76,13 +76,7 @@ def test_host_without_users_file(target: tuple[str, Path]) -> None:
 def test_fewer_identities_than_users(target: tuple[str, Path]) -> None:
     url, users = target
     done = run_locust(
-        "--headless",
-        "-u",
-        "40",
-        "-r",
-        "40",
-        "-t",
-        "5s",
+        *headless(40, "5s"),
         "--host",
         url,
         "--users-file",

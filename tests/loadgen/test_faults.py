@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import read_stats, run_locust
+from tests.loadgen.support import ROOT, headless, locust_command, read_stats
 
 
 @pytest.fixture(scope="module")
@@ -23,52 +25,94 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "chat.db", root / "users.csv"
 
 
-def _busy_run(
-    dataset: tuple[Path, Path], tmp_path: Path, *server_args: str, locust_args: tuple[str, ...] = ()
-) -> tuple[dict[str, dict[str, str]], list[dict[str, str]]]:
-    db, users = dataset
-    copy = tmp_path / "chat.db"
-    copy.write_bytes(db.read_bytes())
-    prefix = tmp_path / "run"
-    with LaunchedServer(copy, *server_args) as server:
-        done = run_locust(
-            "--headless",
-            "-u",
-            "20",
-            "-r",
-            "20",
-            "-t",
-            "12s",
-            "--host",
-            server.url,
-            "--users-file",
-            str(users),
-            "--think-min",
-            "0.05",
-            "--think-max",
-            "0.3",
-            "--answer-timeout",
-            "2",
-            "--quiesce-seconds",
-            "2",
-            "--csv",
-            str(prefix),
-            "--only-summary",
-            *locust_args,
-            timeout=90,
+_FAULTS = {
+    "drop=0.2": ({"loss", "gap"}, ()),
+    "duplicate=0.2": ({"duplicate"}, ()),
+    "reorder=0.2": ({"reorder"}, ()),
+    "miscount=0.5": ({"unread"}, ()),
+    "history-skip=0.5": ({"history"}, ()),
+    "foreign-chat=1": ({"access"}, ("--probes", "2")),
+}
+_RUN = (
+    *headless(20, "12s"),
+    "--think-min",
+    "0.05",
+    "--think-max",
+    "0.3",
+    "--answer-timeout",
+    "2",
+    "--quiesce-seconds",
+    "2",
+    "--only-summary",
+)
+
+Outcome = tuple[dict[str, dict[str, str]], list[dict[str, str]]]
+
+
+class _Run:
+    """One run against its own server (a copy of the dataset), started at once."""
+
+    def __init__(
+        self,
+        dataset: tuple[Path, Path],
+        root: Path,
+        server_args: tuple[str, ...],
+        locust_args: tuple[str, ...],
+    ) -> None:
+        db, users = dataset
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "chat.db").write_bytes(db.read_bytes())
+        self.prefix = root / "run"
+        self.server = LaunchedServer(root / "chat.db", *server_args)
+        self.process = subprocess.Popen(
+            locust_command(
+                *_RUN,
+                "--host",
+                self.server.url,
+                "--users-file",
+                str(users),
+                "--csv",
+                str(self.prefix),
+                *locust_args,
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
-    assert done.returncode in (0, 1), done.stderr[-3000:]
-    assert "Traceback" not in done.stderr
-    with Path(f"{prefix}_invariants.csv").open(newline="") as handle:
-        breaches = list(csv.DictReader(handle))
-    return read_stats(prefix), breaches
+
+    def outcome(self) -> Outcome:
+        try:
+            _, err = self.process.communicate(timeout=120)
+        finally:
+            self.process.kill()
+            self.server.stop()
+        assert self.process.returncode in (0, 1), err[-3000:]
+        assert "Traceback" not in err
+        with Path(f"{self.prefix}_invariants.csv").open(newline="") as handle:
+            breaches = list(csv.DictReader(handle))
+        return read_stats(self.prefix), breaches
+
+
+@pytest.fixture(scope="module")
+def fault_runs(
+    dataset: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Outcome]:
+    """Every fault's run, side by side: they check correctness, not timing."""
+    root = tmp_path_factory.mktemp("fault-runs")
+    runs = {
+        fault: _Run(dataset, root / str(n), ("--test-fault", fault), args)
+        for n, (fault, (_, args)) in enumerate(_FAULTS.items())
+    }
+    return {fault: run.outcome() for fault, run in runs.items()}
 
 
 @pytest.mark.slow
 def test_a_busy_run_on_a_correct_server_finds_nothing(
     dataset: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    stats, breaches = _busy_run(dataset, tmp_path, locust_args=("--probes", "2"))
+    stats, breaches = _Run(dataset, tmp_path, (), ("--probes", "2")).outcome()
     assert breaches == []
     assert not [name for name, row in stats.items() if row["Type"] == "invariant"]
     assert int(stats["Aggregated"]["Failure Count"]) == 0
@@ -77,25 +121,10 @@ def test_a_busy_run_on_a_correct_server_finds_nothing(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("fault", "kinds", "locust_args"),
-    [
-        ("drop=0.2", {"loss", "gap"}, ()),
-        ("duplicate=0.2", {"duplicate"}, ()),
-        ("reorder=0.2", {"reorder"}, ()),
-        ("miscount=0.5", {"unread"}, ()),
-        ("history-skip=0.5", {"history"}, ()),
-        ("foreign-chat=1", {"access"}, ("--probes", "2")),
-    ],
-)
-def test_each_fault_is_named(
-    dataset: tuple[Path, Path],
-    tmp_path: Path,
-    fault: str,
-    kinds: set[str],
-    locust_args: tuple[str, ...],
-) -> None:
-    stats, breaches = _busy_run(dataset, tmp_path, "--test-fault", fault, locust_args=locust_args)
+@pytest.mark.parametrize("fault", _FAULTS)
+def test_each_fault_is_named(fault_runs: dict[str, Outcome], fault: str) -> None:
+    kinds = _FAULTS[fault][0]
+    stats, breaches = fault_runs[fault]
     found = {row["kind"] for row in breaches}
     assert found & kinds, (fault, found)
     row = next(r for r in breaches if r["kind"] in kinds)

@@ -70,6 +70,7 @@ def test_fragments_and_close_go_through_websockets() -> None:
         bytes([0x83, 0x00]),  # a reserved opcode
         bytes([0xC1, 0x00]),  # an RSV bit
     ],
+    ids=["masked", "reserved-opcode", "rsv-bit"],  # stable: the mask is random
 )
 def test_frames_that_break_the_rfc_fail_the_connection(frame: bytes) -> None:
     framer = ClientFramer("ws://x/")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.loadgen.support import run_locust
+from tests.loadgen.support import headless, run_locust
 
 
 def _junit(path: Path) -> tuple[ET.Element, dict[str, bool]]:
@@ -21,11 +21,21 @@ def _junit(path: Path) -> tuple[ET.Element, dict[str, bool]]:
 @pytest.mark.slow
 def test_slos_that_hold_pass_the_run(tmp_path: Path) -> None:
     done = run_locust(
-        "--headless", "-u", "10", "-r", "10", "-t", "8s", "--only-summary",
-        "--csv", str(tmp_path / "run"), "--slo-junit", str(tmp_path / "slo.xml"),
-        "--slo", "delivery p99 < 10s", "--slo", "invariant breaches == 0",
-        "--slo", "all failure_ratio < 5%", "--slo", "send_ack rate > 0/s",
-    )  # fmt: skip
+        *headless(10, "8s"),
+        "--only-summary",
+        "--csv",
+        str(tmp_path / "run"),
+        "--slo-junit",
+        str(tmp_path / "slo.xml"),
+        "--slo",
+        "delivery p99 < 10s",
+        "--slo",
+        "invariant breaches == 0",
+        "--slo",
+        "all failure_ratio < 5%",
+        "--slo",
+        "send_ack rate > 0/s",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     passed = (
         "SLO PASS delivery p99 < 10s: ",
@@ -47,10 +57,17 @@ def test_slos_that_hold_pass_the_run(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_breached_slo_fails_the_run_with_a_readable_verdict(tmp_path: Path) -> None:
     done = run_locust(
-        "--headless", "-u", "10", "-r", "10", "-t", "8s", "--only-summary",
-        "--csv", str(tmp_path / "run"), "--slo-junit", str(tmp_path / "slo.xml"),
-        "--slo", "delivery p99 < 1us", "--slo", "invariant breaches == 0",
-    )  # fmt: skip
+        *headless(10, "8s"),
+        "--only-summary",
+        "--csv",
+        str(tmp_path / "run"),
+        "--slo-junit",
+        str(tmp_path / "slo.xml"),
+        "--slo",
+        "delivery p99 < 1us",
+        "--slo",
+        "invariant breaches == 0",
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     failing = [line for line in done.stderr.splitlines() if line.startswith("SLO FAIL")]
     assert len(failing) == 1 and failing[0].startswith("SLO FAIL delivery p99 < 1us: "), failing
@@ -69,9 +86,14 @@ def test_a_breached_slo_fails_the_run_with_a_readable_verdict(tmp_path: Path) ->
 def test_abort_ends_the_run_at_the_first_breach(tmp_path: Path) -> None:
     started = time.monotonic()
     done = run_locust(
-        "--headless", "-u", "10", "-r", "10", "-t", "90s", "--only-summary",
-        "--slo", "delivery p99 < 1us", "--slo-check-interval", "2", "--slo-abort",
-    )  # fmt: skip
+        *headless(10, "90s"),
+        "--only-summary",
+        "--slo",
+        "delivery p99 < 1us",
+        "--slo-check-interval",
+        "2",
+        "--slo-abort",
+    )
     took = time.monotonic() - started
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Error: an SLO was breached during the run (--slo-abort)" in done.stderr

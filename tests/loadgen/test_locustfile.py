@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.loadgen.support import assert_every_metric_clean, read_stats, run_locust
+from tests.loadgen.support import assert_every_metric_clean, headless, read_stats, run_locust
 
 
 @pytest.mark.slow
 def test_headless_run_against_the_embedded_server(tmp_path: Path) -> None:
     done = run_locust(
-        "--headless",
-        "-u",
-        "20",
-        "-r",
-        "20",
-        "-t",
-        "20s",
+        *headless(20, "20s"),
         "--csv",
         str(tmp_path / "run"),
         "--only-summary",
@@ -35,13 +29,7 @@ def test_headless_run_against_the_embedded_server(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_headless_run_with_two_processes(tmp_path: Path) -> None:
     done = run_locust(
-        "--headless",
-        "-u",
-        "20",
-        "-r",
-        "20",
-        "-t",
-        "20s",
+        *headless(20, "20s"),
         "--processes",
         "2",
         "--csv",

@@ -17,7 +17,7 @@ from chatload.records.export import (
     INVARIANT_COLUMNS,
     SUMMARY_COLUMNS,
 )
-from tests.loadgen.support import METRICS, ROOT, locust_command, read_stats, run_locust
+from tests.loadgen.support import METRICS, ROOT, headless, locust_command, read_stats, run_locust
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
@@ -35,9 +35,18 @@ def _locust_bucket(value_ms: float) -> float:
 @pytest.mark.slow
 def test_the_exports_agree_with_locust(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
-    done = run_locust("--headless", "-u", "20", "-r", "20", "-t", "20s", "--think-min", "0.1",
-                      "--think-max", "0.5", "--chat-interval", "2", "--csv", str(prefix),
-                      "--only-summary")  # fmt: skip
+    done = run_locust(
+        *headless(20, "20s"),
+        "--think-min",
+        "0.1",
+        "--think-max",
+        "0.5",
+        "--chat-interval",
+        "2",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     locust = read_stats(prefix)
     summary = {r["metric"]: r for r in _rows(Path(f"{prefix}_chat_summary.csv"), SUMMARY_COLUMNS)}
@@ -67,6 +76,7 @@ def test_the_exports_agree_with_locust(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_a_known_delivery_delay_is_measured_to_within_2_percent() -> None:
     # Half the users get every frame 100 ms late; the other half is the baseline,
     # measured side by side (chatload bench-accuracy).
@@ -82,11 +92,28 @@ def test_a_known_delivery_delay_is_measured_to_within_2_percent() -> None:
 def test_sigterm_leaves_every_export_complete(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
     locust = subprocess.Popen(
-        locust_command("--headless", "-u", "10", "-r", "10", "-t", "60s", "--chat-interval", "1",
-                       "--think-min", "0.1", "--think-max", "0.3", "--csv", str(prefix)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    time.sleep(9)
+        locust_command(
+            *headless(10, "60s"),
+            "--chat-interval",
+            "1",
+            "--think-min",
+            "0.1",
+            "--think-max",
+            "0.3",
+            "--csv",
+            str(prefix),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    # Interrupted once four intervals hold acknowledged messages.
+    metrics = Path(f"{prefix}_chat_metrics.csv")
+    deadline = time.monotonic() + 60
+    while not _intervals_with_acks(metrics, 4):
+        assert locust.poll() is None and time.monotonic() < deadline, "no intervals"
+        time.sleep(0.2)
     locust.send_signal(signal.SIGTERM)
     _, err = locust.communicate(timeout=60)
     assert "Traceback" not in err
@@ -102,11 +129,27 @@ def test_sigterm_leaves_every_export_complete(tmp_path: Path) -> None:
     assert read_stats(prefix)["send_ack"]
 
 
+def _intervals_with_acks(metrics: Path, wanted: int) -> bool:
+    if not metrics.exists():
+        return False
+    with metrics.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return len({r["interval_start"] for r in rows if r["metric"] == "send_ack"}) >= wanted
+
+
 @pytest.mark.slow
 def test_a_saturated_generator_is_called_out(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
-    done = run_locust("--headless", "-u", "4", "-r", "4", "-t", "6s", "--chat-interval", "1",
-                      "--saturation-cpu", "0", "--csv", str(prefix), "--only-summary")  # fmt: skip
+    done = run_locust(
+        *headless(4, "6s"),
+        "--chat-interval",
+        "1",
+        "--saturation-cpu",
+        "0",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the generator was saturated in" in done.stderr
     assert "latencies measured then are the generator's, not the server's" in done.stderr

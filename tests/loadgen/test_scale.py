@@ -12,7 +12,7 @@ import pytest
 
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import ROOT, locust_command, read_stats, run_locust
+from tests.loadgen.support import ROOT, headless, locust_command, read_stats, run_locust
 
 
 def _dataset(root: Path) -> tuple[Path, Path]:
@@ -35,10 +35,18 @@ def test_connections_spread_over_the_source_addresses(tmp_path: Path) -> None:
         ) as server,
     ):
         done = run_locust(
-            "--headless", "-u", "8", "-r", "8", "-t", "5s", "--host", server.url,
-            "--users-file", str(users), "--source-addresses", "127.0.0.2-127.0.0.3",
-            "--csv", str(tmp_path / "run"), "--quiesce-seconds", "1",
-        )  # fmt: skip
+            *headless(8, "5s"),
+            "--host",
+            server.url,
+            "--users-file",
+            str(users),
+            "--source-addresses",
+            "127.0.0.2-127.0.0.3",
+            "--csv",
+            str(tmp_path / "run"),
+            "--quiesce-seconds",
+            "1",
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     peers = [
         record["peer"].rsplit(":", 1)[0]
@@ -57,9 +65,14 @@ def _limited(*args: str, files: int) -> subprocess.CompletedProcess[str]:
 
     return subprocess.run(
         locust_command("--headless", "-r", "100", "-t", "5s", *args),
-        capture_output=True, text=True, timeout=60, cwd=ROOT, preexec_fn=limit,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        preexec_fn=limit,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )
 
 
 def _one_error(done: subprocess.CompletedProcess[str]) -> str:

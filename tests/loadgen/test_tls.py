@@ -9,7 +9,7 @@ import pytest
 
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import read_stats, run_locust
+from tests.loadgen.support import headless, read_stats, run_locust
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +28,7 @@ def tls_target(
 def _run(url: str, users: Path, tmp_path: Path, *extra: str) -> tuple[int, str, Path]:
     prefix = tmp_path / "run"
     done = run_locust(
-        "--headless",
-        "-u",
-        "4",
-        "-r",
-        "4",
-        "-t",
-        "6s",
+        *headless(4, "6s"),
         "--host",
         url,
         "--users-file",

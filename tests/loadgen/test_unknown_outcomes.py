@@ -22,8 +22,11 @@ ANSWER_TIMEOUT = 4
 
 
 def _dataset(root: Path) -> tuple[Path, Path]:
-    provision(root / "chat.db", root / "users.csv",
-              ProvisionPlan(owners=5, requesters=15, history=20, layout="local"))  # fmt: skip
+    provision(
+        root / "chat.db",
+        root / "users.csv",
+        ProvisionPlan(owners=5, requesters=15, history=20, layout="local"),
+    )
     return root / "chat.db", root / "users.csv"
 
 
@@ -33,13 +36,36 @@ def _run_with(
     started = time.monotonic()
     run = subprocess.Popen(
         locust_command(
-            "--headless", "-u", "20", "-r", "20", "-t", f"{RUN_SECONDS}s", "--host", server.url,
-            "--users-file", str(users), "--csv", str(root / "run"), "--only-summary",
-            "--think-min", "0.2", "--think-max", "0.8", "--answer-timeout", str(ANSWER_TIMEOUT),
-            "--reconnect-max", "2", "--exit-code-on-error", "0",
+            "--headless",
+            "-u",
+            "20",
+            "-r",
+            "20",
+            "-t",
+            f"{RUN_SECONDS}s",
+            "--host",
+            server.url,
+            "--users-file",
+            str(users),
+            "--csv",
+            str(root / "run"),
+            "--only-summary",
+            "--think-min",
+            "0.2",
+            "--think-max",
+            "0.8",
+            "--answer-timeout",
+            str(ANSWER_TIMEOUT),
+            "--reconnect-max",
+            "2",
+            "--exit-code-on-error",
+            "0",
         ),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     time.sleep(7)
     trouble()
     out, err = run.communicate(timeout=120)

@@ -57,8 +57,14 @@ def test_swarm_from_the_web_ui_with_chatload_options() -> None:
             answer = json.loads(response.read())
         assert answer["success"], answer
         assert answer["host"].startswith("ws://127.0.0.1:"), "the embedded server is the default"
-        time.sleep(14)
-        stats = {row["name"]: row for row in _get(f"{base}/stats/requests")["stats"]}
+        # Polled until every metric has samples (the read metrics come last).
+        deadline = time.monotonic() + 60
+        while True:
+            stats = {row["name"]: row for row in _get(f"{base}/stats/requests")["stats"]}
+            if all(stats.get(m, {}).get("num_requests", 0) > 0 for m in METRICS):
+                break
+            assert time.monotonic() < deadline, sorted(stats)
+            time.sleep(0.5)
         urllib.request.urlopen(f"{base}/stop", data=b"", timeout=10).close()
     finally:
         locust.send_signal(signal.SIGTERM)

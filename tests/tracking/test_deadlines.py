@@ -14,9 +14,11 @@ class Owner:
     def __init__(self, deadlines: Deadlines[Owner], me: int, ledger: Ledger) -> None:
         self.deadlines = deadlines
         self.tracker = ConnectionTracker(
-            me, ledger, timeouts=Timeouts(ack=1.0, delivery=1.0, unread=1.0, read=1.0, history=1.0),
+            me,
+            ledger,
+            timeouts=Timeouts(ack=1.0, delivery=1.0, unread=1.0, read=1.0, history=1.0),
             on_deadline=lambda when: deadlines.schedule(when, self),
-        )  # fmt: skip
+        )
         self.tracker.open(initial(me))
 
 

@@ -84,9 +84,16 @@ def compare_totals(
     changes = family.settle(changes)
     changes.append(_rate(base, cand, policy))
     changes.append(
-        Change("invariant", "breaches", float(old_breaches), float(new_breaches), "", True,
-               new_breaches > old_breaches)
-    )  # fmt: skip
+        Change(
+            "invariant",
+            "breaches",
+            float(old_breaches),
+            float(new_breaches),
+            "",
+            True,
+            new_breaches > old_breaches,
+        )
+    )
     return changes
 
 
@@ -142,8 +149,9 @@ def _judge_latency(
     if p_value is None:
         highest = highest_judged_share(fewest, tuple(s for s in _SHARE.values() if s < 1))
         bound = f"bounds {_LABEL[highest]} at most" if highest else "bounds no percentile"
-        return replace(change, judged=False,
-                       note=f"not judged: too few samples (n = {fewest} {bound})")  # fmt: skip
+        return replace(
+            change, judged=False, note=f"not judged: too few samples (n = {fewest} {bound})"
+        )
     family.member(p_value, new > old * (1 + policy.tolerance) and new - old > policy.min_change_ms)
     return change
 
@@ -222,10 +230,15 @@ def _page(comparison: Comparison, images: Sequence[tuple[str, Path]]) -> str:
     for change in comparison.changes:
         css = "fail" if change.regressed else "pass" if change.judged else ""
         rows.append(
-            "<tr>" + cell(change.metric, "left") + cell(change.statistic, "left")
-            + cell(change.text(change.baseline)) + cell(change.text(change.candidate))
-            + cell(change.change_text()) + cell(change.verdict(), css) + "</tr>"
-        )  # fmt: skip
+            "<tr>"
+            + cell(change.metric, "left")
+            + cell(change.statistic, "left")
+            + cell(change.text(change.baseline))
+            + cell(change.text(change.candidate))
+            + cell(change.change_text())
+            + cell(change.verdict(), css)
+            + "</tr>"
+        )
     policy = comparison.policy
     sections = [
         f"<h1>chatload compare: {base} against {cand}</h1>",

@@ -52,8 +52,9 @@ def distributions_plot(comparison: Comparison, path: Path) -> Path:
             if histogram is None or not histogram.get_total_count():
                 continue
             values_ms, weights = value_buckets(histogram)
-            axis.step(values_ms, np.cumsum(weights) / weights.sum(), where="post", color=color,
-                      label=name)  # fmt: skip
+            axis.step(
+                values_ms, np.cumsum(weights) / weights.sum(), where="post", color=color, label=name
+            )
             drawn = True
         if not drawn:
             empty_axis(axis, "no samples")

@@ -9,15 +9,20 @@ Locust may add columns without breaking the report.
 
 from __future__ import annotations
 
-import csv
 import sys
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from chatload.analysis.csvfiles import (
+    csv_file,
+    find_prefix,
+    number,
+    read_rows,
+    timestamp,
+)
 from chatload.errors import ConfigError
 from chatload.records.trust import Trust
 
@@ -62,95 +67,22 @@ _OPTIONAL: Final = {"slo": ("threshold", "value", "passed")}
 _PHASES: Final = ("running", "spawning", "stopping")
 
 
-def find_prefix(results: Path) -> Path:
-    """The ``--csv`` prefix of the run at ``results`` (a prefix or a directory)."""
-    if results.is_dir():
-        runs = sorted(results.glob("*_chat_metrics.csv"))
-        if len(runs) != 1:
-            found = "no run" if not runs else f"{len(runs)} runs"
-            raise ConfigError(
-                f"{results} holds {found}: give the --csv prefix of one run, e.g. results/smoke"
-            )
-        return Path(str(runs[0])[: -len("_chat_metrics.csv")])
-    if (
-        not Path(f"{results}_chat_metrics.csv").exists()
-        and not Path(f"{results}_stats.csv").exists()
-    ):
-        raise ConfigError(
-            f"no run at {results}: give the --csv prefix the run used (results/smoke for "
-            "results/smoke_stats.csv) or its directory"
-        )
-    return results
-
-
-def _rows(
-    prefix: Path, name: str, columns: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """Each data row of the run's ``name`` file with its line number, after
-    checking the header."""
-    path = _file(prefix, name)
-    if not path.exists():
-        raise ConfigError(
-            f"{path} is missing: a run with --csv {prefix} through chatload's locustfile writes it"
-        )
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path} cannot be read: {exc.strerror}") from None
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ConfigError(f"{path} is empty: expected a header row") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} is not valid CSV: {exc}") from None
-        missing = [name for name in columns if name not in header]
-        if missing:
-            raise ConfigError(
-                f"{path} lacks the column(s) {', '.join(missing)}: is it the right file?"
-            )
-        try:
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise ConfigError(
-                        f"{path}, line {reader.line_num}: expected {len(header)} fields, got "
-                        f"{len(row)} (a truncated or malformed file?)"
-                    )
-                yield reader.line_num, dict(zip(header, row, strict=True))
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}, line {reader.line_num}: not valid CSV ({exc})") from None
-
-
-def _number(
-    path: Path, line: int, row: dict[str, str], column: str, kind: Callable[[str], float] = float
-) -> float:
-    value = row[column]
-    try:
-        return kind(value)
-    except ValueError:
-        raise ConfigError(
-            f"{path}, line {line}: {column} must be a number, got {value!r}"
-        ) from None
-
-
-def _time(path: Path, line: int, value: str) -> float:
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise ConfigError(
-            f"{path}, line {line}: expected an ISO 8601 time, got {value!r}"
-        ) from None
-
-
 class MetricSeries:
     """One metric's rows of chat_metrics, column by column: a day at one-second
     intervals is 700,000 rows, which as objects would cost a few hundred MiB."""
 
-    __slots__ = ("count", "cross_process", "end", "failures", "late", "max_ms", "p50_ms",
-                 "p95_ms", "p99_ms", "start")  # fmt: skip
+    __slots__ = (
+        "count",
+        "cross_process",
+        "end",
+        "failures",
+        "late",
+        "max_ms",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "start",
+    )
 
     def __init__(self) -> None:
         self.start = array("d")
@@ -239,10 +171,13 @@ class RunData:
         for metric, series in self.series.items():
             for index, start in enumerate(series.start):
                 trust.add_metric(
-                    metric, series.count[index], kinds.get((start, metric), {}),
-                    cross_process=series.cross_process[index], late=series.late[index],
+                    metric,
+                    series.count[index],
+                    kinds.get((start, metric), {}),
+                    cross_process=series.cross_process[index],
+                    late=series.late[index],
                     saturated=hot.get(start),
-                )  # fmt: skip
+                )
         for *_, uncertainty in self.health:
             trust.add_clock(uncertainty)
         return trust
@@ -259,11 +194,7 @@ class RunData:
 
     @property
     def hdr_path(self) -> Path:
-        return _file(self.prefix, "chat_hdr")
-
-
-def _file(prefix: Path, name: str) -> Path:
-    return Path(f"{prefix}_{name}.csv")
+        return csv_file(self.prefix, "chat_hdr")
 
 
 def load_run(results: Path, progress: Callable[[str], None] | None = None) -> RunData:
@@ -272,24 +203,26 @@ def load_run(results: Path, progress: Callable[[str], None] | None = None) -> Ru
     prefix = find_prefix(results)
     run = RunData(prefix)
     for name, columns in (*_LOCUST.items(), *_CHATLOAD.items()):
-        path = _file(prefix, name)
+        path = csv_file(prefix, name)
         if name == "chat_hdr":  # read as it is merged: see iter_hdr
-            next(_rows(prefix, name, columns), None)
+            next(read_rows(prefix, name, columns), None)
             continue
         say(f"reading {path}")
-        rows = _rows(prefix, name, columns)
+        rows = read_rows(prefix, name, columns)
         _LOADERS[name](run, path, rows)
-    path = _file(prefix, "slo")
+    path = csv_file(prefix, "slo")
     if path.exists():
-        _LOADERS["slo"](run, path, _rows(prefix, "slo", _OPTIONAL["slo"]))
+        _LOADERS["slo"](run, path, read_rows(prefix, "slo", _OPTIONAL["slo"]))
     if not run.series:
-        raise ConfigError(f"{_file(prefix, 'chat_metrics')} has no rows: the run recorded nothing")
+        raise ConfigError(
+            f"{csv_file(prefix, 'chat_metrics')} has no rows: the run recorded nothing"
+        )
     return run
 
 
 def _stats(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
     for line, row in rows:
-        _number(path, line, row, "Request Count", int)
+        number(path, line, row, "Request Count", int)
         run.locust_stats.append(row)
 
 
@@ -299,8 +232,8 @@ def _history(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]
             continue
         run.users.append(
             (
-                _number(path, line, row, "Timestamp"),
-                int(_number(path, line, row, "User Count", int)),
+                number(path, line, row, "Timestamp"),
+                int(number(path, line, row, "User Count", int)),
             )
         )
 
@@ -318,19 +251,19 @@ def _metrics(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]
         series = run.series.get(row["metric"])
         if series is None:
             series = run.series[row["metric"]] = MetricSeries()
-        start = _time(path, line, row["interval_start"])
-        end = _time(path, line, row["interval_end"])
+        start = timestamp(path, line, row["interval_start"])
+        end = timestamp(path, line, row["interval_end"])
         series.start.append(start)
         series.end.append(end)
-        series.count.append(int(_number(path, line, row, "count", int)))
-        series.failures.append(int(_number(path, line, row, "failures", int)))
+        series.count.append(int(number(path, line, row, "count", int)))
+        series.failures.append(int(number(path, line, row, "failures", int)))
         # Files from before these columns: nothing crossed, nothing was late.
         series.cross_process.append(int(row.get("cross_process") or 0))
         series.late.append(int(row.get("late") or 0))
-        series.p50_ms.append(_number(path, line, row, "p50_ms"))
-        series.p95_ms.append(_number(path, line, row, "p95_ms"))
-        series.p99_ms.append(_number(path, line, row, "p99_ms"))
-        series.max_ms.append(_number(path, line, row, "max_ms"))
+        series.p50_ms.append(number(path, line, row, "p50_ms"))
+        series.p95_ms.append(number(path, line, row, "p95_ms"))
+        series.p99_ms.append(number(path, line, row, "p99_ms"))
+        series.max_ms.append(number(path, line, row, "max_ms"))
         if row["generator_saturated"] == "true" and last_saturated != (start, end):
             last_saturated = (start, end)
             run.saturated.append(last_saturated)
@@ -344,16 +277,16 @@ def iter_hdr(
     Streamed rather than kept: the encoded histograms of a long run are the bulk
     of its files."""
     path = run.hdr_path
-    for index, (line, row) in enumerate(_rows(run.prefix, "chat_hdr", _CHATLOAD["chat_hdr"])):
+    for index, (line, row) in enumerate(read_rows(run.prefix, "chat_hdr", _CHATLOAD["chat_hdr"])):
         if progress is not None and index and index % 100_000 == 0:
             progress(f"merged {index:,} interval histograms")
         if not row["hdr"].startswith("HISTF"):
             raise ConfigError(f"{path}, line {line}: hdr is not an encoded HdrHistogram")
         yield (
-            _time(path, line, row["interval_start"]),
-            _time(path, line, row["interval_end"]),
+            timestamp(path, line, row["interval_start"]),
+            timestamp(path, line, row["interval_end"]),
             row["metric"],
-            int(_number(path, line, row, "count", int)),
+            int(number(path, line, row, "count", int)),
             row["hdr"],
         )
 
@@ -362,10 +295,10 @@ def _failures(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]
     for line, row in rows:
         run.failures.append(
             (
-                _time(path, line, row["interval_start"]),
+                timestamp(path, line, row["interval_start"]),
                 row["metric"],
                 row["kind"],
-                int(_number(path, line, row, "count", int)),
+                int(number(path, line, row, "count", int)),
             )
         )
 
@@ -374,11 +307,11 @@ def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]
     for line, row in rows:
         run.health.append(
             (
-                _time(path, line, row["interval_start"]),
-                _time(path, line, row["interval_end"]),
+                timestamp(path, line, row["interval_start"]),
+                timestamp(path, line, row["interval_end"]),
                 row["process"],
-                _number(path, line, row, "cpu_percent"),
-                _number(path, line, row, "loop_lag_p99_ms"),
+                number(path, line, row, "cpu_percent"),
+                number(path, line, row, "loop_lag_p99_ms"),
                 row["saturated"] == "true",
                 row.get("phase") or "running",  # files from before phases were load only
                 float(row.get("clock_offset_ms") or 0.0),
@@ -391,7 +324,7 @@ def _breaches(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]
     for line, row in rows:
         run.breaches.append(
             Breach(
-                _time(path, line, row["time"]),
+                timestamp(path, line, row["time"]),
                 row["kind"],
                 row["chat_id"],
                 row["message_ids"],

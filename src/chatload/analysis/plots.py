@@ -51,10 +51,12 @@ class _Clock:
         self.origin = run.start
         length = run.end - run.start
         name, self.unit = (
-            ("seconds", 1.0) if length <= 180
-            else ("minutes", 60.0) if length <= 3 * 3600
+            ("seconds", 1.0)
+            if length <= 180
+            else ("minutes", 60.0)
+            if length <= 3 * 3600
             else ("hours", 3600.0)
-        )  # fmt: skip
+        )
         self.label = f"{name} into the run"
 
     def __call__(self, times: Iterable[float]) -> np.ndarray:
@@ -231,8 +233,14 @@ def throughput_plot(run: RunData, path: Path) -> Path:
     lines = axis.get_legend_handles_labels()
     more = users.get_legend_handles_labels()
     # Below the axes: inside, it would hide the lines it names.
-    axis.legend(lines[0] + more[0], lines[1] + more[1], loc="upper center",
-                bbox_to_anchor=(0.5, -0.15), ncol=5, frameon=False)  # fmt: skip
+    axis.legend(
+        lines[0] + more[0],
+        lines[1] + more[1],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.15),
+        ncol=5,
+        frameon=False,
+    )
     axis.set_title("Throughput and users over time")
     return save(figure, path)
 
@@ -276,8 +284,14 @@ def failures_plot(run: RunData, path: Path) -> Path:
             heights, _ = np.histogram(
                 [t for t, _ in by_kind[kind]], bins=bins, weights=[n for _, n in by_kind[kind]]
             )
-            axis.bar(clock(bins[:-1]), heights, width=width * 0.9, bottom=bottom, label=kind,
-                     align="edge")  # fmt: skip
+            axis.bar(
+                clock(bins[:-1]),
+                heights,
+                width=width * 0.9,
+                bottom=bottom,
+                label=kind,
+                align="edge",
+            )
             bottom += heights
         axis.legend(loc="upper right")
         axis.set_xlabel(clock.label)

@@ -40,17 +40,49 @@ _PROFILE: Final = {
     "history": (0.05, 8.0),
 }
 _SIGMA: Final = 0.45  # log-normal spread: p99 about 2.9 times the median
-_LOCUST_PERCENTILES: Final = ("50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%",
-                              "99.99%", "100%")  # fmt: skip
-_STATS_COLUMNS: Final = ("Type", "Name", "Request Count", "Failure Count",
-                         "Median Response Time", "Average Response Time", "Min Response Time",
-                         "Max Response Time", "Average Content Size", "Requests/s",
-                         "Failures/s", *_LOCUST_PERCENTILES)  # fmt: skip
-_HISTORY_COLUMNS: Final = ("Timestamp", "User Count", "Type", "Name", "Requests/s",
-                           "Failures/s", *_LOCUST_PERCENTILES, "Total Request Count",
-                           "Total Failure Count", "Total Median Response Time",
-                           "Total Average Response Time", "Total Min Response Time",
-                           "Total Max Response Time", "Total Average Content Size")  # fmt: skip
+_LOCUST_PERCENTILES: Final = (
+    "50%",
+    "66%",
+    "75%",
+    "80%",
+    "90%",
+    "95%",
+    "98%",
+    "99%",
+    "99.9%",
+    "99.99%",
+    "100%",
+)
+_STATS_COLUMNS: Final = (
+    "Type",
+    "Name",
+    "Request Count",
+    "Failure Count",
+    "Median Response Time",
+    "Average Response Time",
+    "Min Response Time",
+    "Max Response Time",
+    "Average Content Size",
+    "Requests/s",
+    "Failures/s",
+    *_LOCUST_PERCENTILES,
+)
+_HISTORY_COLUMNS: Final = (
+    "Timestamp",
+    "User Count",
+    "Type",
+    "Name",
+    "Requests/s",
+    "Failures/s",
+    *_LOCUST_PERCENTILES,
+    "Total Request Count",
+    "Total Failure Count",
+    "Total Median Response Time",
+    "Total Average Response Time",
+    "Total Min Response Time",
+    "Total Max Response Time",
+    "Total Average Content Size",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +201,15 @@ def _breaches(rng: np.random.Generator, plan: SyntheticPlan) -> list[Breach]:
         message = int(rng.integers(1, 1_000_000))
         breaches.append(
             Breach(
-                kind, str(int(rng.integers(1, 10_000))), (message,), (1, 2),
-                f"synthetic {kind}", 0.0,
+                kind,
+                str(int(rng.integers(1, 10_000))),
+                (message,),
+                (1, 2),
+                f"synthetic {kind}",
+                0.0,
                 plan.start + float(rng.uniform(0, plan.seconds)),
             )
-        )  # fmt: skip
+        )
     breaches.sort(key=lambda breach: breach.wall)
     return breaches
 
@@ -184,20 +220,62 @@ def _write_locust_files(prefix: Path, plan: SyntheticPlan, totals: dict[str, lis
     with _csv(prefix, "stats", _STATS_COLUMNS) as writer:
         for metric, (count, failures) in totals.items():
             median = _PROFILE[metric][1]
-            writer.writerow([REQUEST_TYPE, metric, count, failures, median, median * 1.1, 0.1,
-                             median * 20, 0, count / seconds, failures / seconds,
-                             *[median] * len(_LOCUST_PERCENTILES)])  # fmt: skip
+            writer.writerow(
+                [
+                    REQUEST_TYPE,
+                    metric,
+                    count,
+                    failures,
+                    median,
+                    median * 1.1,
+                    0.1,
+                    median * 20,
+                    0,
+                    count / seconds,
+                    failures / seconds,
+                    *[median] * len(_LOCUST_PERCENTILES),
+                ]
+            )
         count = sum(c for c, _ in totals.values())
         failures = sum(f for _, f in totals.values())
-        writer.writerow(["", "Aggregated", count, failures, 4, 4.4, 0.1, 100, 0, count / seconds,
-                         failures / seconds, *[4] * len(_LOCUST_PERCENTILES)])  # fmt: skip
+        writer.writerow(
+            [
+                "",
+                "Aggregated",
+                count,
+                failures,
+                4,
+                4.4,
+                0.1,
+                100,
+                0,
+                count / seconds,
+                failures / seconds,
+                *[4] * len(_LOCUST_PERCENTILES),
+            ]
+        )
     rate = sum(c for c, _ in totals.values()) / seconds
     with _csv(prefix, "stats_history", _HISTORY_COLUMNS) as writer:
         for second in range(int(plan.seconds)):
             users = plan.users_at(second)
-            writer.writerow([int(plan.start) + second, users, "", "Aggregated",
-                             f"{rate:.6f}", "0.000000", *[4] * len(_LOCUST_PERCENTILES),
-                             int(rate * second), 0, 4, 4.4, 0.1, 100, 0])  # fmt: skip
+            writer.writerow(
+                [
+                    int(plan.start) + second,
+                    users,
+                    "",
+                    "Aggregated",
+                    f"{rate:.6f}",
+                    "0.000000",
+                    *[4] * len(_LOCUST_PERCENTILES),
+                    int(rate * second),
+                    0,
+                    4,
+                    4.4,
+                    0.1,
+                    100,
+                    0,
+                ]
+            )
     with _csv(prefix, "failures", ("Method", "Name", "Error", "Occurrences")) as writer:
         for metric, (_, failures) in totals.items():
             if failures:

@@ -49,39 +49,88 @@ def measure_accuracy(
 ) -> AccuracyResult:
     with tempfile.TemporaryDirectory(prefix="chatload-accuracy-") as directory:
         root = Path(directory)
-        provision(root / "chat.db", root / "users.csv",
-                  ProvisionPlan(owners=pairs, requesters=pairs, events_per_owner=1,
-                                chats_per_requester=1, history=60, layout="pairs"))  # fmt: skip
-        with LaunchedServer(root / "chat.db", "--test-delay-ms", str(delay_ms),
-                            "--test-delay-from-user", str(pairs + 1)) as server:  # fmt: skip
+        provision(
+            root / "chat.db",
+            root / "users.csv",
+            ProvisionPlan(
+                owners=pairs,
+                requesters=pairs,
+                events_per_owner=1,
+                chats_per_requester=1,
+                history=60,
+                layout="pairs",
+            ),
+        )
+        with LaunchedServer(
+            root / "chat.db",
+            "--test-delay-ms",
+            str(delay_ms),
+            "--test-delay-from-user",
+            str(pairs + 1),
+        ) as server:
             done = subprocess.run(
-                [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-                 "-u", str(2 * pairs), "-r", str(2 * pairs), "-t", f"{round(duration)}s",
-                 "--host", server.url, "--users-file", str(root / "users.csv"),
-                 "--owner-weight", "1", "--requester-weight", "1", "--think-min", "0.05",
-                 "--think-max", "0.2", "--chat-samples", str(root / "samples"), "--only-summary"],
-                capture_output=True, text=True, check=False, timeout=duration + 120,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(locustfile),
+                    "--headless",
+                    "-u",
+                    str(2 * pairs),
+                    "-r",
+                    str(2 * pairs),
+                    "-t",
+                    f"{round(duration)}s",
+                    "--host",
+                    server.url,
+                    "--users-file",
+                    str(root / "users.csv"),
+                    "--owner-weight",
+                    "1",
+                    "--requester-weight",
+                    "1",
+                    "--think-min",
+                    "0.05",
+                    "--think-max",
+                    "0.2",
+                    "--chat-samples",
+                    str(root / "samples"),
+                    "--only-summary",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=duration + 120,
+            )
         if done.returncode != 0:
             raise ChatloadError(f"the load run failed: {done.stderr.strip().splitlines()[-1:]}")
         with (root / "samples.local.csv").open(newline="") as handle:
-            rows = [r for r in csv.DictReader(handle)
-                    if r["metric"] == "delivery" and not r["failure_kind"]]  # fmt: skip
+            rows = [
+                r
+                for r in csv.DictReader(handle)
+                if r["metric"] == "delivery" and not r["failure_kind"]
+            ]
     delayed = sorted(float(r["response_time_ms"]) for r in rows if int(r["user_id"]) > pairs)
     baseline = sorted(float(r["response_time_ms"]) for r in rows if int(r["user_id"]) <= pairs)
     if not delayed or not baseline:
         raise ChatloadError("no deliveries were measured")
     shares = (0.5, 0.99)
     return AccuracyResult(
-        delay_ms, max(0.3, 0.02 * delay_ms), (len(delayed), len(baseline)),
-        {s: _at(delayed, s) for s in shares}, {s: _at(baseline, s) for s in shares},
-    )  # fmt: skip
+        delay_ms,
+        max(0.3, 0.02 * delay_ms),
+        (len(delayed), len(baseline)),
+        {s: _at(delayed, s) for s in shares},
+        {s: _at(baseline, s) for s in shares},
+    )
 
 
 def run_accuracy_benchmark(delay_ms: float, pairs: int, duration: float) -> int:
     result = measure_accuracy(delay_ms, pairs, duration)
-    print(f"delivery, {result.samples[0]} delayed by {delay_ms} ms and {result.samples[1]} "
-          f"baseline samples, side by side:")  # fmt: skip
+    print(
+        f"delivery, {result.samples[0]} delayed by {delay_ms} ms and {result.samples[1]} "
+        f"baseline samples, side by side:"
+    )
     for share in sorted(result.delayed_ms):
         print(
             f"  p{share * 100:g}: delayed {result.delayed_ms[share]:.3f} ms, baseline "

@@ -41,6 +41,12 @@ def check_cores(*cores: int) -> None:
 
 def provision_pairs(db: Path, users_csv: Path, pairs: int) -> None:
     """``pairs`` independent chats, each between its own owner and requester."""
-    plan = ProvisionPlan(owners=pairs, requesters=pairs, events_per_owner=1,
-                         chats_per_requester=1, history=0, layout="pairs")  # fmt: skip
+    plan = ProvisionPlan(
+        owners=pairs,
+        requesters=pairs,
+        events_per_owner=1,
+        chats_per_requester=1,
+        history=0,
+        layout="pairs",
+    )
     provision(db, users_csv, plan, force=True)

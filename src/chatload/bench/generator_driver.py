@@ -92,7 +92,7 @@ def _counts(runner: Any) -> dict[str, tuple[int, int]]:
 
 
 def throughput(
-    host: str, users_csv: str, users: int, seconds: float, window: int
+    host: str, users_csv: str, users: int, seconds: float, window: int, *, transport: str
 ) -> dict[str, Any]:
     import gevent
 
@@ -115,6 +115,8 @@ def throughput(
             "1",
             "--requester-weight",
             "1",
+            "--transport",
+            transport,
         ],
     )
     runner.start(users, spawn_rate=users)
@@ -236,7 +238,10 @@ def main(argv: list[str]) -> int:
 
     mode = argv[0]
     if mode == "throughput":
-        result = throughput(argv[1], argv[2], int(argv[3]), float(argv[4]), int(argv[5]))
+        host, users_csv, users, seconds, window, transport = argv[1:7]
+        result = throughput(
+            host, users_csv, int(users), float(seconds), int(window), transport=transport
+        )
     elif mode == "memory":
         result = memory(argv[1], argv[2], int(argv[3]))
     elif mode == "floor":

@@ -68,8 +68,14 @@ def _dataset(root: Path, users: int, history: int) -> tuple[Path, Path]:
     db, csv_path = root / f"scale-{users}.db", root / f"scale-{users}.csv"
     if not (db.exists() and csv_path.exists()):
         owners = users // 5
-        plan = ProvisionPlan(owners=owners, requesters=users - owners, events_per_owner=2,
-                             chats_per_requester=2, history=history, layout="local")  # fmt: skip
+        plan = ProvisionPlan(
+            owners=owners,
+            requesters=users - owners,
+            events_per_owner=2,
+            chats_per_requester=2,
+            history=history,
+            layout="local",
+        )
         provision(db, csv_path, plan, force=True)
     return db, csv_path
 
@@ -82,14 +88,20 @@ def _one(root: Path, users: int, options: ScaleBenchOptions) -> dict[str, Any]:
     ) as server:
         result = json_from(
             [
-                "chatload.bench.scale_driver", server.url, str(users_csv), str(users),
-                str(options.spawn_rate), str(options.steady), str(options.think_min),
-                str(options.think_max), str(prefix),
+                "chatload.bench.scale_driver",
+                server.url,
+                str(users_csv),
+                str(users),
+                str(options.spawn_rate),
+                str(options.steady),
+                str(options.think_min),
+                str(options.think_max),
+                str(prefix),
                 loopback_sources(users, options.users_per_address),
             ],
             options.client_cpu,
             timeout=users / options.spawn_rate + options.steady + 600,
-        )  # fmt: skip
+        )
     return result
 
 
@@ -136,8 +148,9 @@ def run_scale_benchmark(options: ScaleBenchOptions) -> int:
             print(f"  {users:,} users measured", flush=True)
         chat = echo = None
         if options.generator:
-            generator = GeneratorBenchOptions(server_cpu=options.server_cpu,
-                                              client_cpu=options.client_cpu)  # fmt: skip
+            generator = GeneratorBenchOptions(
+                server_cpu=options.server_cpu, client_cpu=options.client_cpu
+            )
             chat, echo = throughput(root, generator), yardstick(root, generator)
     print(
         f"one generator process, users acting every {options.think_min:g}-{options.think_max:g} "

@@ -41,8 +41,10 @@ class _GcPauses:
             self.pauses[info["generation"]].append(time.perf_counter() - self._started)
 
     def take(self) -> dict[str, Any]:
-        taken = {str(gen): {"count": len(p), "max_ms": max(p, default=0.0) * 1000}
-                 for gen, p in self.pauses.items()}  # fmt: skip
+        taken = {
+            str(gen): {"count": len(p), "max_ms": max(p, default=0.0) * 1000}
+            for gen, p in self.pauses.items()
+        }
         for pauses in self.pauses.values():
             pauses.clear()
         return taken
@@ -94,11 +96,23 @@ def scale(argv: list[str]) -> dict[str, Any]:
         users_csv,
         users,
         [
-            "--think-min", think_min, "--think-max", think_max, "--churn-share", "0",
-            "--owner-weight", "1", "--requester-weight", "4", "--csv", prefix,
-            "--chat-interval", "5", *extra,
+            "--think-min",
+            think_min,
+            "--think-max",
+            think_max,
+            "--churn-share",
+            "0",
+            "--owner-weight",
+            "1",
+            "--requester-weight",
+            "4",
+            "--csv",
+            prefix,
+            "--chat-interval",
+            "5",
+            *extra,
         ],
-    )  # fmt: skip
+    )
     events.test_start.add_listener(measure_baseline)  # after chatload's own listener
     pauses = _GcPauses()
     started = time.monotonic()

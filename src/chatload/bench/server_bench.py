@@ -230,9 +230,16 @@ def run_server_benchmark(options: BenchOptions) -> int:
         provision_pairs(db, users_csv, options.pairs)
         users = [(identity.user_id, identity.token) for identity in read_users(users_csv)]
         with LaunchedServer(
-            db, "--stats-interval", "0", "--log-level", "warning",
-            "--synchronous", options.synchronous, cpu=options.server_cpu, log=None,
-        ) as server:  # fmt: skip
+            db,
+            "--stats-interval",
+            "0",
+            "--log-level",
+            "warning",
+            "--synchronous",
+            options.synchronous,
+            cpu=options.server_cpu,
+            log=None,
+        ) as server:
             os.sched_setaffinity(0, {options.client_cpu})
             with asyncio.Runner(loop_factory=event_loop_factory("auto")) as runner:
                 result = runner.run(_drive(server.url, users, options, server.pid))

@@ -17,6 +17,7 @@ __all__ = [
     "ChatOptions",
     "ChatUser",
     "OwnerUser",
+    "ProbeUser",
     "RequesterUser",
     "chat_task",
     "install",

@@ -23,7 +23,13 @@ from typing import Any, Protocol
 import gevent
 from gevent.event import AsyncResult, Event
 
-from chatload.errors import AwaitTimeout, ConnectionProblem, Disconnected, ProtocolViolation
+from chatload.errors import (
+    AwaitTimeout,
+    ConnectionProblem,
+    Disconnected,
+    NotConnected,
+    ProtocolViolation,
+)
 from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.receiver import Receiver
 from chatload.loadgen.transport import WebSocketTransport
@@ -64,8 +70,17 @@ class ClientHost(Protocol):
 
 
 class ChatClient:
-    __slots__ = ("_acked", "_waiters", "_watcher", "host", "identity", "last_seen", "queued",
-                 "tracker", "transport")  # fmt: skip
+    __slots__ = (
+        "_acked",
+        "_waiters",
+        "_watcher",
+        "host",
+        "identity",
+        "last_seen",
+        "queued",
+        "tracker",
+        "transport",
+    )
 
     def __init__(self, host: ClientHost, identity: Identity) -> None:
         self.host = host
@@ -250,6 +265,12 @@ class ChatClient:
 
     # Requests
 
+    def _live_tracker(self) -> ConnectionTracker:
+        tracker = self.tracker
+        if tracker is None or not tracker.opened or self.transport is None:
+            raise NotConnected(self.identity.user_id)
+        return tracker
+
     def _send(self, payload: bytes) -> None:
         transport = self.transport
         assert transport is not None
@@ -261,8 +282,7 @@ class ChatClient:
 
     def send_message(self, chat_id: str, text: str, photos: list[str]) -> None:
         """Write a message; returns at once unless too many are unacknowledged."""
-        host, tracker = self.host, self.tracker
-        assert tracker is not None
+        host, tracker = self.host, self._live_tracker()
         options = host.options
         if tracker.unacked_count >= options.max_in_flight:
             self._wait_for_acks(tracker, options.max_in_flight, options.answer_timeout)
@@ -294,8 +314,7 @@ class ChatClient:
             acked.wait(left)
 
     def read_messages(self, chat_id: str, up_to: int) -> None:
-        tracker = self.tracker
-        assert tracker is not None
+        tracker = self._live_tracker()
         payload = self.host.codec.encode(
             "read_messages", {"chatId": chat_id, "lastReadedMessageId": up_to}
         )
@@ -304,8 +323,7 @@ class ChatClient:
 
     def probe(self, kind: str, chat_id: str) -> None:
         """Ask, on a chat this user is not in, what only its participants may do."""
-        tracker = self.tracker
-        assert tracker is not None
+        tracker = self._live_tracker()
         data: dict[str, Any] = {"chatId": chat_id}
         if kind == "send_message":
             data["message"] = {"text": "a message that must be refused"}
@@ -319,8 +337,7 @@ class ChatClient:
 
     def load_history(self, chat_id: str, before: int) -> tuple[Message, ...] | None:
         """The page below ``before``, or None when it failed (the failure is reported)."""
-        tracker = self.tracker
-        assert tracker is not None
+        tracker = self._live_tracker()
         payload = self.host.codec.encode(
             "load_history", {"chatId": chat_id, "lastMessageId": before}
         )

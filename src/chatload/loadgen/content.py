@@ -58,6 +58,9 @@ class Writer:
         if self.rng.random() >= self.options.photo_probability:
             return []
         count = self.rng.randint(1, min(self.options.photo_max, MessageLimits().max_photos))
+        return self.photo_ids(count)
+
+    def photo_ids(self, count: int) -> list[str]:
         return [str(uuid.UUID(int=self.rng.getrandbits(128), version=4)) for _ in range(count)]
 
     def draft(self) -> MessageContent:

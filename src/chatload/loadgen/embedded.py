@@ -12,14 +12,16 @@ import heapq
 import logging
 import math
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from chatload.loadgen.options import ChatOptions
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
 from chatload.users_file import Identity, read_users
 
-__all__ = ["EmbeddedServer", "roles_wanted"]
+__all__ = ["EmbeddedServer", "Share", "roles_wanted"]
 
 log = logging.getLogger("chatload.loadgen")
 
@@ -31,30 +33,59 @@ _WEB_UI_REQUESTERS = 1000
 _OWNER_CLASS, _REQUESTER_CLASS = "OwnerUser", "RequesterUser"
 
 
-def roles_wanted(users: int, options: ChatOptions, workers: int = 1) -> dict[str, int]:
+class Share(NamedTuple):
+    """What Locust starts of one user class: its role, weight and fixed count."""
+
+    role: str
+    weight: float
+    fixed_count: int
+
+
+def default_shares(options: ChatOptions) -> dict[str, Share]:
+    """The main locustfile's personas."""
+    return {
+        _OWNER_CLASS: Share("owner", options.owner_weight, 0),
+        _REQUESTER_CLASS: Share("requester", options.requester_weight, 0),
+        "ProbeUser": Share("requester", 0, options.probes),
+    }
+
+
+def roles_wanted(
+    users: int,
+    options: ChatOptions,
+    workers: int = 1,
+    shares: Mapping[str, Share] | None = None,
+) -> dict[str, int]:
     """Identities per role that ``users`` Locust users take, split as the dispatcher
-    splits them: the access probes (requesters, a fixed count) first, then owners
-    and requesters by weight, dealt a class at a time to ``workers`` workers
-    (``loadgen.dispatch``)."""
-    probes = min(options.probes, users)
-    weighted = users - probes
-    owners = weighted_split(
-        weighted,
-        {_OWNER_CLASS: options.owner_weight, _REQUESTER_CLASS: options.requester_weight},
-        repeat=workers,
-    )[_OWNER_CLASS]
-    return {"owner": owners, "requester": weighted - owners + probes}
+    splits them: classes with a fixed count (the access probes) first, then the
+    others by weight, dealt a class at a time to ``workers`` workers
+    (``loadgen.dispatch``). ``shares`` by class name: the main locustfile's
+    personas when not given."""
+    shares = default_shares(options) if shares is None else shares
+    wanted = {"owner": 0, "requester": 0}
+    left = users
+    for share in shares.values():
+        taken = min(share.fixed_count, left)
+        wanted[share.role] += taken
+        left -= taken
+    weights = {name: s.weight for name, s in shares.items() if not s.fixed_count and s.weight}
+    for name, count in weighted_split(left, weights, repeat=workers).items():
+        wanted[shares[name].role] += count
+    return wanted
 
 
-def weighted_split(users: int, weights: dict[str, int], repeat: int = 1) -> dict[str, int]:
+def weighted_split(users: int, weights: dict[str, float], repeat: int = 1) -> dict[str, int]:
     """How many of the first ``users`` Locust gives each class: the same rule as its
     dispatcher, each next user to the class whose pick brings the counts closest
     to the weights (Kullback-Leibler divergence), ties to the smaller name; each
     pick given ``repeat`` users in a row (one per worker, ``loadgen.dispatch``)."""
     # A class picked n times costs w*log2((w+n)/(w+n+1)) for the next pick: most
     # negative first. Kept as (cost, n + w, w, name) in a heap, like the dispatcher.
-    heap = [(w * math.log2(w / (w + 1.0)), w + 1.0, float(w), name)
-            for name, w in weights.items() if w > 0]  # fmt: skip
+    heap = [
+        (w * math.log2(w / (w + 1.0)), w + 1.0, float(w), name)
+        for name, w in weights.items()
+        if w > 0
+    ]
     heapq.heapify(heap)
     counts = dict.fromkeys(weights, 0)
     left = users if heap else 0
@@ -68,11 +99,17 @@ def weighted_split(users: int, weights: dict[str, int], repeat: int = 1) -> dict
 
 
 class EmbeddedServer:
-    def __init__(self, options: ChatOptions, users: int | None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        options: ChatOptions,
+        users: int | None,
+        workers: int = 1,
+        shares: Mapping[str, Share] | None = None,
+    ) -> None:
         if users is None:
             owners, requesters = _WEB_UI_OWNERS, _WEB_UI_REQUESTERS
         else:
-            wanted = roles_wanted(users, options, workers)
+            wanted = roles_wanted(users, options, workers, shares)
             owners, requesters = max(2, wanted["owner"]), max(4, wanted["requester"])
         owners = options.embedded_owners or owners
         requesters = options.embedded_requesters or requesters
@@ -90,7 +127,14 @@ class EmbeddedServer:
         summary = provision(root / "chat.db", self.users_file, plan)
         # The server's warnings and errors go to this terminal.
         self.server = LaunchedServer(
-            root / "chat.db", "--stats-interval", "0", "--log-level", "warning", log=None
+            root / "chat.db",
+            "--stats-interval",
+            "0",
+            "--log-level",
+            "warning",
+            "--transport",
+            options.transport,
+            log=None,
         )
         self.url = self.server.url
         atexit.register(self.stop)

@@ -14,9 +14,20 @@ from typing import Any
 
 import gevent
 
+from chatload.errors import ConfigError
 from chatload.loadgen.options import ChatOptions
 from chatload.records.export import RecordsExporter
-from chatload.slo import Verdict, evaluate, junit_xml, parse_thresholds
+from chatload.slo import (
+    VERDICT_COLUMNS,
+    RunFigures,
+    Threshold,
+    Verdict,
+    evaluate,
+    junit_xml,
+    parse_thresholds,
+    run_figures,
+    verdict_rows,
+)
 
 __all__ = ["SloGate"]
 
@@ -29,7 +40,25 @@ class SloGate:
         self.exporter = exporter
         self.options = options
         self.thresholds = parse_thresholds(options.slo)
+        self.problem: str | None = None  # why the thresholds given at a start are invalid
+        self.pending = False  # a test started and was not judged yet
         self._watcher: gevent.Greenlet | None = None
+
+    def start(self, options: ChatOptions) -> None:
+        """A test starts with ``options``: the thresholds are the ones it starts with
+        (the web UI's form may have changed them); raises :class:`ConfigError`,
+        also kept in ``problem`` for the Chat tab, when one is invalid."""
+        try:
+            self.thresholds = parse_thresholds(options.slo)
+        except ConfigError as exc:
+            self.thresholds, self.problem = [], str(exc)
+            raise
+        self.problem = None
+        self.pending = True
+        self.watch(options)
+
+    def current(self) -> tuple[list[Threshold], str | None]:
+        return self.thresholds, self.problem
 
     def watch(self, options: ChatOptions) -> None:
         """Check during the run, when asked to."""
@@ -42,9 +71,10 @@ class SloGate:
         while True:
             gevent.sleep(self.options.slo_check_interval)
             failing = [
-                verdict for verdict in evaluate(self.thresholds, self.exporter.figures())
+                verdict
+                for verdict in evaluate(self.thresholds, self._figures())
                 if not verdict.passed and verdict.value is not None
-            ]  # fmt: skip
+            ]
             for verdict in failing:
                 if self.options.slo_abort or verdict.threshold.text not in reported:
                     log.warning("%s (during the run)", verdict.line())
@@ -61,16 +91,22 @@ class SloGate:
         headless = bool(parsed is not None and parsed.headless)
         gevent.spawn(environment.runner.quit if headless else environment.runner.stop)
 
+    def _figures(self) -> RunFigures:
+        exporter = self.exporter
+        return run_figures(exporter.summary(), exporter.run_seconds(), exporter.breaches)
+
     def judge(self) -> list[Verdict]:
-        """The verdicts of the whole run."""
+        """The verdicts of the whole run (in the web UI: at the end of each test)."""
+        self.pending = False
         if self._watcher is not None:
             self._watcher.kill(block=False)
+            self._watcher = None
         if not self.thresholds:
             return []
-        verdicts = evaluate(self.thresholds, self.exporter.figures())
+        verdicts = evaluate(self.thresholds, self._figures())
         for verdict in verdicts:
             sys.stderr.write(verdict.line() + "\n")
-        self.exporter.write_verdicts(verdicts)
+        self.exporter.write_table("slo", VERDICT_COLUMNS, verdict_rows(verdicts))
         junit = self.options.slo_junit
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)

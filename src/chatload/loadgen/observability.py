@@ -96,8 +96,12 @@ class HealthMonitor:
         def at(fraction: float) -> float:
             return lags[min(len(lags) - 1, int(fraction * len(lags)))] * 1000 if lags else 0.0
 
-        return {"cpu_percent": share, "loop_lag_p50_ms": at(0.5), "loop_lag_p99_ms": at(0.99),
-                "loop_lag_max_ms": lags[-1] * 1000 if lags else 0.0}  # fmt: skip
+        return {
+            "cpu_percent": share,
+            "loop_lag_p50_ms": at(0.5),
+            "loop_lag_p99_ms": at(0.99),
+            "loop_lag_max_ms": lags[-1] * 1000 if lags else 0.0,
+        }
 
 
 class Collector:
@@ -139,9 +143,14 @@ class Collector:
         if fire:
             request = self.environment.events.request.fire
             for breach in breaches:
-                request(request_type=INVARIANT, name=breach.kind,
-                        response_time=breach.seconds * 1000, response_length=0,
-                        exception=breach.error(), context={})  # fmt: skip
+                request(
+                    request_type=INVARIANT,
+                    name=breach.kind,
+                    response_time=breach.seconds * 1000,
+                    response_length=0,
+                    exception=breach.error(),
+                    context={},
+                )
 
     def chat_summaries(self, summaries: list[ChatSummary]) -> None:
         self.summaries.extend(summaries)
@@ -166,8 +175,10 @@ class Collector:
             log.warning(
                 "the generator was saturated in %d of %d intervals (%s): latencies measured then "
                 "are the generator's, not the server's; add workers or lower the load",
-                max(saturated.values()), self.exporter.intervals_written, where,
-            )  # fmt: skip
+                max(saturated.values()),
+                self.exporter.intervals_written,
+                where,
+            )
         elsewhere = self.exporter.saturated_elsewhere
         if elsewhere.get("spawning"):
             log.warning(
@@ -278,9 +289,20 @@ class Observer:
             self.collector.breaches(breaches, fire=False)
         else:
             self.runner.send_message(
-                BREACHES, [[b.kind, b.chat_id, list(b.message_ids), list(b.users), b.detail,
-                            b.seconds, b.wall] for b in breaches],
-            )  # fmt: skip
+                BREACHES,
+                [
+                    [
+                        b.kind,
+                        b.chat_id,
+                        list(b.message_ids),
+                        list(b.users),
+                        b.detail,
+                        b.seconds,
+                        b.wall,
+                    ]
+                    for b in breaches
+                ],
+            )
 
     def stop(self) -> None:
         """Ship the last, partial interval and whatever is pending."""
@@ -298,7 +320,14 @@ class Observer:
 
 def breaches_from_wire(items: list[list[Any]]) -> list[Breach]:
     return [
-        Breach(str(kind), str(chat), tuple(map(int, ids)), tuple(map(int, users)), str(detail),
-               float(seconds), float(wall))
+        Breach(
+            str(kind),
+            str(chat),
+            tuple(map(int, ids)),
+            tuple(map(int, users)),
+            str(detail),
+            float(seconds),
+            float(wall),
+        )
         for kind, chat, ids, users, detail, seconds, wall in items
-    ]  # fmt: skip
+    ]

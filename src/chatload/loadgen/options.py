@@ -6,7 +6,7 @@ web UI shows it. From that one table come Locust's ``add_argument`` calls
 (:func:`add_arguments`, an ``init_command_line_parser`` listener), the typed
 options of a run (:meth:`ChatOptions.from_parsed`, which the web UI updates at
 each start) and the options reference in ``docs/options.md``
-(:func:`options_markdown`).
+(:mod:`chatload.docgen`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any, Final
 from chatload.errors import ConfigError
 from chatload.loadgen.dialer import parse_source_addresses
 from chatload.loadgen.transport import TransportSettings
-from chatload.protocol.codec import CODECS
+from chatload.protocol.codec import CODECS, EnvelopeCodec, codec_by_name
+from chatload.protocol.socketio import SocketIOCodec
 from chatload.tracking.pending import Timeouts
 
 __all__ = [
@@ -29,10 +30,11 @@ __all__ = [
     "SECTIONS",
     "ChatOptions",
     "add_arguments",
-    "options_markdown",
+    "flag_of",
 ]
 
-AUTH_MODES: Final = ("query", "bearer", "cookie")
+AUTH_MODES: Final = ("query", "bearer", "cookie", "auth")
+TRANSPORTS: Final = ("websocket", "socketio")
 PHOTO_FIELDS: Final = ("both", "photos", "attachedPhotos")
 SECTIONS: Final = {
     "target": "The target server",
@@ -40,7 +42,7 @@ SECTIONS: Final = {
     "timing": "Waits, timeouts and reconnects",
     "records": "Records and generator health",
     "scale": "Many connections",
-    "slo": "SLO gates",
+    "slo": "SLO gates and live metrics",
     "shape": "Load shapes and the embedded server",
 }
 
@@ -56,8 +58,13 @@ def _option(
 ) -> Any:
     """A field of :class:`ChatOptions` with what the command line needs to know."""
     assert section in SECTIONS
-    meta = {"help": help, "section": section, "choices": choices, "web_ui": web_ui,
-            "metavar": metavar}  # fmt: skip
+    meta = {
+        "help": help,
+        "section": section,
+        "choices": choices,
+        "web_ui": web_ui,
+        "metavar": metavar,
+    }
     if isinstance(default, list | tuple):
         return dataclasses.field(default=tuple(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -73,8 +80,20 @@ class ChatOptions:
         section="target",
         metavar="PATH",
     )
+    transport: str = _option(
+        "websocket",
+        "plain WebSocket frames, or Socket.IO v5 over Engine.IO v4",
+        section="target",
+        choices=TRANSPORTS,
+    )
+    socketio_path: str = _option("/socket.io/", "Socket.IO's path on --host", section="target")
+    namespace: str = _option("/", "Socket.IO namespace of the chat", section="target")
     auth_mode: str = _option(
-        "query", "where the token goes in the handshake", section="target", choices=AUTH_MODES
+        "query",
+        "where the token goes: ?token=, Authorization: Bearer, a cookie, or Socket.IO's "
+        "connect auth object",
+        section="target",
+        choices=AUTH_MODES,
     )
     token_param: str = _option("token", "query parameter of --auth-mode query", section="target")
     cookie_name: str = _option("token", "cookie of --auth-mode cookie", section="target")
@@ -217,6 +236,13 @@ class ChatOptions:
         "with --slo-check-interval, end the run as soon as an SLO is breached",
         section="slo",
     )
+    prometheus_port: int = _option(
+        0,
+        "serve the run's metrics for Prometheus on this port (0: off; master or local run)",
+        section="slo",
+        web_ui=False,
+        metavar="PORT",
+    )
     # Load shapes and the embedded server
     shape: str = _option(
         "",
@@ -238,10 +264,11 @@ class ChatOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.auth_mode not in AUTH_MODES:
-            raise ConfigError(f"--auth-mode must be one of {', '.join(AUTH_MODES)}")
-        if self.photo_fields not in PHOTO_FIELDS:
-            raise ConfigError(f"--photo-fields must be one of {', '.join(PHOTO_FIELDS)}")
+        for field in dataclasses.fields(self):
+            choices, value = field.metadata["choices"], getattr(self, field.name)
+            if choices and isinstance(value, str) and value not in choices:
+                raise ConfigError(f"{flag_of(field)} must be one of {', '.join(choices)}")
+        self._check_transport()
         if (
             self.owner_weight < 0
             or self.requester_weight < 0
@@ -271,6 +298,15 @@ class ChatOptions:
         if not 0 < self.reconnect_base <= self.reconnect_max:
             raise ConfigError("reconnect delays need 0 < --reconnect-base <= --reconnect-max")
 
+    def _check_transport(self) -> None:
+        if self.auth_mode == "auth" and self.transport != "socketio":
+            raise ConfigError(
+                "--auth-mode auth puts the token in Socket.IO's connect packet: it needs "
+                "--transport socketio"
+            )
+        if not self.namespace.startswith("/"):
+            raise ConfigError(f"--namespace must start with /, got {self.namespace!r}")
+
     @classmethod
     def from_parsed(cls, parsed: argparse.Namespace | None) -> ChatOptions:
         """From Locust's parsed options; anything absent keeps its default."""
@@ -288,6 +324,12 @@ class ChatOptions:
         t = self.answer_timeout
         return Timeouts(ack=t, delivery=t, unread=t, read=t, history=t)
 
+    def codec(self) -> EnvelopeCodec:
+        """How events travel: Socket.IO's event packets, or the chosen envelope."""
+        if self.transport == "socketio":
+            return SocketIOCodec(self.namespace)
+        return codec_by_name(self.envelope)
+
     @property
     def transport_settings(self) -> TransportSettings:
         """How connections are opened: the one place these options meet the transport."""
@@ -299,6 +341,9 @@ class ChatOptions:
             insecure=self.insecure,
             connect_timeout=self.connect_timeout,
             write_timeout=self.answer_timeout,
+            transport=self.transport,
+            socketio_path=self.socketio_path,
+            namespace=self.namespace,
             source_addresses=self.source_addresses,
         )
 
@@ -316,7 +361,12 @@ def _typed(kind: Any, name: str, value: Any) -> Any:  # noqa: PLR0911 - one retu
         if name == "source_addresses":
             text = " ".join(value) if isinstance(value, list | tuple) else str(value)
             return parse_source_addresses(text)
-        return tuple(value) if isinstance(value, list | tuple) else (str(value),)
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        # The web UI's text field: thresholds separated by ';' or new lines.
+        return tuple(
+            part.strip() for part in str(value).replace("\n", ";").split(";") if part.strip()
+        )
     if kind in ("int", "float") and isinstance(value, str):
         try:
             return int(value) if kind == "int" else float(value)
@@ -326,7 +376,7 @@ def _typed(kind: Any, name: str, value: Any) -> Any:  # noqa: PLR0911 - one retu
     return value
 
 
-def _flag(field: dataclasses.Field[Any]) -> str:
+def flag_of(field: dataclasses.Field[Any]) -> str:
     return "--" + field.name.replace("_", "-")
 
 
@@ -338,7 +388,7 @@ def add_arguments(parser: Any) -> None:
     """
     for field in dataclasses.fields(ChatOptions):
         meta = field.metadata
-        flag = _flag(field)
+        flag = flag_of(field)
         common: dict[str, Any] = {
             "env_var": "CHATLOAD_" + field.name.upper(),
             "help": meta["help"],
@@ -353,7 +403,8 @@ def add_arguments(parser: Any) -> None:
         elif kind == "bool":
             parser.add_argument(flag, action="store_true", default=field.default, **common)
         elif field.name == "slo":
-            parser.add_argument(flag, action="append", default=[], **common)
+            # None, not []: the web UI form keeps a None-valued option as its text
+            parser.add_argument(flag, action="append", default=None, **common)
         elif kind in ("int", "float"):
             parser.add_argument(
                 flag, type=int if kind == "int" else float, default=field.default, **common
@@ -361,34 +412,3 @@ def add_arguments(parser: Any) -> None:
         else:
             default = field.default if isinstance(field.default, str) else ""
             parser.add_argument(flag, default=default, choices=meta["choices"], **common)
-
-
-def _shown_default(field: dataclasses.Field[Any]) -> str:
-    default = field.default
-    if field.name == "markers":
-        return "`on`"
-    if default is None or default in ("", ()):
-        return "off" if field.type != "bool" else "`false`"
-    if isinstance(default, bool):
-        return f"`{str(default).lower()}`"
-    return f"`{default}`"
-
-
-def options_markdown() -> str:
-    """The options reference, one table per section (``docs/options.md`` embeds it)."""
-    lines: list[str] = []
-    fields = dataclasses.fields(ChatOptions)
-    for section, title in SECTIONS.items():
-        lines += [f"### {title}", "", "| option | default | what it does |", "|---|---|---|"]
-        for field in fields:
-            meta = field.metadata
-            if meta["section"] != section:
-                continue
-            what = meta["help"]
-            if meta["choices"]:
-                what += " (" + ", ".join(f"`{c}`" for c in meta["choices"]) + ")"
-            if not meta["web_ui"]:
-                what += "; command line and config files only"
-            lines.append(f"| `{_flag(field)}` | {_shown_default(field)} | {what} |")
-        lines.append("")
-    return "\n".join(lines)

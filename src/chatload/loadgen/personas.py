@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from chatload.loadgen.embedded import Share
+from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.user import ChatUser, chat_task
 from chatload.tracking.view import ChatView
 
@@ -77,6 +79,10 @@ class RequesterUser(ChatUser):
 class ProbeUser(ChatUser):
     role = "requester"
     fixed_count = 0  # set from --probes; with none, the class is not run at all
+
+    @classmethod
+    def share(cls, options: ChatOptions) -> Share:
+        return Share(cls.role, 0, options.probes)
 
     @chat_task()
     def poke_a_foreign_chat(self) -> None:

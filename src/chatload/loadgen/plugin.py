@@ -18,32 +18,29 @@
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import gevent
 from locust.dispatch import UsersDispatcher
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from chatload.errors import AwaitTimeout, ChatloadError, ConfigError, HandshakeRejected
+from chatload.errors import ConfigError
 from chatload.limits import (
     Capacity,
-    ephemeral_ports,
-    open_file_limits,
     raise_open_file_limit,
-    server_capacity_problem,
 )
 from chatload.loadgen import clocksync
 from chatload.loadgen import options as chat_options
 from chatload.loadgen.clocksync import serve_clock
 from chatload.loadgen.dispatch import ChatDispatcher
-from chatload.loadgen.embedded import EmbeddedServer, roles_wanted
+from chatload.loadgen.embedded import EmbeddedServer, Share, roles_wanted
 from chatload.loadgen.gates import SloGate
 from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
+from chatload.loadgen.live import LiveView
 from chatload.loadgen.observability import (
     BREACHES,
     INTERVALS,
@@ -53,68 +50,27 @@ from chatload.loadgen.observability import (
     Observer,
     breaches_from_wire,
 )
-from chatload.loadgen.personas import ProbeUser
+from chatload.loadgen.preflight import (
+    CAPACITY,
+    check_capacity,
+    check_worker_capacity,
+    preflight,
+    report_capacity,
+)
+from chatload.loadgen.prometheus import serve_metrics
 from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
 from chatload.loadgen.shapes import choose_shape, run_peak_users
-from chatload.loadgen.transport import WebSocketTransport, dialer_for, refused_token
 from chatload.loadgen.user import ChatUser, set_runtime
-from chatload.protocol.codec import codec_by_name
+from chatload.loadgen.webui import install_tabs
 from chatload.records.export import Saturation
 from chatload.records.hdr import IntervalSnapshot
 from chatload.tracking.invariants import ChatSummary
 from chatload.tracking.metrics import DELIVERY, REQUEST_TYPE, SEND_ACK
-from chatload.users_file import Identity, read_users
+from chatload.users_file import read_users
 
-__all__ = ["install", "preflight"]
+__all__ = ["install"]
 
 log = logging.getLogger("chatload.loadgen")
-
-CAPACITY: Final = "chatload_capacity"
-
-
-def local_capacity(options: chat_options.ChatOptions) -> Capacity:
-    """What this process can hold, its soft file limit raised to the hard one."""
-    soft, hard = open_file_limits()
-    return Capacity(soft, hard, ephemeral_ports(), len(options.source_addresses))
-
-
-def preflight(host: str, identities: list[Identity], options: chat_options.ChatOptions) -> None:
-    """Connect once as the first identity; a :class:`ConfigError` says what is wrong."""
-    identity = identities[0]
-    transport = WebSocketTransport(host, options.transport_settings)
-    try:
-        transport.open(identity.token)
-    except HandshakeRejected as exc:
-        if exc.status in (401, 403):
-            raise ConfigError(refused_token(host, identity.user_id, exc.status)) from None
-        raise ConfigError(
-            f"the server at {host} answered the WebSocket upgrade with HTTP {exc.status}: "
-            "is --host the chat's WebSocket endpoint?"
-        ) from None
-    except ChatloadError as exc:
-        raise ConfigError(
-            f"{exc}: start the server or fix --host (leave --host out to run against the "
-            "embedded reference server)"
-        ) from None
-    try:
-        try:
-            frames, _ = transport.receive(options.answer_timeout)
-        except AwaitTimeout:
-            raise ConfigError(
-                f"the server at {host} sent no initial_data within {options.answer_timeout} s"
-            ) from None
-        event, _ = codec_by_name(options.envelope).decode(frames[0])
-        if event != "initial_data":
-            raise ConfigError(
-                f"the server at {host} sent {event!r} first, not initial_data: is --host the "
-                "chat's endpoint and --envelope right?"
-            )
-    except ChatloadError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"the server at {host} sent no valid initial_data: {exc}") from None
-    finally:
-        transport.close()
 
 
 class _Plugin:
@@ -133,6 +89,8 @@ class _Plugin:
         self.gate: SloGate | None = None
         self.worker_capacity: dict[str, Capacity] = {}
         self.clock_offsets: dict[str, tuple[float, float]] = {}  # on the master, by origin
+        self.shares: dict[str, Share] = {}  # each persona's role, weight and fixed count
+        self.metrics_server: Any = None  # --prometheus-port
 
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
@@ -143,20 +101,22 @@ class _Plugin:
             runner.register_message(WIND_DOWN, self._wind_down_from_master)
             runner.register_message(clocksync.PONG, self._clock_pong)
             runner.register_message(clocksync.OFFSETS, self._clock_offsets)
-            self._report_capacity(environment)
+            report_capacity(environment)
             return
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
             choose_shape(environment, options)
-            self._probe_class(environment, options)
+            self.shares = self._shares(environment, options)
             self.collector = Collector(
                 environment, Saturation(options.saturation_cpu, options.saturation_lag_ms)
             )
             self.gate = SloGate(environment, self.collector.exporter, options)
             peak = run_peak_users(environment)
-            self._check_capacity(environment, options, peak)
+            check_capacity(environment, options, peak)
             if not environment.host:
-                self.embedded = EmbeddedServer(options, peak, _expected_workers(environment))
+                self.embedded = EmbeddedServer(
+                    options, peak, _expected_workers(environment), self.shares
+                )
                 environment.host = self.embedded.url
             self._resolve(environment, options)
             if isinstance(runner, MasterRunner):
@@ -173,70 +133,31 @@ class _Plugin:
             parsed = environment.parsed_options
             if parsed is not None and parsed.headless:
                 self._check(environment, options, parsed.num_users)
+            self._watch_live(environment, options, self.gate)  # last: the UI is ready then
         except ConfigError as exc:
             self.on_quitting()
             sys.stderr.write(f"Error: {exc}\n")
             sys.exit(2)
 
-    def _check_capacity(
-        self, environment: Any, options: chat_options.ChatOptions, users: int | None
-    ) -> None:
-        """Before any user starts: the run's users fit this process's open files and
-        local ports (local runs), and the embedded server's open files."""
-        dialer_for(
-            environment.host or "ws://127.0.0.1/", options.transport_settings
-        ).check_sources()
-        if not users:
-            return
-        if not environment.host:
-            problem = server_capacity_problem(users, open_file_limits()[1])
-            if problem:
-                raise ConfigError(problem)
-        if isinstance(environment.runner, LocalRunner):
-            target = environment.host or "the embedded server"
-            problem = local_capacity(options).problem(users, target)
-            if problem:
-                raise ConfigError(problem)
-
-    def _report_capacity(self, environment: Any) -> None:
-        """A worker tells the master what it can hold (its own machine's limits)."""
-        options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
-        capacity = local_capacity(options)
-        environment.runner.send_message(
-            CAPACITY,
-            [capacity.files, capacity.hard_files, capacity.ports, capacity.sources],
-        )
-
     def _capacity_from_worker(self, environment: Any, msg: Any) -> None:
         self.worker_capacity[msg.node_id] = Capacity(*map(int, msg.data))
 
-    def _check_worker_capacity(self, environment: Any) -> None:
-        """On the master, as a run starts: each worker's share fits its limits."""
-        runner = environment.runner
-        users, workers = getattr(runner, "target_user_count", None), runner.worker_count
-        if not users or not workers:
-            return
-        known = [
-            self.worker_capacity[node] for node in runner.clients if node in self.worker_capacity
-        ]
-        if not known:
-            return
-        share = math.ceil(users / workers)
-        smallest = min(known, key=lambda capacity: capacity.connections)
-        problem = smallest.problem(share, environment.host, where="each worker")
-        if problem:
-            raise ConfigError(problem)
-
     @staticmethod
-    def _probe_class(environment: Any, options: chat_options.ChatOptions) -> None:
-        """Access probes run only when asked for (a weight of 0 would break Locust's
-        dispatcher, so the class is taken out instead)."""
+    def _shares(environment: Any, options: chat_options.ChatOptions) -> dict[str, Share]:
+        """Each persona's weight and fixed count for this run; a class with neither
+        (the access probes without --probes) is taken out, as a weight of 0 would
+        break Locust's dispatcher."""
+        shares: dict[str, Share] = {}
         for user_class in list(environment.user_classes):
-            if issubclass(user_class, ProbeUser):
-                if options.probes:
-                    user_class.fixed_count = options.probes
-                else:
-                    environment.user_classes.remove(user_class)
+            if not issubclass(user_class, ChatUser):
+                continue
+            share = user_class.share(options)
+            if not share.weight and not share.fixed_count:
+                environment.user_classes.remove(user_class)
+                continue
+            user_class.weight, user_class.fixed_count = share.weight or 1, share.fixed_count
+            shares[user_class.__name__] = share
+        return shares
 
     def _current_pool(self) -> IdentityPool:
         assert self.pool is not None
@@ -267,32 +188,44 @@ class _Plugin:
     ) -> None:
         assert self.pool is not None
         if users:
-            self.pool.check_enough(roles_wanted(users, options, _expected_workers(environment)))
+            wanted = roles_wanted(users, options, _expected_workers(environment), self.shares)
+            self.pool.check_enough(wanted)
         if not self.checked:
             owners = list(self.pool.free["owner"]) or list(self.pool.free["requester"])
             preflight(environment.host, owners, options)
             self.checked = True
 
+    def _watch_live(
+        self, environment: Any, options: chat_options.ChatOptions, gate: SloGate
+    ) -> None:
+        """The Chat tabs of the web UI and, when asked for, the Prometheus endpoint."""
+        assert self.collector is not None
+        runner = environment.runner
+        view = LiveView(self.collector.exporter, gate.current, lambda: runner.user_count)
+        install_tabs(environment, view)
+        if options.prometheus_port:
+            prefix = getattr(environment.parsed_options, "csv_prefix", None)
+            run_id = f"{Path(prefix).name if prefix else 'run'}-{time.strftime('%Y%m%dT%H%M%S')}"
+            self.metrics_server = serve_metrics(view, options.prometheus_port, run_id)
+
     def on_test_start(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+            self.shares = self._shares(environment, options)  # the web UI may change weights
             if not isinstance(runner, WorkerRunner):
                 self._resolve(environment, options)
                 users = getattr(runner, "target_user_count", None)
                 self._check(environment, options, users)
                 if isinstance(runner, MasterRunner):
-                    self._check_worker_capacity(environment)
+                    check_worker_capacity(environment, self.worker_capacity)
                 elif users and not environment.parsed_options.headless:
-                    self._check_capacity(environment, options, users)
+                    check_capacity(environment, options, users)
+                if self.gate is not None:
+                    self.gate.start(options)  # the thresholds this test starts with
         except ConfigError as exc:
             self._fail(environment, str(exc))
             return
-        for user_class in environment.user_classes:
-            if issubclass(user_class, ChatUser):
-                user_class.weight = (
-                    options.owner_weight if user_class.role == "owner" else options.requester_weight
-                )
         assert self.lender is not None
         self._winding = None
         self.runtime = ChatRuntime(environment, options, self.lender)
@@ -300,14 +233,15 @@ class _Plugin:
         self.runtime.start()  # before the observer: its start-up work is no load
         if not isinstance(runner, MasterRunner):
             self.observer = Observer(
-                environment, interval=options.chat_interval, collector=self.collector,
-                samples=options.chat_samples, phase=self.runtime.phase,
+                environment,
+                interval=options.chat_interval,
+                collector=self.collector,
+                samples=options.chat_samples,
+                phase=self.runtime.phase,
                 clock=self.runtime.own_clock,
-            )  # fmt: skip
+            )
             self.observer.start()
             self.runtime.observer = self.observer
-        if self.gate is not None:
-            self.gate.watch(options)
 
     def on_spawning_complete(self, **_: Any) -> None:
         if self.runtime is not None:
@@ -357,6 +291,8 @@ class _Plugin:
 
     def _fail(self, environment: Any, message: str) -> None:
         runner = environment.runner
+        if environment.web_ui is not None:
+            log.error("%s", message)  # the web UI's log tab shows it
         if isinstance(runner, WorkerRunner):
             runner.send_message(FATAL, {"message": message})
         else:
@@ -376,6 +312,8 @@ class _Plugin:
                 _let_locust_write_its_csv(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _hint_about_offline_interlocutors(environment)
+            if self.gate is not None and self.gate.pending and not _headless(environment):
+                self.gate.judge()  # each test started from the web UI, with its thresholds
 
     def on_quitting(self, environment: Any = None, **_: Any) -> None:
         if self.runtime is not None:
@@ -385,7 +323,7 @@ class _Plugin:
             self.observer = None
         if self.collector is not None:
             self.collector.exporter.finish()
-            if self.gate is not None:
+            if self.gate is not None and (_headless(environment) or self.gate.pending):
                 self.gate.judge()
             self.collector.close()
         # Here rather than at exit: stopping it yields to gevent, and after quitting
@@ -423,6 +361,11 @@ class _Plugin:
 
     def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
         report_fatal(environment, msg.data["message"])
+
+
+def _headless(environment: Any) -> bool:
+    parsed = getattr(environment, "parsed_options", None)
+    return bool(parsed is not None and parsed.headless)
 
 
 def _expected_workers(environment: Any) -> int:

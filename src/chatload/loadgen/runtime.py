@@ -31,7 +31,6 @@ from chatload.loadgen.dialer import Dialer
 from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.receiver import Receiver, cooperatively
 from chatload.loadgen.transport import WebSocketTransport, dialer_for, tls_context
-from chatload.protocol.codec import codec_by_name
 from chatload.tracking.clocks import Offset
 from chatload.tracking.deadlines import Deadlines
 from chatload.tracking.invariants import INVARIANT, Breach
@@ -78,7 +77,7 @@ class ChatRuntime:
         self.environment = environment
         self.options = options
         self.lender = lender
-        self.codec = codec_by_name(options.envelope)
+        self.codec = options.codec()
         self.is_worker = isinstance(environment.runner, WorkerRunner)
         self.ledger = Ledger(share_reads=self.is_worker)
         self.clock = ClockSync(environment.runner, self.ledger.offsets) if self.is_worker else None

@@ -34,8 +34,11 @@ def _stage(item: Any, index: int) -> Stage:
     if not isinstance(item, dict):
         raise ConfigError(f"--stages: stage {index} must be an object")
     try:
-        stage = Stage(float(item["duration"]), int(item["users"]),
-                      float(item.get("spawn_rate", max(1, int(item["users"])))))  # fmt: skip
+        stage = Stage(
+            float(item["duration"]),
+            int(item["users"]),
+            float(item.get("spawn_rate", max(1, int(item["users"])))),
+        )
     except (KeyError, TypeError, ValueError):
         raise ConfigError(
             f"--stages: stage {index} needs duration (s) and users, and may have spawn_rate"
@@ -63,8 +66,10 @@ def parse_stages(shape: str, text: str) -> list[Stage]:
             raise ConfigError(
                 "--stages of StepShape needs start, step, steps and hold (and may have spawn_rate)"
             ) from None
-        return [_stage({"duration": hold, "users": start + n * step, "spawn_rate": rate}, n)
-                for n in range(steps)]  # fmt: skip
+        return [
+            _stage({"duration": hold, "users": start + n * step, "spawn_rate": rate}, n)
+            for n in range(steps)
+        ]
     if isinstance(data, dict) and set(data) == {"stages"}:
         data = data["stages"]
     if not isinstance(data, list) or not data:

@@ -19,24 +19,30 @@ import selectors
 import socket
 import ssl
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import websocket
 
 from chatload.errors import (
     AwaitTimeout,
     ChatloadError,
-    ConfigError,
     ConnectionProblem,
     Disconnected,
     HandshakeRejected,
+    MalformedFrame,
     ServerUnreachable,
 )
 from chatload.loadgen.dialer import Dialer
+from chatload.loadgen.endpoint import (
+    TransportSettings,
+    check_url,
+    dialer_for,
+    refused_token,
+    tls_context,
+    with_query,
+)
 from chatload.loadgen.framing import ClientFramer, next_mask, text_frame
+from chatload.protocol.socketio import EVENT_PREFIX, ClientSession, socketio_url
 
 __all__ = [
     "TransportSettings",
@@ -50,60 +56,6 @@ __all__ = [
 _RECEIVE_BYTES: Final = 256 * 1024
 _READ_BUDGET: Final = 1024 * 1024  # bytes one visit of the reader takes from one connection
 _WOULD_BLOCK: Final = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-
-
-@dataclass(frozen=True, slots=True)
-class TransportSettings:
-    auth_mode: str = "query"
-    token_param: str = "token"
-    cookie_name: str = "token"
-    ca_bundle: Path | None = None
-    insecure: bool = False
-    connect_timeout: float = 10.0
-    write_timeout: float = 10.0  # a server that reads nothing for this long is gone
-    source_addresses: tuple[str, ...] = ()
-
-
-def tls_context(settings: TransportSettings) -> ssl.SSLContext:
-    """Certificate and host name verification on, unless explicitly ``insecure``."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    if settings.ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(settings.ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"--ca-bundle {settings.ca_bundle} cannot be loaded: {exc}") from None
-    if settings.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def refused_token(host: str, user_id: int, status: int) -> str:
-    """What to say when the server refuses a user's token in the handshake."""
-    return (
-        f"the server at {host} refused the token of user {user_id} (HTTP {status}): use the "
-        "users file of this server, and check --auth-mode and --token-param"
-    )
-
-
-def _with_query(url: str, name: str, value: str) -> str:
-    parts = urlsplit(url)
-    query = "&".join(filter(None, (parts.query, urlencode({name: value}))))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
-
-
-def _check_url(url: str) -> None:
-    if urlsplit(url).scheme not in ("ws", "wss"):
-        raise ConfigError(f"--host must be a ws:// or wss:// URL, got {url!r}")
-
-
-def dialer_for(url: str, settings: TransportSettings) -> Dialer:
-    """The dialer of the server at ``url``."""
-    _check_url(url)
-    parts = urlsplit(url)
-    secure = parts.scheme == "wss"
-    port = parts.port or (443 if secure else 80)
-    return Dialer(parts.hostname or "", port, settings.source_addresses, label=url)
 
 
 class _UpgradeReader:
@@ -160,8 +112,19 @@ class _UpgradeReader:
 class WebSocketTransport:
     """A client connection: ``send`` from any greenlet, frames read by one."""
 
-    __slots__ = ("_context", "_dialer", "_end", "_framer", "_held", "_socket", "close_code",
-                 "closing", "settings", "url")  # fmt: skip
+    __slots__ = (
+        "_context",
+        "_dialer",
+        "_end",
+        "_framer",
+        "_held",
+        "_session",
+        "_socket",
+        "close_code",
+        "closing",
+        "settings",
+        "url",
+    )
 
     def __init__(
         self,
@@ -170,7 +133,9 @@ class WebSocketTransport:
         dialer: Dialer | None = None,
         context: ssl.SSLContext | None = None,
     ) -> None:
-        _check_url(url)
+        check_url(url)
+        if settings.transport == "socketio":
+            url = socketio_url(url, settings.socketio_path)
         self.url = url
         self.settings = settings
         self._dialer = dialer
@@ -179,6 +144,7 @@ class WebSocketTransport:
         self._framer: ClientFramer | None = None
         self._end: Disconnected | None = None  # seen with frames still to hand out
         self._held: list[bytes] | None = None  # frames that came with the upgrade
+        self._session: ClientSession | None = None  # Socket.IO's, when it is the transport
         self.closing = False
         self.close_code: int | None = None
 
@@ -187,11 +153,14 @@ class WebSocketTransport:
         settings = self.settings
         url, headers, cookie = self.url, [], None
         if settings.auth_mode == "query":
-            url = _with_query(url, settings.token_param, token)
+            url = with_query(url, settings.token_param, token)
         elif settings.auth_mode == "bearer":
             headers.append(f"Authorization: Bearer {token}")
-        else:
+        elif settings.auth_mode == "cookie":
             cookie = f"{settings.cookie_name}={token}"
+        if settings.transport == "socketio":
+            auth = {"token": token} if settings.auth_mode == "auth" else None
+            self._session = ClientSession(settings.namespace, auth)
         dialer = self._dialer or dialer_for(self.url, settings)
         sock = dialer.connect(settings.connect_timeout)
         try:
@@ -225,6 +194,33 @@ class WebSocketTransport:
             sock.close()
             raise ServerUnreachable(f"cannot connect to {self.url}: {exc}") from None
         self.attach(sock, reader.rest)
+        if self._session is not None:
+            try:
+                self._socketio_connect(self._session, settings.connect_timeout)
+            except ChatloadError:
+                self.close()
+                raise
+
+    def _socketio_connect(self, session: ClientSession, timeout: float) -> None:
+        """Engine.IO's open packet, then the namespace connect and its answer; chat
+        frames that come with the answer are kept for the first ``receive``."""
+        sock = self._socket
+        assert sock is not None
+        deadline = time.monotonic() + timeout
+        held: list[bytes] = []
+        while not session.connected:
+            frames = self.read_available()
+            if frames and not session.opened:
+                raise MalformedFrame(
+                    f"the server sent {frames[0][:60]!r} where Socket.IO's open packet was "
+                    "expected: it looks like a plain WebSocket server (--transport websocket)"
+                )
+            held += frames
+            left = deadline - time.monotonic()
+            if not session.connected and (left <= 0 or not _wait(sock, selectors.EVENT_READ, left)):
+                what = "socket.io connect answer" if session.opened else "engine.io open packet"
+                raise AwaitTimeout(f"timeout: no {what} within {timeout} s")
+        self._held = held or None
 
     def attach(self, sock: socket.socket, rest: bytes = b"") -> None:
         """Take over a connected socket whose upgrade is done; ``rest``: the bytes
@@ -233,7 +229,11 @@ class WebSocketTransport:
         self._socket = sock
         self._framer = ClientFramer(self.url)
         if rest:
-            self._held = self._framer.feed(rest)
+            held = self._framer.feed(rest)
+            if self._session is not None:
+                held = self._through_session(self._session, held)
+                self._flush()
+            self._held = held or None
 
     @property
     def ended(self) -> Disconnected | None:
@@ -287,8 +287,24 @@ class WebSocketTransport:
         framer, sock = self._framer, self._socket
         if framer is not None and sock is not None:
             data = framer.data_to_send()
+            if self._session is not None:
+                for packet in self._session.data_to_send():  # pongs: answered at once
+                    data += text_frame(packet, next_mask())
             if data:
                 self._write(sock, data)
+
+    @staticmethod
+    def _through_session(session: ClientSession, frames: list[bytes]) -> list[bytes]:
+        """Socket.IO: chat events pass, the session takes its own packets."""
+        passed = []
+        for frame in frames:
+            if frame.startswith(EVENT_PREFIX):
+                passed.append(frame)
+            else:
+                packet = session.feed(frame)
+                if packet is not None:
+                    passed.append(packet)
+        return passed
 
     # Receiving
 
@@ -318,7 +334,10 @@ class WebSocketTransport:
                 framer.receive_eof()
                 return self._end_with(payloads)
             taken += len(chunk)
-            payloads += framer.feed(chunk)
+            frames = framer.feed(chunk)
+            if self._session is not None and frames:
+                frames = self._through_session(self._session, frames)
+            payloads += frames
             self._flush()
             if not framer.open:
                 return self._end_with(payloads)
@@ -361,6 +380,8 @@ class WebSocketTransport:
         self._socket = None
         try:
             if framer is not None and framer.open:
+                if self._session is not None and self._session.connected:
+                    sock.send(text_frame(self._session.close_packet(), next_mask()))
                 sock.send(framer.close_frame(1000))
             sock.shutdown(socket.SHUT_RDWR)
         except (OSError, ChatloadError):

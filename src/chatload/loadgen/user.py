@@ -23,6 +23,8 @@ from locust import User, task
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen.backoff import Backoff
 from chatload.loadgen.client import ChatClient
+from chatload.loadgen.embedded import Share
+from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.runtime import ChatRuntime
 from chatload.loadgen.transport import refused_token
 from chatload.tracking.view import ChatView
@@ -67,8 +69,27 @@ def chat_task(weight: int = 1) -> Callable[[Callable[[U], None]], Callable[[U], 
 
 
 class ChatUser(User):
+    """The abstract chat user: it owns the connection; personas declare tasks.
+
+    A persona's own ``weight`` or ``fixed_count`` is kept; a persona that sets
+    neither gets ``--owner-weight`` or ``--requester-weight`` by its ``role``.
+    """
+
     abstract = True
     role: ClassVar[str] = "requester"
+    declares_share: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.declares_share = "weight" in cls.__dict__ or "fixed_count" in cls.__dict__
+
+    @classmethod
+    def share(cls, options: ChatOptions) -> Share:
+        """Its role, weight and fixed count in a run with ``options``."""
+        if cls.declares_share:
+            return Share(cls.role, cls.weight, cls.fixed_count)
+        weight = options.owner_weight if cls.role == "owner" else options.requester_weight
+        return Share(cls.role, weight, 0)
 
     def __init__(self, environment: Any) -> None:
         # Locust makes a second's worth of users in one loop turn: what can wait
@@ -166,24 +187,43 @@ class ChatUser(User):
         else:
             self.backoff.succeeded()
 
-    # What personas build on
+    # What personas build on. Each is a no-op while the user is not connected
+    # (a persona's plain @task runs then too; a @chat_task does not).
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.connected
 
     @property
     def chats(self) -> list[ChatView]:
         return list(self.client.chats.values()) if self.client is not None else []
 
+    def chats_by_event(self) -> dict[int, list[ChatView]]:
+        """This user's chats grouped by event id."""
+        grouped: dict[int, list[ChatView]] = {}
+        for view in self.chats:
+            grouped.setdefault(view.event_id, []).append(view)
+        return grouped
+
     def unread_chats(self) -> list[ChatView]:
         return [view for view in self.chats if view.my_unread > 0]
 
-    def write(self, view: ChatView) -> None:
-        assert self.client is not None
-        text, photos = self.runtime.writer.draft()
-        self.client.send_message(view.chat_id, text, photos)
+    def write(self, view: ChatView, photos: int | None = None) -> None:
+        """A message in ``view``'s chat: Faker text of the run's length, with the
+        run's share of photos, or exactly ``photos`` photo UUIDs."""
+        client = self.client
+        if client is None or not client.connected:
+            return
+        writer = self.runtime.writer
+        text, drafted = writer.draft()
+        if photos is not None:
+            drafted = writer.photo_ids(photos)
+        client.send_message(view.chat_id, text, drafted)
 
     def read_up_to_last(self, view: ChatView) -> None:
-        assert self.client is not None
-        if view.last_id:
-            self.client.read_messages(view.chat_id, view.last_id)
+        client = self.client
+        if client is not None and client.connected and view.last_id:
+            client.read_messages(view.chat_id, view.last_id)
 
     def read_an_unread_chat(self) -> None:
         """Read one chat with unread messages, up to the last message seen."""
@@ -198,7 +238,8 @@ class ChatUser(User):
 
     def page_back(self, view: ChatView) -> None:
         """Load up to ``--history-pages`` pages below the oldest message seen."""
-        assert self.client is not None
+        if self.client is None:
+            return
         for _ in range(self.runtime.options.history_pages):
             before = view.oldest_loaded or view.last_id + 1
             if before <= 1 or not self.client.connected:

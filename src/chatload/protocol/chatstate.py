@@ -2,8 +2,9 @@
 
 One :class:`ChatState` holds what PROTOCOL.md's unread arithmetic needs for one
 chat and both its participants. The reference server keeps one per chat as its
-truth; the load tool's checks build one from what they observe and compare the
-server's ``chat_unread`` counts with it. No I/O, no clocks.
+truth (``server.world``, loaded by ``server.store``). The load tool does not use it:
+its checks keep a lighter view per connection (``tracking.view.ChatView``), since a
+generator holds tens of thousands of chats. No I/O, no clocks.
 
 Unread counts, from a participant's point of view:
 

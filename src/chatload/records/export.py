@@ -1,74 +1,18 @@
 """chatload's exports beside Locust's CSVs. Each file is a documented contract.
 
-With ``--csv PREFIX`` the master (or the only process) writes:
-
-``PREFIX_chat_metrics.csv``: one row per reporting interval and metric, every
-worker merged::
-
-    interval_start,interval_end,metric,count,failures,min_ms,p50_ms,p90_ms,p95_ms,
-    p99_ms,p999_ms,max_ms,generator_saturated,cross_process,late
-
-where ``cross_process`` counts the samples timed between two processes (their wall
-clocks, corrected by the estimated offsets) and ``late`` the answers that came
-after their request had already failed by timeout (matched, not counted again).
-
-``PREFIX_chat_summary.csv``: the whole run, one row per metric::
-
-    metric,count,failures,min_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms,
-    first_interval_start,last_interval_end,cross_process,late
-
-``PREFIX_generator_health.csv``: one row per interval and generator process::
-
-    interval_start,interval_end,process,cpu_percent,loop_lag_p50_ms,loop_lag_p99_ms,
-    loop_lag_max_ms,saturated,phase,clock_offset_ms,clock_uncertainty_ms
-
-where ``phase`` is ``running`` (the load), ``spawning`` (users starting, until
-their connections settle) or ``stopping`` (quiescence and shutdown): saturation
-in the last two is start-up and shutdown work, counted apart from the load's.
-``clock_offset_ms`` is the process's wall clock minus the master's, as it
-estimated it, and ``clock_uncertainty_ms`` half the round trip of that estimate
-(0 for the master and a local run, the reference).
-
-``PREFIX_invariants.csv``: one row per breach of a guarantee::
-
-    time,kind,chat_id,message_ids,users,detail
-
-``PREFIX_chat_hdr.csv``: the histogram behind each row of chat_metrics, for exact
-merging later (a step of a capacity run, two runs compared)::
-
-    interval_start,interval_end,metric,count,hdr
-
-where ``hdr`` is HdrHistogram's standard compressed V2 encoding in base64 (values in
-microseconds, 1 µs to 1 h, 3 significant digits), readable by any HdrHistogram library.
-
-``PREFIX_chat_failures.csv``: failures per interval, metric and kind (timeout,
-server_error, protocol_error, disconnect)::
-
-    interval_start,interval_end,metric,kind,count
-
-``PREFIX_slo.csv``: with ``--slo`` thresholds, their verdicts at the end of the run::
-
-    threshold,value,passed
-
-With ``--chat-samples PATH``, each generator process also writes every sample to
-``PATH.<process>.csv`` (``local``, ``worker-0``, ...)::
-
-    time,metric,response_time_ms,failure_kind,chat_id,user_id
-
-where ``user_id`` is the user who observed it and ``failure_kind`` is empty for a
-success, else timeout, server_error, protocol_error or disconnect.
-
-Times are ISO 8601 UTC with milliseconds; ``*_ms`` columns are milliseconds with
-microsecond precision (3 decimals); booleans are ``true``/``false``; ``message_ids``
-and ``users`` hold space-separated integers. Response times include failures,
-as Locust's do. Rows are flushed as they are written, so an interrupted run
-leaves complete files up to that moment.
+With ``--csv PREFIX`` the master (or the only process) writes one file per kind of
+record: chat metrics per interval, a summary, generator health, breaches, the HDR
+histograms, failures by kind, and with ``--chat-samples`` every sample. The column
+tuples below define them; ``docs/exports.md`` is written from them
+(``chatload.docgen``) and says what each column holds. Rows are flushed as they are
+written, so an interrupted run leaves complete files up to that moment.
 """
 
 from __future__ import annotations
 
 import csv
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +20,6 @@ from typing import IO, Final
 
 from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, percentiles
 from chatload.records.trust import Trust
-from chatload.slo import MetricFigures, RunFigures, Verdict
 from chatload.tracking.invariants import Breach
 from chatload.tracking.metrics import Sample
 
@@ -95,27 +38,50 @@ __all__ = [
 ]
 
 _PERCENTILE_COLUMNS: Final = (
-    "count", "failures", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"
-)  # fmt: skip
+    "count",
+    "failures",
+    "min_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+)
 CHAT_METRICS_COLUMNS: Final = (
-    "interval_start", "interval_end", "metric", *_PERCENTILE_COLUMNS, "generator_saturated",
-    "cross_process", "late",
-)  # fmt: skip
-SUMMARY_COLUMNS: Final = (
-    "metric", *_PERCENTILE_COLUMNS, "first_interval_start", "last_interval_end", "cross_process",
+    "interval_start",
+    "interval_end",
+    "metric",
+    *_PERCENTILE_COLUMNS,
+    "generator_saturated",
+    "cross_process",
     "late",
-)  # fmt: skip
+)
+SUMMARY_COLUMNS: Final = (
+    "metric",
+    *_PERCENTILE_COLUMNS,
+    "first_interval_start",
+    "last_interval_end",
+    "cross_process",
+    "late",
+)
 HEALTH_COLUMNS: Final = (
-    "interval_start", "interval_end", "process", "cpu_percent", "loop_lag_p50_ms",
-    "loop_lag_p99_ms", "loop_lag_max_ms", "saturated", "phase", "clock_offset_ms",
+    "interval_start",
+    "interval_end",
+    "process",
+    "cpu_percent",
+    "loop_lag_p50_ms",
+    "loop_lag_p99_ms",
+    "loop_lag_max_ms",
+    "saturated",
+    "phase",
+    "clock_offset_ms",
     "clock_uncertainty_ms",
-)  # fmt: skip
+)
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
 HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
 FAILURE_COLUMNS: Final = ("interval_start", "interval_end", "metric", "kind", "count")
-SAMPLE_COLUMNS: Final = (
-    "time", "metric", "response_time_ms", "failure_kind", "chat_id", "user_id"
-)  # fmt: skip
+SAMPLE_COLUMNS: Final = ("time", "metric", "response_time_ms", "failure_kind", "chat_id", "user_id")
 
 
 def iso_time(wall: float) -> str:
@@ -197,6 +163,12 @@ class RecordsExporter:
         self.saturated_elsewhere: dict[str, int] = {}  # by phase: spawning, stopping
         self.intervals_written = 0
         self.breaches: dict[str, int] = {}
+        # What a live view shows (chatload.loadgen.live): the last interval written,
+        # each process's last health, failures by metric and kind, recent breaches.
+        self.last_interval: dict[str, MetricSnapshot] = {}
+        self.last_health: dict[str, tuple[dict[str, float], str, bool]] = {}
+        self.failure_kinds: dict[tuple[str, str], int] = {}
+        self.recent_breaches: deque[list[str]] = deque(maxlen=20)
         self._metrics = self._file("chat_metrics", CHAT_METRICS_COLUMNS)
         self._health = self._file("generator_health", HEALTH_COLUMNS)
         self._invariants = self._file("invariants", INVARIANT_COLUMNS)
@@ -234,6 +206,7 @@ class RecordsExporter:
         for process, health, phase in sorted(pending.health):
             hot = self.saturation.saturated(health)
             saturated = saturated or hot
+            self.last_health[process] = (health, phase, hot)
             self.trust.add_clock(health.get("clock_uncertainty_ms", 0.0))
             if hot and phase == "running":
                 self.saturated_intervals[process] = self.saturated_intervals.get(process, 0) + 1
@@ -241,14 +214,21 @@ class RecordsExporter:
             elif hot:
                 self.saturated_elsewhere[phase] = self.saturated_elsewhere.get(phase, 0) + 1
                 hot_phase = hot_phase or phase
-            health_rows.append([
-                iso_time(start), iso_time(pending.end), process,
-                f"{health.get('cpu_percent', 0.0):.1f}",
-                _ms(health.get("loop_lag_p50_ms", 0.0)), _ms(health.get("loop_lag_p99_ms", 0.0)),
-                _ms(health.get("loop_lag_max_ms", 0.0)), _flag(hot), phase,
-                _ms(health.get("clock_offset_ms", 0.0)),
-                _ms(health.get("clock_uncertainty_ms", 0.0)),
-            ])  # fmt: skip
+            health_rows.append(
+                [
+                    iso_time(start),
+                    iso_time(pending.end),
+                    process,
+                    f"{health.get('cpu_percent', 0.0):.1f}",
+                    _ms(health.get("loop_lag_p50_ms", 0.0)),
+                    _ms(health.get("loop_lag_p99_ms", 0.0)),
+                    _ms(health.get("loop_lag_max_ms", 0.0)),
+                    _flag(hot),
+                    phase,
+                    _ms(health.get("clock_offset_ms", 0.0)),
+                    _ms(health.get("clock_uncertainty_ms", 0.0)),
+                ]
+            )
         rows: list[list[object]] = []
         hdr_rows: list[list[object]] = []
         failure_rows: list[list[object]] = []
@@ -259,16 +239,38 @@ class RecordsExporter:
             run.add(metric)
             count = metric.histogram.get_total_count()
             self.trust.add_metric(
-                name, count, metric.kinds, cross_process=metric.cross_process, late=metric.late,
+                name,
+                count,
+                metric.kinds,
+                cross_process=metric.cross_process,
+                late=metric.late,
                 saturated=hot_phase,
-            )  # fmt: skip
-            rows.append([begin, end, name, *self._stats(metric), _flag(saturated),
-                         metric.cross_process, metric.late])  # fmt: skip
-            hdr_rows.append([begin, end, name, metric.histogram.get_total_count(),
-                             metric.histogram.encode().decode("ascii")])  # fmt: skip
-            failure_rows.extend(
-                [begin, end, name, kind, count] for kind, count in sorted(metric.kinds.items())
             )
+            rows.append(
+                [
+                    begin,
+                    end,
+                    name,
+                    *self._stats(metric),
+                    _flag(saturated),
+                    metric.cross_process,
+                    metric.late,
+                ]
+            )
+            hdr_rows.append(
+                [
+                    begin,
+                    end,
+                    name,
+                    metric.histogram.get_total_count(),
+                    metric.histogram.encode().decode("ascii"),
+                ]
+            )
+            for kind, failed in sorted(metric.kinds.items()):
+                failure_rows.append([begin, end, name, kind, failed])
+                key = (name, kind)
+                self.failure_kinds[key] = self.failure_kinds.get(key, 0) + failed
+        self.last_interval = pending.metrics
         self.intervals_written += 1
         if self._metrics is not None:
             self._metrics.rows(rows)
@@ -282,44 +284,50 @@ class RecordsExporter:
     @staticmethod
     def _stats(metric: MetricSnapshot) -> list[str]:
         p = percentiles(metric.histogram)
-        return [str(p.count), str(metric.failures), _ms(p.min_ms), _ms(p.p50_ms), _ms(p.p90_ms),
-                _ms(p.p95_ms), _ms(p.p99_ms), _ms(p.p999_ms), _ms(p.max_ms)]  # fmt: skip
+        return [
+            str(p.count),
+            str(metric.failures),
+            _ms(p.min_ms),
+            _ms(p.p50_ms),
+            _ms(p.p90_ms),
+            _ms(p.p95_ms),
+            _ms(p.p99_ms),
+            _ms(p.p999_ms),
+            _ms(p.max_ms),
+        ]
 
     def add_breaches(self, breaches: Iterable[Breach]) -> None:
         rows = []
         for breach in breaches:
             self.breaches[breach.kind] = self.breaches.get(breach.kind, 0) + 1
             rows.append([iso_time(breach.wall or time.time()), *breach.row()])
+            self.recent_breaches.append([str(cell) for cell in rows[-1]])
         if self._invariants is not None and rows:
             self._invariants.rows(rows)
 
     def summary(self) -> dict[str, MetricSnapshot]:
         return self._run
 
-    def figures(self) -> RunFigures:
-        """The run so far, as SLO thresholds judge it."""
-        seconds = (self._last - self._first) if self._first is not None and self._last else 0.0
-        metrics = {
-            name: MetricFigures(m.histogram.get_total_count(), m.failures, percentiles(m.histogram))
-            for name, m in self._run.items()
-        }
-        return RunFigures(metrics, seconds, dict(self.breaches))
+    def run_seconds(self) -> float:
+        """From the first interval's start to the last one's end."""
+        return (self._last - self._first) if self._first is not None and self._last else 0.0
 
-    def write_verdicts(self, verdicts: list[Verdict]) -> None:
-        """``PREFIX_slo.csv``: ``threshold,value,passed``, one row per threshold."""
+    def write_table(self, name: str, columns: tuple[str, ...], rows: Iterable[list[str]]) -> None:
+        """``PREFIX_<name>.csv`` written whole (the SLO verdicts: ``chatload.slo``)."""
         if self.prefix is None:
             return
-        verdict_file = _Csv(Path(f"{self.prefix}_slo.csv"), ("threshold", "value", "passed"))
-        verdict_file.rows(
-            [v.threshold.text, "" if v.value is None else f"{v.value:.6g}", _flag(v.passed)]
-            for v in verdicts
-        )
-        verdict_file.close()
+        table = _Csv(Path(f"{self.prefix}_{name}.csv"), columns)
+        table.rows(rows)
+        table.close()
 
     def finish(self) -> None:
         """Write what is pending and the whole-run summary; idempotent."""
         for start in sorted(self._pending):
             self._write(start, self._pending.pop(start))
+        self.write_summary()
+
+    def write_summary(self) -> None:
+        """``PREFIX_chat_summary.csv`` of the run so far (again at the end, whole)."""
         if self.prefix is None:
             return
         summary = _Csv(Path(f"{self.prefix}_chat_summary.csv"), SUMMARY_COLUMNS)
@@ -352,8 +360,16 @@ class SampleWriter:
         self._rows: list[list[object]] = []
 
     def add(self, wall: float, sample: Sample, kind: str) -> None:
-        self._rows.append([iso_time(wall), sample.metric, _ms(sample.seconds * 1000), kind,
-                           sample.chat_id or "", sample.user_id])  # fmt: skip
+        self._rows.append(
+            [
+                iso_time(wall),
+                sample.metric,
+                _ms(sample.seconds * 1000),
+                kind,
+                sample.chat_id or "",
+                sample.user_id,
+            ]
+        )
         if len(self._rows) >= 1000:
             self.flush()
 

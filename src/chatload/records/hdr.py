@@ -109,9 +109,15 @@ def percentiles(histogram: HdrHistogram) -> Percentiles:
     ranks = [min(count - 1, int(count * share)) for share in _SHARES]
     p50, p90, p95, p99, p999 = _values_at_ranks(histogram, ranks)
     return Percentiles(
-        count, histogram.get_min_value() / 1000, p50, p90, p95, p99, p999,
+        count,
+        histogram.get_min_value() / 1000,
+        p50,
+        p90,
+        p95,
+        p99,
+        p999,
         histogram.get_max_value() / 1000,
-    )  # fmt: skip
+    )
 
 
 def _bucket_ms(histogram: HdrHistogram, index: int) -> float:
@@ -144,17 +150,24 @@ class MetricSnapshot:
     late: int = 0  # answers that came after their request had failed by timeout
 
     def to_wire(self) -> list[Any]:
-        return [self.histogram.encode().decode("ascii"), self.failures, self.kinds,
-                self.cross_process, self.late]  # fmt: skip
+        return [
+            self.histogram.encode().decode("ascii"),
+            self.failures,
+            self.kinds,
+            self.cross_process,
+            self.late,
+        ]
 
     @classmethod
     def from_wire(cls, item: list[Any]) -> MetricSnapshot:
         encoded, failures, kinds, cross_process, late = item
         return cls(
-            decode_histogram(encoded), int(failures),
+            decode_histogram(encoded),
+            int(failures),
             {str(kind): int(count) for kind, count in kinds.items()},
-            int(cross_process), int(late),
-        )  # fmt: skip
+            int(cross_process),
+            int(late),
+        )
 
     def add(self, other: MetricSnapshot) -> None:
         self.histogram.add(other.histogram)
@@ -181,19 +194,26 @@ class IntervalSnapshot:
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "start": self.start, "end": self.end, "process": self.process,
+            "start": self.start,
+            "end": self.end,
+            "process": self.process,
             "metrics": {name: snap.to_wire() for name, snap in self.metrics.items()},
-            "health": self.health, "final": self.final, "phase": self.phase,
-        }  # fmt: skip
+            "health": self.health,
+            "final": self.final,
+            "phase": self.phase,
+        }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> IntervalSnapshot:
         return cls(
-            float(data["start"]), float(data["end"]), str(data["process"]),
+            float(data["start"]),
+            float(data["end"]),
+            str(data["process"]),
             {name: MetricSnapshot.from_wire(item) for name, item in data["metrics"].items()},
             {key: float(value) for key, value in data["health"].items()},
-            bool(data.get("final", False)), str(data.get("phase", "running")),
-        )  # fmt: skip
+            bool(data.get("final", False)),
+            str(data.get("phase", "running")),
+        )
 
 
 class IntervalRecorder:
@@ -255,11 +275,14 @@ class IntervalRecorder:
         """Close the current interval (at ``wall`` if it is the end of the run)."""
         metrics = {
             metric: MetricSnapshot(
-                self._fold(metric), sum(self._failures[metric].values()), self._failures[metric],
-                self._cross.get(metric, 0), self._late.get(metric, 0),
+                self._fold(metric),
+                sum(self._failures[metric].values()),
+                self._failures[metric],
+                self._cross.get(metric, 0),
+                self._late.get(metric, 0),
             )
             for metric in list(self._values)
-        }  # fmt: skip
+        }
         snapshot = IntervalSnapshot(
             self.start, min(self.end, max(wall, self.start)), self.process, metrics, health or {}
         )

@@ -27,7 +27,8 @@ from typing import Any
 
 from chatload.errors import ConfigError
 from chatload.limits import RESERVED_FILES, open_file_limits, raise_open_file_limit
-from chatload.protocol.codec import codec_by_name
+from chatload.protocol.codec import EnvelopeCodec, codec_by_name
+from chatload.protocol.socketio import SocketIOCodec
 from chatload.server.connection import ChatConnection
 from chatload.server.faults import DelayLine, Faults
 from chatload.server.pipeline import CommitPipeline
@@ -47,6 +48,7 @@ class ServerConfig:
     page_size: int = 50
     token_param: str = "token"
     envelope: str = "object"
+    transport: str = "websocket"  # or "socketio": Socket.IO v5 over Engine.IO v4
     synchronous: str = "full"
     # Frames above max_frame_bytes are answered with debug_info "too_large" and the
     # connection stays open; above max_message_bytes websockets closes with 1009.
@@ -82,8 +84,14 @@ class ServerConfig:
         if self.max_frame_bytes > self.max_message_bytes:
             raise ConfigError("--max-frame-bytes cannot exceed the hard message size limit")
         codec_by_name(self.envelope)
+        if self.transport not in ("websocket", "socketio"):
+            raise ConfigError(f"--transport must be websocket or socketio, got {self.transport!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+
+    def codec(self) -> EnvelopeCodec:
+        """How events travel: Socket.IO's event packets, or the chosen envelope."""
+        return SocketIOCodec() if self.transport == "socketio" else codec_by_name(self.envelope)
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The server's TLS context when a certificate is configured."""
@@ -119,12 +127,11 @@ class ChatServer:
             Faults(dict(config.test_faults), config.test_fault_seed) if config.test_faults else None
         )
         self.service = ChatService(
-            world, self.store, codec_by_name(config.envelope), submit=self._submit, faults=faults
+            world, self.store, config.codec(), submit=self._submit, faults=faults
         )
         self.delay_line = (
-            DelayLine(config.test_delay_ms / 1000, self.loop)
-            if config.test_delay_ms > 0 else None
-        )  # fmt: skip
+            DelayLine(config.test_delay_ms / 1000, self.loop) if config.test_delay_ms > 0 else None
+        )
         if faults is not None or self.delay_line is not None:
             log.warning(
                 "test faults are on: this server breaks its guarantees on purpose",
@@ -238,9 +245,11 @@ class ChatServer:
             log.error(
                 "out of file descriptors: new connections are refused or wait; raise the "
                 "open-file limit (ulimit -n) or spread the clients over more servers",
-                extra={"connections": len(self.connections), "open_file_limit":
-                       open_file_limits()[0]},
-            )  # fmt: skip
+                extra={
+                    "connections": len(self.connections),
+                    "open_file_limit": open_file_limits()[0],
+                },
+            )
 
     def _submit(self, write: PendingWrite) -> None:
         self.pipeline.submit(write)

@@ -23,6 +23,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from chatload.protocol.socketio import ServerSession
 from chatload.server.auth import token_from_request
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class ChatConnection(asyncio.Protocol):
         self._fragment_opcode = Opcode.TEXT
         self._timer: asyncio.TimerHandle | None = None
         self._alive: asyncio.TimerHandle | None = None  # the next keepalive look
+        self.sio: ServerSession | None = None  # Socket.IO mode, once upgraded
 
     # asyncio callbacks
 
@@ -174,7 +176,10 @@ class ChatConnection(asyncio.Protocol):
 
     def ping(self) -> None:
         if self.ws.state is State.OPEN:
-            self.ws.send_ping(b"")
+            if self.sio is not None:
+                self.ws.send_text(self.sio.ping_packet())  # Engine.IO's own keepalive
+            else:
+                self.ws.send_ping(b"")
             self.flush()
 
     def abort(self) -> None:
@@ -185,9 +190,10 @@ class ChatConnection(asyncio.Protocol):
 
     def _handshake(self, request: Request) -> None:
         ws = self.ws
-        user_id = self.server.service.authenticate(
-            token_from_request(request, self.config.token_param)
-        )
+        token = token_from_request(request, self.config.token_param)
+        user_id = self.server.service.authenticate(token)
+        if self.config.transport == "socketio" and token is None:
+            user_id = 0  # the token may come in the namespace connect's auth object
         if user_id is None:
             log.info("handshake refused: no valid token", extra={"peer": self.peer_name})
             ws.send_response(
@@ -200,6 +206,12 @@ class ChatConnection(asyncio.Protocol):
         ws.send_response(response)
         if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS:
             return
+        if self.config.transport == "socketio":
+            self._socketio_open(user_id)
+            return
+        self._opened(user_id)
+
+    def _opened(self, user_id: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -208,6 +220,55 @@ class ChatConnection(asyncio.Protocol):
         log.debug("connection opened", extra={"user_id": user_id, "peer": self.peer_name})
         self.server.service.open(self)
         self._look_alive_at(self.last_seen + self.config.ping_interval)
+
+    # Socket.IO: the Engine.IO open packet at once, the chat after the namespace
+    # connect (whose auth object may carry the token); the open timeout runs on
+    # until then.
+
+    def _socketio_open(self, user_id: int) -> None:
+        config = self.config
+        self.user_id = user_id
+        self.sio = ServerSession(
+            f"{id(self):x}", int(config.ping_interval * 1000), int(config.ping_timeout * 1000)
+        )
+        self.ws.send_text(self.sio.open_packet(config.max_message_bytes))
+
+    def _socketio_packet(self, payload: bytes) -> None:
+        assert self.sio is not None
+        kind, value = self.sio.feed(payload)
+        if kind == "event":
+            if self.opened:
+                self._chat_frame(payload)
+        elif kind == "connect":
+            self._socketio_connect(value)
+        elif kind == "ping":  # an Engine.IO v3 habit: answered all the same
+            self.ws.send_text(b"3")
+        elif kind == "close":
+            self.close(1000, "socket.io disconnect")
+        elif kind == "bad":
+            if self.opened:
+                self.server.service.reply_error(self, "bad_request", value, None)
+            else:
+                self.close(1002, value)
+
+    def _socketio_connect(self, auth: object) -> None:
+        assert self.sio is not None
+        user_id: int | None = self.user_id
+        if not user_id:
+            token = auth.get("token") if isinstance(auth, dict) else None
+            user_id = self.server.service.authenticate(token if isinstance(token, str) else None)
+        if not user_id:
+            log.info("socket.io connect refused: no valid token", extra={"peer": self.peer_name})
+            self.ws.send_text(
+                self.sio.connect_error(
+                    "missing or invalid token: pass it in the connect's auth object "
+                    f'{{"token": ...}}, as ?{self.config.token_param}=, or as a bearer token'
+                )
+            )
+            self.close(1008, "invalid token")
+            return
+        self.ws.send_text(self.sio.connect_ack())
+        self._opened(user_id)
 
     def _frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -226,8 +287,12 @@ class ChatConnection(asyncio.Protocol):
             self._fragments = None
         else:
             return  # control frames: websockets answers pings and closes itself
-        if not self.opened:
-            return
+        if self.sio is not None and opcode is Opcode.TEXT:
+            self._socketio_packet(payload)
+        elif self.opened:
+            self._chat_frame(payload, opcode)
+
+    def _chat_frame(self, payload: bytes, opcode: Opcode = Opcode.TEXT) -> None:
         service = self.server.service
         if opcode is Opcode.BINARY:
             service.reply_error(
@@ -275,7 +340,8 @@ class ChatConnection(asyncio.Protocol):
     def _open_timed_out(self) -> None:
         self._timer = None
         if not self.opened and self.transport is not None:
-            log.info("no WebSocket handshake in time", extra={"peer": self.peer_name})
+            what = "Socket.IO connect" if self.sio is not None else "WebSocket handshake"
+            log.info(f"no {what} in time", extra={"peer": self.peer_name})
             self.transport.abort()
 
     def _expect_close(self) -> None:

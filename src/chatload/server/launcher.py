@@ -46,9 +46,18 @@ class LaunchedServer:
         self._dir = tempfile.TemporaryDirectory(prefix="chatload-server-")
         ready = Path(self._dir.name) / "ready.json"
         command = [
-            sys.executable, "-m", "chatload", "serve", "--db", str(db), "--port", str(port),
-            "--ready-file", str(ready), *extra_args,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "chatload",
+            "serve",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--ready-file",
+            str(ready),
+            *extra_args,
+        ]
         self.process = subprocess.Popen(pinned(command, cpu), stdout=log, stderr=log)
         deadline = time.monotonic() + start_timeout
         while not ready.exists():

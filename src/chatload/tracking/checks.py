@@ -45,9 +45,13 @@ def sequence(
     if message_id > expected:
         if message_id - expected > _MAX_GAP:
             return True, Breach(
-                "gap", view.chat_id, (expected, message_id - 1), _users(view, me),
-                f"{message_id - expected} ids skipped at once", wall=wall,
-            )  # fmt: skip
+                "gap",
+                view.chat_id,
+                (expected, message_id - 1),
+                _users(view, me),
+                f"{message_id - expected} ids skipped at once",
+                wall=wall,
+            )
         activity = view.active()
         gaps = activity.gaps
         if gaps is None:
@@ -57,13 +61,21 @@ def sequence(
         return True, None
     if view.gaps and view.gaps.pop(message_id, None) is not None:
         return True, Breach(
-            "reorder", view.chat_id, (message_id, view.last_id), _users(view, me),
-            f"message {message_id} arrived after {view.last_id}", wall=wall,
-        )  # fmt: skip
+            "reorder",
+            view.chat_id,
+            (message_id, view.last_id),
+            _users(view, me),
+            f"message {message_id} arrived after {view.last_id}",
+            wall=wall,
+        )
     return False, Breach(
-        "duplicate", view.chat_id, (message_id,), _users(view, me),
-        f"message {message_id} arrived again (last seen {view.last_id})", wall=wall,
-    )  # fmt: skip
+        "duplicate",
+        view.chat_id,
+        (message_id,),
+        _users(view, me),
+        f"message {message_id} arrived again (last seen {view.last_id})",
+        wall=wall,
+    )
 
 
 def expired_gap(view: ChatView, me: int, now: float, limit: float) -> Breach | None:
@@ -77,9 +89,13 @@ def expired_gap(view: ChatView, me: int, now: float, limit: float) -> Breach | N
     for message_id in overdue:
         del gaps[message_id]
     return Breach(
-        "gap", view.chat_id, (overdue[0], overdue[-1]), _users(view, me),
-        f"{len(overdue)} ids skipped and not delivered within {limit} s", seconds=limit,
-    )  # fmt: skip
+        "gap",
+        view.chat_id,
+        (overdue[0], overdue[-1]),
+        _users(view, me),
+        f"{len(overdue)} ids skipped and not delivered within {limit} s",
+        seconds=limit,
+    )
 
 
 def gap_deadline(view: ChatView, limit: float) -> float | None:
@@ -92,10 +108,14 @@ def stranger_breach(view: ChatView, message: Message, me: int, wall: float) -> B
     if {message.fromUserId, message.toUserId} == {me, view.interlocutor_id}:
         return None
     return Breach(
-        "access", view.chat_id, (message.messageId,), (message.fromUserId, me),
+        "access",
+        view.chat_id,
+        (message.messageId,),
+        (message.fromUserId, me),
         f"a message from {message.fromUserId} to {message.toUserId} in a chat of "
-        f"{me} and {view.interlocutor_id}", wall=wall,
-    )  # fmt: skip
+        f"{me} and {view.interlocutor_id}",
+        wall=wall,
+    )
 
 
 def reconnect_breach(view: ChatView, seen: tuple[int, int], me: int) -> Breach | None:
@@ -134,9 +154,13 @@ def page_breach(
     if not problem:
         return None
     return Breach(
-        "history", view.chat_id, tuple(ids[:1] + ids[-1:]), _users(view, me),
-        f"page below {before}: {problem}", wall=wall,
-    )  # fmt: skip
+        "history",
+        view.chat_id,
+        tuple(ids[:1] + ids[-1:]),
+        _users(view, me),
+        f"page below {before}: {problem}",
+        wall=wall,
+    )
 
 
 def unread_breach(view: ChatView, me: int, wall: float) -> Breach | None:
@@ -149,7 +173,10 @@ def unread_breach(view: ChatView, me: int, wall: float) -> Breach | None:
     ):
         return None
     return Breach(
-        "unread", view.chat_id, (view.last_id,), _users(view, me),
+        "unread",
+        view.chat_id,
+        (view.last_id,),
+        _users(view, me),
         f"myUnreadCount is {view.my_unread}, the messages and read pointer imply {expected}",
         wall=wall,
-    )  # fmt: skip
+    )

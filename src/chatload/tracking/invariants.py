@@ -56,8 +56,13 @@ class Breach:
         return InvariantBreach(self.kind, _MESSAGES[self.kind])
 
     def row(self) -> list[str]:
-        return [self.kind, self.chat_id, " ".join(map(str, self.message_ids)),
-                " ".join(map(str, self.users)), self.detail]  # fmt: skip
+        return [
+            self.kind,
+            self.chat_id,
+            " ".join(map(str, self.message_ids)),
+            " ".join(map(str, self.users)),
+            self.detail,
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +77,26 @@ class ChatSummary:
     interlocutor_unread: int
 
     def to_wire(self) -> list[object]:
-        return [self.chat_id, self.user_id, self.interlocutor_id, self.last_id,
-                self.my_unread, self.interlocutor_unread]  # fmt: skip
+        return [
+            self.chat_id,
+            self.user_id,
+            self.interlocutor_id,
+            self.last_id,
+            self.my_unread,
+            self.interlocutor_unread,
+        ]
 
     @classmethod
     def from_wire(cls, item: list[object]) -> ChatSummary:
         chat_id, user_id, interlocutor_id, last_id, mine, theirs = item
-        return cls(str(chat_id), int(str(user_id)), int(str(interlocutor_id)), int(str(last_id)),
-                   int(str(mine)), int(str(theirs)))  # fmt: skip
+        return cls(
+            str(chat_id),
+            int(str(user_id)),
+            int(str(interlocutor_id)),
+            int(str(last_id)),
+            int(str(mine)),
+            int(str(theirs)),
+        )
 
 
 @dataclass
@@ -101,14 +118,26 @@ def compare_sides(summaries: Iterable[ChatSummary], wall: float = 0.0) -> list[B
         a, b = pair.sides.values()
         users = (a.user_id, b.user_id)
         if a.last_id != b.last_id:
-            breaches.append(Breach(
-                "loss", chat_id, (min(a.last_id, b.last_id) + 1, max(a.last_id, b.last_id)), users,
-                f"the sides end at messages {a.last_id} and {b.last_id}", wall=wall,
-            ))  # fmt: skip
+            breaches.append(
+                Breach(
+                    "loss",
+                    chat_id,
+                    (min(a.last_id, b.last_id) + 1, max(a.last_id, b.last_id)),
+                    users,
+                    f"the sides end at messages {a.last_id} and {b.last_id}",
+                    wall=wall,
+                )
+            )
         elif a.interlocutor_unread != b.my_unread or b.interlocutor_unread != a.my_unread:
-            breaches.append(Breach(
-                "unread", chat_id, (a.last_id,), users,
-                f"user {a.user_id} sees {a.my_unread}/{a.interlocutor_unread} (mine/theirs), "
-                f"user {b.user_id} sees {b.my_unread}/{b.interlocutor_unread}", wall=wall,
-            ))  # fmt: skip
+            breaches.append(
+                Breach(
+                    "unread",
+                    chat_id,
+                    (a.last_id,),
+                    users,
+                    f"user {a.user_id} sees {a.my_unread}/{a.interlocutor_unread} (mine/theirs), "
+                    f"user {b.user_id} sees {b.my_unread}/{b.interlocutor_unread}",
+                    wall=wall,
+                )
+            )
     return breaches

@@ -102,9 +102,12 @@ class Ledger:
         mine = self._trackers.get(user_id)
         own = set(mine.chats) if mine is not None else set()
         candidates = [
-            chat_id for tracker in self._trackers.values() if tracker.user_id != user_id
-            for chat_id in tracker.chats if chat_id not in own
-        ]  # fmt: skip
+            chat_id
+            for tracker in self._trackers.values()
+            if tracker.user_id != user_id
+            for chat_id in tracker.chats
+            if chat_id not in own
+        ]
         return pick(candidates) if candidates else None
 
     def publish_read(self, notice: ReadNotice, now: float) -> None:

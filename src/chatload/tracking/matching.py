@@ -36,37 +36,52 @@ from collections.abc import Callable
 from typing import Final
 
 from chatload.errors import ProtocolViolation, RequestRejected
-from chatload.protocol.models import ChatUnread, ChatUpdates, DebugInfo, History, Message
+from chatload.protocol.models import ChatUpdates, DebugInfo, History, Message
 from chatload.tracking import checks
+from chatload.tracking.counting import CountMatching
 from chatload.tracking.invariants import Breach
-from chatload.tracking.ledger import Ledger, ReadNotice
+from chatload.tracking.ledger import Ledger
 from chatload.tracking.marker import Marker, parse_marker
 from chatload.tracking.metrics import (
     ACCESS_PROBE,
     DELIVERY,
     HISTORY,
-    READ_ACK,
-    READ_PROPAGATION,
     SEND_ACK,
     UNATTRIBUTED,
-    UNREAD_PROPAGATION,
     Sample,
 )
 from chatload.tracking.pending import LOAD, READ, SEND, Await, PendingRequests, Request, Timeouts
-from chatload.tracking.view import ChatView, Count, observed, push
+from chatload.tracking.view import ChatView
 
 __all__ = ["FrameMatching"]
 
 _MAX_ARRIVALS: Final = 1024  # markers off: deliveries waiting for the sender's id
 
 
-class FrameMatching:
+class FrameMatching(CountMatching):
     """The matching state of one connection, and the rules that use it."""
 
-    __slots__ = ("_arrivals", "_author_waits", "_deliveries", "_gapped", "_on_deadline",
-                 "_opened_mono", "_opened_wall", "_overdue", "_unread_waits", "breaches", "chats",
-                 "ledger", "markers", "probed", "produced", "requests", "scheduled", "timeouts",
-                 "user_id")  # fmt: skip
+    __slots__ = (
+        "_arrivals",
+        "_author_waits",
+        "_deliveries",
+        "_gapped",
+        "_on_deadline",
+        "_opened_mono",
+        "_opened_wall",
+        "_overdue",
+        "_unread_waits",
+        "breaches",
+        "chats",
+        "ledger",
+        "markers",
+        "probed",
+        "produced",
+        "requests",
+        "scheduled",
+        "timeouts",
+        "user_id",
+    )
 
     def __init__(
         self,
@@ -131,35 +146,6 @@ class FrameMatching:
                 DELIVERY, chat_id, 0, now, True, deadline, False, request, sender
             )
             self.due(deadline)
-
-    def interlocutor_read(self, notice: ReadNotice, now: float) -> None:
-        """The interlocutor read up to ``notice.up_to``: our ``interlocutorUnreadCount``
-        should drop to the number of our messages above it."""
-        view = self.chats.get(notice.chat_id)
-        if view is None:
-            return
-        local = notice.mono is not None and notice.origin == self.ledger.origin
-        if local and notice.mono is not None:
-            sent = notice.mono
-        else:
-            sent = self.ledger.offsets.to_local(notice.origin, notice.wall)
-        opened = self._opened_mono if local else self._opened_wall
-        if sent < opened and view.opening_interlocutor_unread <= view.mine_above(notice.up_to):
-            # The read may have landed before this connection's initial_data, which
-            # already reflected it: there is no propagation left to time.
-            return
-        wait = Await(
-            READ_PROPAGATION, notice.chat_id, notice.up_to, sent, local, now + self.timeouts.read
-        )
-        for count in view.their_counts or ():
-            if (count.mono if local else count.wall) >= sent and count.value <= view.mine_above(
-                notice.up_to
-            ):
-                self._produced_elsewhere(wait.sample(count.mono, count.wall), now)
-                return
-        push(view, "author_waits", wait)
-        self._author_waits.append(wait)
-        self.due(wait.deadline)
 
     def acknowledged_elsewhere(
         self, chat_id: str, message_id: int, sent: float, now: float
@@ -227,10 +213,16 @@ class FrameMatching:
             if request.probe and not request.done and request.chat_id == chat_id:
                 self.requests.finish(request)
                 break
-        self.breaches.append(Breach(
-            "access", chat_id, tuple(m.messageId for m in messages), (self.user_id,),
-            f"{what} of a chat user {self.user_id} is not in", wall=wall,
-        ))  # fmt: skip
+        self.breaches.append(
+            Breach(
+                "access",
+                chat_id,
+                tuple(m.messageId for m in messages),
+                (self.user_id,),
+                f"{what} of a chat user {self.user_id} is not in",
+                wall=wall,
+            )
+        )
 
     def _acknowledged(
         self, view: ChatView, message: Message, marker: Marker | None, size: int, now: float
@@ -253,9 +245,15 @@ class FrameMatching:
         request.acked = True
         request.message_id = message.messageId
         self.produced.append(
-            Sample(SEND_ACK, now - request.started, size, chat_id=view.chat_id,
-                   token=request.token, late=late)
-        )  # fmt: skip
+            Sample(
+                SEND_ACK,
+                now - request.started,
+                size,
+                chat_id=view.chat_id,
+                token=request.token,
+                late=late,
+            )
+        )
         if not self.markers and not late:
             interlocutor = self.ledger.tracker_of(view.interlocutor_id)
             if interlocutor is not None:
@@ -290,9 +288,10 @@ class FrameMatching:
             else:
                 sent = self.ledger.offsets.to_local(marker.origin, marker.wall)
                 self.produced.append(
-                    Sample(DELIVERY, max(wall - sent, 0.0), size, chat_id=chat_id,
-                           cross_process=True)
-                )  # fmt: skip
+                    Sample(
+                        DELIVERY, max(wall - sent, 0.0), size, chat_id=chat_id, cross_process=True
+                    )
+                )
                 self._expect_unread(view, message.messageId, sent, False, now)
         elif not self.markers:
             expected = self._deliveries.pop((chat_id, -message.messageId), None)
@@ -309,81 +308,6 @@ class FrameMatching:
             arrivals[(chat_id, message.messageId)] = now
             if len(arrivals) > _MAX_ARRIVALS:
                 del arrivals[next(iter(arrivals))]
-
-    def _expect_unread(
-        self, view: ChatView, message_id: int, sent: float, local: bool, now: float
-    ) -> None:
-        wait = Await(
-            UNREAD_PROPAGATION, view.chat_id, message_id, sent, local, now + self.timeouts.unread
-        )
-        needed = view.least_unread_through(message_id)
-        counts = view.my_counts
-        # Counts never drop between pointer moves: when the newest does not count
-        # the message none does, which is the usual case (chat_unread comes after).
-        if counts and counts[-1].value >= needed:
-            for count in counts:
-                if count.value >= needed and (count.mono if local else count.wall) >= sent:
-                    self._produced_elsewhere(wait.sample(count.mono, count.wall), now)
-                    return
-        push(view, "unread_waits", wait)
-        self._unread_waits.append(wait)
-        self.due(wait.deadline)
-
-    def _chat_unread(self, event: ChatUnread, size: int, now: float, wall: float) -> None:
-        view = self.chats.get(event.chatId)
-        if view is None:
-            if self.probed and event.chatId in self.probed:
-                self._foreign(event.chatId, (), "chat_unread", wall)
-            return
-        mine, theirs = event.myUnreadCount, event.interlocutorUnreadCount
-        view.my_unread, view.interlocutor_unread = mine, theirs
-        produced = self.produced
-        moved_to = 0
-        reads = view.reads
-        while reads and (reads[0].answered or mine <= view.interlocutor_above(reads[0].detail)):
-            read = reads.pop(0)
-            if read.answered:
-                continue
-            # A read of unknown outcome that this count reflects was applied late;
-            # one a later read's count reflects is settled the same way.
-            late = read.unknown
-            self.requests.finish(read)
-            read.unknown = False
-            produced.append(
-                Sample(READ_ACK, now - read.started, size, chat_id=view.chat_id,
-                       token=read.token, late=late)
-            )  # fmt: skip
-            moved_to = max(moved_to, read.detail)
-        if moved_to and (view.pointer is None or moved_to > view.pointer):
-            self._pointer_moved(view, moved_to)
-        waits = view.unread_waits
-        while waits and (waits[0].done or mine >= view.least_unread_through(waits[0].message_id)):
-            wait = waits.pop(0)
-            if not wait.done:
-                wait.done = True
-                produced.append(wait.sample(now, wall, size))
-        activity = view.active()
-        activity.my_counts = observed(activity.my_counts, Count(mine, now, wall))
-        authors = view.author_waits
-        while authors and (authors[0].done or theirs <= view.mine_above(authors[0].message_id)):
-            wait = authors.pop(0)
-            if not wait.done:
-                wait.done = True
-                produced.append(wait.sample(now, wall, size))
-        activity.their_counts = observed(activity.their_counts, Count(theirs, now, wall))
-        if theirs == 0 and not authors:
-            # The interlocutor has read all we wrote: future reads only concern
-            # messages still to come, so the ids known so far are not needed.
-            view.forget_mine()
-
-    @staticmethod
-    def _pointer_moved(view: ChatView, pointer: int) -> None:
-        view.read_up_to(pointer)
-        view.active().my_counts = None
-        # Messages at or below the pointer are read: no count will include them.
-        for wait in view.unread_waits or ():
-            if wait.message_id <= pointer:
-                wait.done = True
 
     def _history(self, event: History, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)
@@ -440,9 +364,14 @@ class FrameMatching:
         self.requests.finish(oldest)
         if oldest.probe:  # the refusal a probe expects
             self.produced.append(
-                Sample(ACCESS_PROBE, now - oldest.started, size, chat_id=oldest.chat_id,
-                       token=oldest.token)
-            )  # fmt: skip
+                Sample(
+                    ACCESS_PROBE,
+                    now - oldest.started,
+                    size,
+                    chat_id=oldest.chat_id,
+                    token=oldest.token,
+                )
+            )
             return
         sample = oldest.failure(now, error)
         sample.length = size

@@ -140,8 +140,13 @@ class Await:
 
     def sample(self, mono: float, wall: float, size: int = 0) -> Sample:
         """The measurement, as the frame that ends the wait arrived at ``mono``/``wall``."""
-        return Sample(self.metric, self.seconds_to(mono, wall), size, chat_id=self.chat_id,
-                      cross_process=not self.local)  # fmt: skip
+        return Sample(
+            self.metric,
+            self.seconds_to(mono, wall),
+            size,
+            chat_id=self.chat_id,
+            cross_process=not self.local,
+        )
 
 
 def await_timeout(wait: Await, now: float, timeouts: Timeouts) -> Sample:

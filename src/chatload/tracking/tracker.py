@@ -239,12 +239,16 @@ class ConnectionTracker(FrameMatching):
                 if sent is not None and sent.acked:
                     # Only an acknowledged send owes a delivery: one of unknown outcome
                     # (timed out, cut by a drop) may never have been applied.
-                    self.breaches.append(Breach(
-                        "loss", expected.chat_id, (sent.message_id,),
-                        (expected.sender, self.user_id),
-                        f"acknowledged, not delivered within {self.timeouts.delivery} s",
-                        seconds=now - expected.sent,
-                    ))  # fmt: skip
+                    self.breaches.append(
+                        Breach(
+                            "loss",
+                            expected.chat_id,
+                            (sent.message_id,),
+                            (expected.sender, self.user_id),
+                            f"acknowledged, not delivered within {self.timeouts.delivery} s",
+                            seconds=now - expected.sent,
+                        )
+                    )
         self._expire_gaps(now)
         for waits in (self._unread_waits, self._author_waits):
             while waits and (waits[0].done or now > waits[0].deadline):
@@ -294,10 +298,16 @@ class ConnectionTracker(FrameMatching):
     def summaries(self) -> list[ChatSummary]:
         """Each chat's last message and counts, for the comparison of both sides."""
         return [
-            ChatSummary(v.chat_id, self.user_id, v.interlocutor_id, v.last_id, v.my_unread,
-                        v.interlocutor_unread)
+            ChatSummary(
+                v.chat_id,
+                self.user_id,
+                v.interlocutor_id,
+                v.last_id,
+                v.my_unread,
+                v.interlocutor_unread,
+            )
             for v in self.chats.values()
-        ]  # fmt: skip
+        ]
 
     def unread_breaches(self, wall: float) -> list[Breach]:
         """After quiescence: each count that is not what the messages and this

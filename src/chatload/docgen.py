@@ -1,0 +1,122 @@
+"""The parts of ``docs/`` that code defines, written from that code.
+
+A generated part sits between two markers in a Markdown file::
+
+    <!-- generated: options -->
+    ...
+    <!-- end generated -->
+
+``python -m chatload.docgen`` rewrites every such part; ``--check`` exits 1 when
+one is stale (the test suite runs the check, so a changed option or CSV column
+cannot leave the docs behind).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["GENERATORS", "main", "render", "stale_files"]
+
+DOCS: Final = Path(__file__).resolve().parents[2] / "docs"
+_BLOCK: Final = re.compile(
+    r"(<!-- generated: (?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
+)
+
+
+def _options() -> str:
+    """The options reference, one table per section (``docs/options.md`` embeds it)."""
+    from chatload.loadgen.options import SECTIONS, ChatOptions, flag_of
+
+    lines: list[str] = []
+    fields = dataclasses.fields(ChatOptions)
+    for section, title in SECTIONS.items():
+        lines += [f"### {title}", "", "| option | default | what it does |", "|---|---|---|"]
+        for field in fields:
+            meta = field.metadata
+            if meta["section"] != section:
+                continue
+            what = meta["help"]
+            if meta["choices"]:
+                what += " (" + ", ".join(f"`{c}`" for c in meta["choices"]) + ")"
+            if not meta["web_ui"]:
+                what += "; command line and config files only"
+            lines.append(f"| `{flag_of(field)}` | {_shown_default(field)} | {what} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _shown_default(field: dataclasses.Field[Any]) -> str:
+    default = field.default
+    if field.name == "markers":
+        return "`on`"
+    if default is None or default in ("", ()):
+        return "off" if field.type != "bool" else "`false`"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
+
+
+def _exports() -> str:
+    from chatload.records import export
+
+    files = (
+        ("PREFIX_chat_metrics.csv", "interval and metric", export.CHAT_METRICS_COLUMNS),
+        ("PREFIX_chat_summary.csv", "metric, whole run", export.SUMMARY_COLUMNS),
+        ("PREFIX_generator_health.csv", "interval and process", export.HEALTH_COLUMNS),
+        ("PREFIX_invariants.csv", "breach", export.INVARIANT_COLUMNS),
+        ("PREFIX_chat_hdr.csv", "interval and metric", export.HDR_COLUMNS),
+        ("PREFIX_chat_failures.csv", "interval, metric and failure kind", export.FAILURE_COLUMNS),
+        ("PATH.<process>.csv (--chat-samples)", "sample", export.SAMPLE_COLUMNS),
+    )
+    lines = ["| file | one row per | columns |", "|---|---|---|"]
+    lines += [f"| `{name}` | {row} | `{','.join(columns)}` |" for name, row, columns in files]
+    return "\n".join(lines) + "\n"
+
+
+def _failure_kinds() -> str:
+    from chatload.tracking.metrics import FAILURE_KINDS
+
+    return ", ".join(f"`{kind}`" for kind in FAILURE_KINDS) + "\n"
+
+
+GENERATORS: Final[dict[str, Callable[[], str]]] = {
+    "options": _options,
+    "exports": _exports,
+    "failure_kinds": _failure_kinds,
+}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated part written anew."""
+
+    def fill(match: re.Match[str]) -> str:
+        body = GENERATORS[match["name"]]()
+        return f"{match[1]}{body.rstrip()}\n{match[4]}"
+
+    return _BLOCK.sub(fill, text)
+
+
+def stale_files(docs: Path = DOCS) -> list[Path]:
+    return [path for path in sorted(docs.glob("*.md")) if render(t := path.read_text()) != t]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    stale = stale_files()
+    if "--check" in args:
+        for path in stale:
+            print(f"{path} is stale: run python -m chatload.docgen", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(render(path.read_text()))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

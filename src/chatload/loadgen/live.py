@@ -1,0 +1,130 @@
+"""The run so far, as the Chat tab and the Prometheus endpoint show it.
+
+One :class:`LiveView` on the master (or the only process) reads what the records
+exporter already merged: the last interval's and the whole run's HDR histograms,
+failures by kind, breaches, each process's health, and the SLO verdicts so far.
+Both views read the same figures, so the tab, the scrape and the final report
+agree. Nothing here walks users or connections: a look costs O(metrics x
+processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chatload.records.export import RecordsExporter
+from chatload.records.hdr import MetricSnapshot, percentiles
+from chatload.slo import Threshold, Verdict, evaluate, run_figures
+from chatload.tracking.metrics import METRICS
+
+__all__ = ["LiveView", "Quantiles"]
+
+QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999))
+
+
+@dataclass(frozen=True, slots=True)
+class Quantiles:
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+
+    @classmethod
+    def of(cls, metric: MetricSnapshot | None) -> Quantiles | None:
+        if metric is None or metric.histogram.get_total_count() == 0:
+            return None
+        p = percentiles(metric.histogram)
+        return cls(p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.p999_ms)
+
+
+class LiveView:
+    def __init__(
+        self,
+        exporter: RecordsExporter,
+        thresholds: Callable[[], tuple[list[Threshold], str | None]],
+        users: Callable[[], int],
+    ) -> None:
+        self.exporter = exporter
+        self._thresholds = thresholds  # the gate's current ones, and why not, if invalid
+        self._users = users
+
+    def users(self) -> int:
+        return self._users()
+
+    def metrics(self) -> list[tuple[str, MetricSnapshot | None, MetricSnapshot | None]]:
+        """(metric, last interval, whole run), every chat metric with samples."""
+        run, last = self.exporter.summary(), self.exporter.last_interval
+        names = [m for m in METRICS if m in run] + sorted(set(run) - set(METRICS))
+        return [(name, last.get(name), run.get(name)) for name in names]
+
+    def verdicts(self) -> tuple[list[Verdict], str | None]:
+        thresholds, problem = self._thresholds()
+        exporter = self.exporter
+        figures = run_figures(exporter.summary(), exporter.run_seconds(), exporter.breaches)
+        return evaluate(thresholds, figures), problem
+
+    def health(self) -> list[tuple[str, dict[str, float], str, bool]]:
+        return [
+            (process, health, phase, saturated)
+            for process, (health, phase, saturated) in sorted(self.exporter.last_health.items())
+        ]
+
+    # The Chat tab's tables (rows of strings, Locust's extended tables)
+
+    def metric_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for name, last, run in self.metrics():
+            now, whole = Quantiles.of(last), Quantiles.of(run)
+            row: dict[str, Any] = {
+                "metric": name,
+                "count": whole.count if whole else 0,
+                "failures": run.failures if run else 0,
+            }
+            for label, figures in (("last", now), ("run", whole)):
+                for quantile, _ in QUANTILES:
+                    value = getattr(figures, f"{quantile}_ms") if figures else None
+                    row[f"{label}_{quantile}"] = "" if value is None else f"{value:.3f}"
+            rows.append(row)
+        return rows
+
+    def slo_rows(self) -> list[dict[str, Any]]:
+        verdicts, problem = self.verdicts()
+        if problem:
+            return [{"threshold": "(invalid)", "value": "", "verdict": problem}]
+        return [
+            {
+                "threshold": v.threshold.text,
+                "value": v.measured(),
+                "verdict": "PASS" if v.passed else "FAIL",
+            }
+            for v in verdicts
+        ]
+
+    def breach_rows(self) -> list[dict[str, Any]]:
+        counts = [
+            {"time": "", "kind": kind, "count": count, "chat": "", "detail": "(total)"}
+            for kind, count in sorted(self.exporter.breaches.items())
+        ]
+        latest = [
+            {"time": row[0], "kind": row[1], "count": 1, "chat": row[2], "detail": row[5]}
+            for row in reversed(self.exporter.recent_breaches)
+        ]
+        return counts + latest
+
+    def health_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "process": process,
+                "phase": phase,
+                "cpu_percent": f"{health.get('cpu_percent', 0.0):.1f}",
+                "loop_lag_p99_ms": f"{health.get('loop_lag_p99_ms', 0.0):.2f}",
+                "loop_lag_max_ms": f"{health.get('loop_lag_max_ms', 0.0):.2f}",
+                "saturated": "yes" if saturated else "no",
+                "clock_offset_ms": f"{health.get('clock_offset_ms', 0.0):.2f}",
+                "clock_uncertainty_ms": f"{health.get('clock_uncertainty_ms', 0.0):.2f}",
+            }
+            for process, health, phase, saturated in self.health()
+        ]

@@ -1,0 +1,104 @@
+"""The package's import graph has no circle: the frame path stays one-way
+(client → codec → tracker → samples → records → CSV → report)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Modules of the package ``path`` imports, at module level or in functions;
+    imports only for type checking do not count."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    type_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            type_only.update(id(child) for child in ast.walk(node))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(name for name in names if name in modules)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    paths = {_module_name(path): path for path in SRC.rglob("*.py")}
+    modules = set(paths)
+    graph = {}
+    for name, path in paths.items():
+        # A package's __init__ is not an edge: importing a.b runs a/__init__ first
+        # anyway, and the lazy __init__s import nothing at module level.
+        graph[name] = {m for m in _imports(path, modules) if m != name and "." in m}
+        graph[name] -= {m for m in graph[name] if paths[m].name == "__init__.py"}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circles() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_no_circles_between_the_parts() -> None:
+    """Nor between the parts (protocol, tracking, records, slo, analysis, loadgen,
+    server, ...): records do not reach back into the SLO gate, for example."""
+    parts: dict[str, set[str]] = {}
+    for module, targets in _graph().items():
+        part = ".".join(module.split(".")[:2])
+        parts.setdefault(part, set()).update(".".join(t.split(".")[:2]) for t in targets)
+    for part, targets in parts.items():
+        targets.discard(part)
+    assert _cycles(parts) == []
+
+
+def test_the_checker_finds_a_circle() -> None:
+    assert _cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": set()}) == [
+        ["a.x", "a.y", "a.z"]
+    ]
