@@ -29,6 +29,11 @@ def _run(url: str, users: Path, tmp_path: Path, *extra: str) -> tuple[int, str, 
     prefix = tmp_path / "run"
     done = run_locust(
         *headless(4, "6s"),
+        # Brisk people: a write comes within the 6 s whatever the draw.
+        "--think-min",
+        "0.2",
+        "--think-max",
+        "0.6",
         "--host",
         url,
         "--users-file",

@@ -164,6 +164,8 @@ class ChatServer:
                 ssl=self.config.tls_context(),
             )
         except OSError as exc:
+            self.pipeline.close()
+            self.store.close()
             raise ConfigError(
                 f"cannot listen on {self.config.host}:{self.config.port} ({exc.strerror}): "
                 "choose another --port or stop what holds it"

@@ -82,11 +82,12 @@ _SYNCHRONOUS: Final = ("full", "normal")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA busy_timeout=5000")
     except sqlite3.Error as exc:
+        connection.close()
         raise ConfigError(
             f"{path} is not a chatload database ({exc}): make one with chatload provision"
         ) from None
@@ -122,14 +123,22 @@ class Store:
             )
         self.path = path
         self._reader = _connect(path)
-        self._writer = _connect(path)
-        self._writer.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        version = self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-        if version != SCHEMA_VERSION:
-            raise ConfigError(
-                f"database {path} has schema version {version!r}, this server needs "
-                f"{SCHEMA_VERSION!r}: provision a new one"
-            )
+        try:
+            self._writer = _connect(path)
+        except ConfigError:
+            self._reader.close()
+            raise
+        try:
+            self._writer.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            version = self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            if version != SCHEMA_VERSION:
+                raise ConfigError(
+                    f"database {path} has schema version {version!r}, this server needs "
+                    f"{SCHEMA_VERSION!r}: provision a new one"
+                )
+        except ConfigError:
+            self.close()
+            raise
 
     def _scalar(self, sql: str) -> object:
         try:
