@@ -7,21 +7,31 @@ reads ``chat_unread`` counts; it holds no state of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chatload.protocol.models import ChatUnread, Message
+from chatload.tracking.invariants import Breach
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.metrics import READ_ACK, READ_PROPAGATION, UNREAD_PROPAGATION, Sample
-from chatload.tracking.pending import Await, PendingRequests, Timeouts
+from chatload.tracking.pending import LOAD, READ, SEND, Await, PendingRequests, Timeouts
 from chatload.tracking.view import ChatView, Count, observed, push
 
 __all__ = ["CountMatching"]
 
 
 class CountMatching:
-    """What the count rules use of the matching state (set by ``FrameMatching``)."""
+    """The count rules, and the pieces every rule uses: deadlines, samples found
+    while another connection called in, frames about chats that are not ours. The
+    state is :class:`~chatload.tracking.matching.FrameMatching`'s (its slots), but
+    for when the owner will look next, kept here with ``due``."""
 
-    __slots__ = ()
+    __slots__ = ("_on_deadline", "scheduled")
 
+    user_id: int
     chats: dict[str, ChatView]
+    breaches: list[Breach]
+    scheduled: float  # when the owner will look next
+    _on_deadline: Callable[[float], None] | None  # asks the owner to look then
     produced: list[Sample]
     ledger: Ledger
     timeouts: Timeouts
@@ -33,13 +43,40 @@ class CountMatching:
     _opened_wall: float
 
     def due(self, deadline: float) -> None:
-        raise NotImplementedError
+        """Something here times out at ``deadline``: ask the owner to call
+        ``expire`` then, unless it already will as early."""
+        if deadline < self.scheduled:
+            self.scheduled = deadline
+            if self._on_deadline is not None:
+                self._on_deadline(deadline)
 
     def _produced_elsewhere(self, sample: Sample, now: float) -> None:
-        raise NotImplementedError
+        """A sample found while another connection called in: out at the next look."""
+        self.produced.append(sample)
+        self.due(now)
 
     def _foreign(self, chat_id: str, messages: tuple[Message, ...], what: str, wall: float) -> None:
-        raise NotImplementedError
+        """A frame about a chat this connection does not have."""
+        if (self.probed is None or chat_id not in self.probed) and not any(
+            self.user_id not in (m.fromUserId, m.toUserId) for m in messages
+        ):
+            return  # a chat created after initial_data, with us in it
+        # A leak answers the probe that caused it: it is a breach, not also a timeout.
+        answered = {"chat_updates": SEND, "chat_unread": READ, "history": LOAD}[what]
+        for request in self.requests.queue(answered):
+            if request.probe and not request.done and request.chat_id == chat_id:
+                self.requests.finish(request)
+                break
+        self.breaches.append(
+            Breach(
+                "access",
+                chat_id,
+                tuple(m.messageId for m in messages),
+                (self.user_id,),
+                f"{what} of a chat user {self.user_id} is not in",
+                wall=wall,
+            )
+        )
 
     def interlocutor_read(self, notice: ReadNotice, now: float) -> None:
         """The interlocutor read up to ``notice.up_to``: our ``interlocutorUnreadCount``

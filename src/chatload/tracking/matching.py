@@ -66,7 +66,6 @@ class FrameMatching(CountMatching):
         "_author_waits",
         "_deliveries",
         "_gapped",
-        "_on_deadline",
         "_opened_mono",
         "_opened_wall",
         "_overdue",
@@ -78,7 +77,6 @@ class FrameMatching(CountMatching):
         "probed",
         "produced",
         "requests",
-        "scheduled",
         "timeouts",
         "user_id",
     )
@@ -112,14 +110,6 @@ class FrameMatching(CountMatching):
         self._on_deadline = on_deadline
         self.scheduled = math.inf
 
-    def due(self, deadline: float) -> None:
-        """Something here times out at ``deadline``: ask the owner to call
-        ``expire`` then, unless it already will as early."""
-        if deadline < self.scheduled:
-            self.scheduled = deadline
-            if self._on_deadline is not None:
-                self._on_deadline(deadline)
-
     def _note_overdue(self, key: tuple[str, int]) -> None:
         """A delivery whose wait timed out: if it comes after all, it is late."""
         overdue = self._overdue
@@ -128,11 +118,6 @@ class FrameMatching(CountMatching):
         overdue[key] = True
         if len(overdue) > _MAX_ARRIVALS:
             del overdue[next(iter(overdue))]
-
-    def _produced_elsewhere(self, sample: Sample, now: float) -> None:
-        """A sample found while another connection called in: out at the next look."""
-        self.produced.append(sample)
-        self.due(now)
 
     # Expectations registered by other trackers of this process
 
@@ -200,29 +185,6 @@ class FrameMatching(CountMatching):
             self._gapped = set()
         self._gapped.add(view.chat_id)
         self.due(now + self.timeouts.delivery)
-
-    def _foreign(self, chat_id: str, messages: tuple[Message, ...], what: str, wall: float) -> None:
-        """A frame about a chat this connection does not have."""
-        if (self.probed is None or chat_id not in self.probed) and not any(
-            self.user_id not in (m.fromUserId, m.toUserId) for m in messages
-        ):
-            return  # a chat created after initial_data, with us in it
-        # A leak answers the probe that caused it: it is a breach, not also a timeout.
-        answered = {"chat_updates": SEND, "chat_unread": READ, "history": LOAD}[what]
-        for request in self.requests.queue(answered):
-            if request.probe and not request.done and request.chat_id == chat_id:
-                self.requests.finish(request)
-                break
-        self.breaches.append(
-            Breach(
-                "access",
-                chat_id,
-                tuple(m.messageId for m in messages),
-                (self.user_id,),
-                f"{what} of a chat user {self.user_id} is not in",
-                wall=wall,
-            )
-        )
 
     def _acknowledged(
         self, view: ChatView, message: Message, marker: Marker | None, size: int, now: float
