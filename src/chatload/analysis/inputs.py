@@ -24,6 +24,7 @@ from chatload.analysis.csvfiles import (
     timestamp,
 )
 from chatload.errors import ConfigError
+from chatload.records.export import CHAT_METRICS_COLUMNS, FAILURE_COLUMNS, HDR_COLUMNS
 from chatload.records.trust import Trust
 
 __all__ = ["Breach", "MetricSeries", "RunData", "find_prefix", "iter_hdr", "load_run"]
@@ -35,24 +36,12 @@ _LOCUST: Final = {
     "exceptions": ("Count", "Message"),
 }
 _CHATLOAD: Final = {
-    "chat_metrics": (
-        "interval_start",
-        "interval_end",
-        "metric",
-        "count",
-        "failures",
-        "min_ms",
-        "p50_ms",
-        "p90_ms",
-        "p95_ms",
-        "p99_ms",
-        "p999_ms",
-        "max_ms",
-        "generator_saturated",
-    ),
+    # The columns of the exports (records.export) that a report needs; the later
+    # ones (cross_process, late) are read when present, so older runs still load.
+    "chat_metrics": CHAT_METRICS_COLUMNS[: CHAT_METRICS_COLUMNS.index("generator_saturated") + 1],
     "chat_summary": ("metric", "count", "failures", "p50_ms", "p99_ms"),
-    "chat_hdr": ("interval_start", "interval_end", "metric", "count", "hdr"),
-    "chat_failures": ("interval_start", "interval_end", "metric", "kind", "count"),
+    "chat_hdr": HDR_COLUMNS,
+    "chat_failures": FAILURE_COLUMNS,
     "generator_health": (
         "interval_start",
         "interval_end",
