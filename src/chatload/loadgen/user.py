@@ -215,9 +215,10 @@ class ChatUser(User):
         if client is None or not client.connected:
             return
         writer = self.runtime.writer
-        text, drafted = writer.draft()
-        if photos is not None:
-            drafted = writer.photo_ids(photos)
+        if photos is None:
+            text, drafted = writer.draft()
+        else:  # not the run's draw of photos too: only the ones asked for
+            text, drafted = writer.text(), writer.photo_ids(photos)
         client.send_message(view.chat_id, text, drafted)
 
     def read_up_to_last(self, view: ChatView) -> None:
