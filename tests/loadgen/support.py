@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,31 @@ METRICS = (
     "read_propagation",
     "history",
 )
+
+
+def until(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float = 60,
+    *,
+    interval: float = 0.5,
+    process: subprocess.Popen[Any] | None = None,
+    seen: Callable[[], object] | None = None,
+) -> Any:
+    """Poll ``check`` until it gives something true, and return it; fail after
+    ``timeout`` seconds (saying what was ``seen``), or as soon as ``process`` ended.
+    An OSError counts as not yet (a server still starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process is None or process.poll() is None, f"the process ended before {what}"
+        try:
+            value = check()
+        except OSError:
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}: {seen and seen()}"
+        time.sleep(interval)
 
 
 def headless(users: int, run_time: str, *, rate: int | None = None) -> tuple[str, ...]:

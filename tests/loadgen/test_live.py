@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from chatload.loadgen.prometheus import SERIES
 from tests.analysis.browser import chromium, open_page, visible_text
-from tests.loadgen.support import ROOT, headless, locust_command
+from tests.loadgen.support import ROOT, headless, locust_command, until
 
 DASHBOARD = ROOT / "dashboards" / "chatload.json"
 
@@ -35,19 +34,6 @@ def _free_port() -> int:
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
-
-
-def _until(what: str, check: Any, timeout: float = 60, seen: Any = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except OSError:  # not listening yet
-            value = None
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}: {seen and seen()}"
-        time.sleep(0.5)
 
 
 def _tables(base: str) -> dict[str, list[dict[str, Any]]]:
@@ -92,16 +78,16 @@ def test_the_chat_tabs_live_and_an_slo_typed_in_the_web_ui(tmp_path: Path) -> No
     )
     try:
         # Ready once chatload's init is done (the embedded server up, the tabs in).
-        _until("the web UI", lambda: _answers(f"{base}/"))
+        until("the web UI", lambda: _answers(f"{base}/"))
         # An SLO that must fail, typed in the form.
         assert _swarm(base, slo="delivery p99 < 1us")["success"]
-        _until("chat samples", lambda: _tables(base).get("chat"))
+        until("chat samples", lambda: _tables(base).get("chat"))
         # Locust caches /stats/requests for 2 s or more: a page that polls a cached
         # "ready" from before the start shows the start form and stops polling.
-        _until("the run's state", lambda: _get(f"{base}/stats/requests")["state"] == "running")
+        until("the run's state", lambda: _get(f"{base}/stats/requests")["state"] == "running")
         with chromium() as tools:
             open_page(tools, f"{base}/?tab=chat")
-            first = _until(
+            first = until(
                 "the delivery row in the Chat tab",
                 lambda: _delivery_samples(visible_text(tools)),
                 seen=lambda: visible_text(tools)[:1200],
@@ -109,13 +95,13 @@ def test_the_chat_tabs_live_and_an_slo_typed_in_the_web_ui(tmp_path: Path) -> No
             text = visible_text(tools)
             for heading in ("Metric", "interval p99 ms", "run p99.9 ms"):
                 assert heading in text, text[:2000]
-            _until(
+            until(
                 "the Chat tab to change",
                 lambda: (_delivery_samples(visible_text(tools)) or 0) > first,
                 timeout=30,
             )
             open_page(tools, f"{base}/?tab=chat-slo")
-            _until(
+            until(
                 "the SLO verdict",
                 lambda: re.search(
                     r"^delivery p99 < 1us\t[\d.]+ ms\tFAIL$", visible_text(tools), re.M
@@ -123,7 +109,7 @@ def test_the_chat_tabs_live_and_an_slo_typed_in_the_web_ui(tmp_path: Path) -> No
                 seen=lambda: visible_text(tools)[-600:],
             )
             open_page(tools, f"{base}/?tab=chat-generator")
-            _until(
+            until(
                 "generator health",
                 lambda: re.search(r"^local\trunning\t", visible_text(tools), re.M),
             )
@@ -135,7 +121,7 @@ def test_the_chat_tabs_live_and_an_slo_typed_in_the_web_ui(tmp_path: Path) -> No
         urllib.request.urlopen(f"{base}/stop", data=b"", timeout=10).close()
         # A threshold that does not parse is said in the UI, not ignored.
         _swarm(base, slo="delivery p99 < soon")
-        slo_rows = _until("the invalid SLO", lambda: _tables(base).get("chat-slo"))
+        slo_rows = until("the invalid SLO", lambda: _tables(base).get("chat-slo"))
         assert slo_rows[0]["threshold"] == "(invalid)", slo_rows
         assert "soon" in slo_rows[0]["verdict"], slo_rows
     finally:
@@ -204,11 +190,11 @@ def test_prometheus_scrapes_the_run(tmp_path: Path) -> None:
             cwd=ROOT,
         )
         try:
-            first = _until(
+            first = until(
                 "chat samples in Prometheus",
                 lambda: _query(api, 'sum(chatload_samples_total{metric="delivery"}) > 0'),
             )
-            later = _until(
+            later = until(
                 "more samples",
                 lambda: [
                     r
@@ -218,7 +204,7 @@ def test_prometheus_scrapes_the_run(tmp_path: Path) -> None:
                 timeout=30,
             )
             assert later
-            latencies = _until(
+            latencies = until(
                 "latency percentiles",
                 lambda: _query(api, 'chatload_latency_seconds{metric="send_ack",quantile="0.99"}'),
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,15 @@ from chatload.records.export import (
     INVARIANT_COLUMNS,
     SUMMARY_COLUMNS,
 )
-from tests.loadgen.support import METRICS, ROOT, headless, locust_command, read_stats, run_locust
+from tests.loadgen.support import (
+    METRICS,
+    ROOT,
+    headless,
+    locust_command,
+    read_stats,
+    run_locust,
+    until,
+)
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
@@ -110,10 +117,7 @@ def test_sigterm_leaves_every_export_complete(tmp_path: Path) -> None:
     )
     # Interrupted once four intervals hold acknowledged messages.
     metrics = Path(f"{prefix}_chat_metrics.csv")
-    deadline = time.monotonic() + 60
-    while not _intervals_with_acks(metrics, 4):
-        assert locust.poll() is None and time.monotonic() < deadline, "no intervals"
-        time.sleep(0.2)
+    until("four intervals with acks", lambda: _intervals_with_acks(metrics, 4), process=locust)
     locust.send_signal(signal.SIGTERM)
     _, err = locust.communicate(timeout=60)
     assert "Traceback" not in err

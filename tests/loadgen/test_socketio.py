@@ -20,7 +20,14 @@ import socketio
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
 from chatload.users_file import read_users
-from tests.loadgen.support import ROOT, assert_every_metric_clean, headless, read_stats, run_locust
+from tests.loadgen.support import (
+    ROOT,
+    assert_every_metric_clean,
+    headless,
+    read_stats,
+    run_locust,
+    until,
+)
 
 APP = Path(__file__).with_name("socketio_chat_app.py")
 
@@ -50,10 +57,7 @@ def python_socketio_server(dataset: tuple[Path, Path], tmp_path: Path) -> Iterat
         env={**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)},
     )
     try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert app.poll() is None and time.monotonic() < deadline, "the app did not start"
-            time.sleep(0.05)
+        until("the app to listen", ready.exists, 30, interval=0.05, process=app)
         yield f"ws://127.0.0.1:{json.loads(ready.read_text())['port']}/"
     finally:
         app.terminate()
@@ -121,10 +125,13 @@ def test_the_reference_server_speaks_socketio_to_python_socketio(
             client.connect(url, auth={"token": token}, transports=["websocket"])
             clients[role] = client
         try:
-            deadline = time.monotonic() + 10
-            while not all(seen.values()):
-                assert time.monotonic() < deadline, seen
-                time.sleep(0.05)
+            until(
+                "initial_data on both",
+                lambda: all(seen.values()),
+                10,
+                interval=0.05,
+                seen=lambda: seen,
+            )
             assert all(events[0][0] == "initial_data" for events in seen.values())
             chats = seen["requester"][0][1]
             assert isinstance(chats, list) and chats

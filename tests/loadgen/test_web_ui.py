@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.loadgen.support import METRICS, ROOT, locust_command
+from tests.loadgen.support import METRICS, ROOT, locust_command, until
 
 
 def _get(url: str) -> Any:
@@ -57,14 +57,20 @@ def test_swarm_from_the_web_ui_with_chatload_options() -> None:
             answer = json.loads(response.read())
         assert answer["success"], answer
         assert answer["host"].startswith("ws://127.0.0.1:"), "the embedded server is the default"
+
         # Polled until every metric has samples (the read metrics come last).
-        deadline = time.monotonic() + 60
-        while True:
-            stats = {row["name"]: row for row in _get(f"{base}/stats/requests")["stats"]}
-            if all(stats.get(m, {}).get("num_requests", 0) > 0 for m in METRICS):
-                break
-            assert time.monotonic() < deadline, sorted(stats)
-            time.sleep(0.5)
+        def stats_now() -> dict[str, Any]:
+            return {row["name"]: row for row in _get(f"{base}/stats/requests")["stats"]}
+
+        stats = until(
+            "samples of every metric",
+            lambda: (
+                (now := stats_now())
+                and all(now.get(m, {}).get("num_requests") for m in METRICS)
+                and now
+            ),
+            seen=lambda: sorted(stats_now()),
+        )
         urllib.request.urlopen(f"{base}/stop", data=b"", timeout=10).close()
     finally:
         locust.send_signal(signal.SIGTERM)
