@@ -41,6 +41,7 @@ from chatload.loadgen.embedded import EmbeddedServer, Share, roles_wanted
 from chatload.loadgen.gates import SloGate
 from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
 from chatload.loadgen.live import LiveView
+from chatload.loadgen.locust_csv import stop_csv_writers
 from chatload.loadgen.observability import (
     BREACHES,
     INTERVALS,
@@ -95,6 +96,8 @@ class _Plugin:
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
         raise_open_file_limit()
+        if getattr(environment.parsed_options, "csv_prefix", None):
+            environment.events.quit.add_listener(stop_csv_writers)
         if isinstance(runner, WorkerRunner):
             self.lender = RemoteLender(runner)
             runner.register_message(READS, self._reads_from_master)
