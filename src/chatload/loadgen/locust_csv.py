@@ -8,6 +8,11 @@ then it writes to a closed file: ``ValueError: I/O operation on closed file``, a
 traceback and a CRITICAL line at the end of a clean run. Locust fires ``quit``
 just before it closes the files; ending the writer there ends the race, and the
 files keep what the writer last wrote, as they do on Python 3.11.
+
+The kill is scheduled, not waited for: ``quit`` listeners must not yield. A yield
+there lets the main greenlet, whose wait on the runner has just ended, run a second
+``shutdown()`` beside a SIGTERM handler's. gevent runs scheduled callbacks before
+it looks at timers again, so the writer is gone before its next second is due.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ __all__ = ["stop_csv_writers"]
 
 
 def stop_csv_writers(**_: Any) -> int:
-    """Kill every greenlet running a ``StatsCSVFileWriter``; return how many."""
+    """Schedule the end of every greenlet running a ``StatsCSVFileWriter``; return how many."""
     # Locust keeps no reference to the greenlet, so it is found among the live objects.
     # Frozen objects are out of gc.get_objects()' sight: the process is ending anyway.
     gc.unfreeze()
@@ -35,5 +40,5 @@ def stop_csv_writers(**_: Any) -> int:
         )
     ]
     for writer in writers:
-        writer.kill(block=True, timeout=1.0)
+        writer.kill(block=False)
     return len(writers)
