@@ -18,18 +18,7 @@ from chatload.analysis.report import write_report
 from chatload.slo import parse_thresholds
 from tests.analysis.browser import assert_every_image_shows, render
 from tests.analysis.test_report import PLOTS
-from tests.loadgen.support import ROOT, run_locust
-
-METRICS = (
-    "connect",
-    "initial_data",
-    "send_ack",
-    "delivery",
-    "unread_propagation",
-    "read_ack",
-    "read_propagation",
-    "history",
-)
+from tests.loadgen.support import METRICS, ROOT, run_locust
 
 
 def _report(results: Path, out: Path, *options: str) -> Path:

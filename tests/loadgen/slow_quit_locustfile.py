@@ -7,13 +7,12 @@ import time
 
 import gevent
 from locust import events
-
-WRITER_PERIOD_S = 1.0  # locust.stats.CSV_STATS_INTERVAL_SEC
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 
 @events.quit.add_listener
 def work_at_quit_then_yield_at_exit(**_: object) -> None:
-    deadline = time.perf_counter() + WRITER_PERIOD_S + 0.2
+    deadline = time.perf_counter() + CSV_STATS_INTERVAL_SEC + 0.2
     while time.perf_counter() < deadline:  # busy: a sleep would let the writer run now
         pass
     atexit.register(gevent.sleep, 0.05)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chatload.provision import ProvisionPlan, provision
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
 DRIVER = Path(__file__).with_name("drive_environment.py")
@@ -25,6 +27,16 @@ METRICS = (
     "read_propagation",
     "history",
 )
+
+
+def small_dataset(root: Path) -> tuple[Path, Path]:
+    """A database and users file of 5 owners and 15 requesters laid out to talk together."""
+    provision(
+        root / "chat.db",
+        root / "users.csv",
+        ProvisionPlan(owners=5, requesters=15, history=60, layout="local"),
+    )
+    return root / "chat.db", root / "users.csv"
 
 
 def until(

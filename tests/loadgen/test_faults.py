@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import ROOT, headless, locust_command, read_stats
+from tests.loadgen.support import ROOT, headless, locust_command, read_stats, small_dataset
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("faults")
-    provision(
-        root / "chat.db",
-        root / "users.csv",
-        ProvisionPlan(owners=5, requesters=15, history=60, layout="local"),
-    )
-    return root / "chat.db", root / "users.csv"
+    return small_dataset(tmp_path_factory.mktemp("faults"))
 
 
 _FAULTS = {

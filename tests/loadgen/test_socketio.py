@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import socketio
 
-from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
 from chatload.users_file import read_users
 from tests.loadgen.support import (
@@ -26,6 +25,7 @@ from tests.loadgen.support import (
     headless,
     read_stats,
     run_locust,
+    small_dataset,
     until,
 )
 
@@ -34,13 +34,7 @@ APP = Path(__file__).with_name("socketio_chat_app.py")
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("socketio")
-    provision(
-        root / "chat.db",
-        root / "users.csv",
-        ProvisionPlan(owners=5, requesters=15, history=60, layout="local"),
-    )
-    return root / "chat.db", root / "users.csv"
+    return small_dataset(tmp_path_factory.mktemp("socketio"))
 
 
 @pytest.fixture
