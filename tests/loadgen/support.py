@@ -29,13 +29,13 @@ METRICS = (
 )
 
 
-def small_dataset(root: Path) -> tuple[Path, Path]:
-    """A database and users file of 5 owners and 15 requesters laid out to talk together."""
-    provision(
-        root / "chat.db",
-        root / "users.csv",
-        ProvisionPlan(owners=5, requesters=15, history=60, layout="local"),
-    )
+SMALL_PLAN = ProvisionPlan(owners=5, requesters=15, history=60, layout="local")
+
+
+def small_dataset(root: Path, plan: ProvisionPlan = SMALL_PLAN) -> tuple[Path, Path]:
+    """A database and users file in ``root`` (by default 5 owners and 15 requesters
+    laid out to talk together)."""
+    provision(root / "chat.db", root / "users.csv", plan)
     return root / "chat.db", root / "users.csv"
 
 

@@ -10,18 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from chatload.provision import ProvisionPlan, provision
+from chatload.provision import ProvisionPlan
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import ROOT, headless, locust_command, read_stats, run_locust
+from tests.loadgen.support import (
+    ROOT,
+    headless,
+    locust_command,
+    read_stats,
+    run_locust,
+    small_dataset,
+)
 
 
 def _dataset(root: Path) -> tuple[Path, Path]:
-    provision(
-        root / "chat.db",
-        root / "users.csv",
-        ProvisionPlan(owners=4, requesters=12, history=5, layout="local"),
-    )
-    return root / "chat.db", root / "users.csv"
+    return small_dataset(root, ProvisionPlan(owners=4, requesters=12, history=5, layout="local"))
 
 
 @pytest.mark.slow

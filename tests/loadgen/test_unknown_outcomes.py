@@ -13,21 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from chatload.provision import ProvisionPlan, provision
+from chatload.provision import ProvisionPlan
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import ROOT, locust_command
+from tests.loadgen.support import ROOT, locust_command, small_dataset
 
 RUN_SECONDS = 24
 ANSWER_TIMEOUT = 4
 
 
 def _dataset(root: Path) -> tuple[Path, Path]:
-    provision(
-        root / "chat.db",
-        root / "users.csv",
-        ProvisionPlan(owners=5, requesters=15, history=20, layout="local"),
-    )
-    return root / "chat.db", root / "users.csv"
+    return small_dataset(root, ProvisionPlan(owners=5, requesters=15, history=20, layout="local"))
 
 
 def _run_with(
