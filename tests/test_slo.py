@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from chatload.errors import ConfigError
-from chatload.records.hdr import Percentiles
+from chatload.records.hdr import IntervalRecorder, Percentiles
 from chatload.slo import (
     MetricFigures,
     RunFigures,
@@ -15,6 +15,7 @@ from chatload.slo import (
     junit_xml,
     parse_threshold,
     parse_thresholds,
+    run_figures,
 )
 
 
@@ -115,3 +116,22 @@ def test_junit_has_one_case_per_threshold_and_the_failures() -> None:
     failure = cases[1].find("failure")
     assert failure is not None
     assert failure.get("message") == "SLO FAIL delivery max < 1ms: 400.000 ms"
+
+
+def test_late_answers_count_at_their_latency_and_lost_ones_fail_the_tail() -> None:
+    recorder = IntervalRecorder(5.0, "local", 0.0)
+    for _ in range(97):
+        recorder.record("delivery", 0.005)
+    for _ in range(3):
+        recorder.record("delivery", 10.0, "timeout", measured=False)
+    recorder.late("delivery", 12.0)  # one came 12 s after its send; two never
+    [metric] = recorder.roll(5.0).metrics.values()
+    figures = run_figures({"delivery": metric}, 5.0, {})
+    thresholds = parse_thresholds(
+        ["delivery p95 < 10ms", "delivery p99 < 20s", "delivery count == 100"]
+    )
+    verdicts = evaluate(thresholds, figures)
+    assert [v.passed for v in verdicts] == [True, False, True]
+    assert verdicts[1].line() == (
+        "SLO FAIL delivery p99 < 20s: beyond every answer (requests never answered)"
+    )

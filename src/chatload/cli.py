@@ -50,6 +50,8 @@ def _serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         test_faults=tuple(parse_faults(args.test_fault).items()),
         test_fault_seed=args.test_fault_seed,
+        test_capacity=args.test_capacity,
+        test_fanout_lag_ms=args.test_fanout_lag_ms,
         test_delay_ms=args.test_delay_ms,
         test_delay_from_user=args.test_delay_from_user,
         freeze_gc=True,
@@ -194,6 +196,22 @@ def _add_serve(commands: Any) -> None:
         type=int,
         default=0,
         help="the users --test-delay-ms delays: ids from this one up",
+    )
+    serve.add_argument(
+        "--test-capacity",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="FOR TESTING chatload only: serve messages by one worker at N per second "
+        "(overload that loses nothing)",
+    )
+    serve.add_argument(
+        "--test-fanout-lag-ms",
+        type=float,
+        default=0.0,
+        metavar="D",
+        help="FOR TESTING chatload only: deliver to the other participant D ms after "
+        "the writer's own answer (loses nothing)",
     )
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve wss://")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")

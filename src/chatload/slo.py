@@ -13,11 +13,14 @@ A threshold reads ``<metric> <statistic> <op> <value>[unit]``:
   of them or of one kind.
 
 Operators: ``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=``. A threshold on a metric with no
-samples fails: nothing was measured.
+samples fails: nothing was measured. A late answer counts at its true latency; a
+request never answered counts as slower than every answer, so a p99 fails when more
+than 1 % never came.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -166,6 +169,8 @@ class Verdict:
         if self.threshold.statistic == "failure_ratio":
             return f"{self.value:.4%}"
         if self.threshold.statistic in LATENCIES:
+            if math.isinf(self.value):
+                return "beyond every answer (requests never answered)"
             return f"{self.value:.3f} ms"
         if self.threshold.statistic == "rate":
             return f"{self.value:.1f}/s"
@@ -212,7 +217,7 @@ def run_figures(
 ) -> RunFigures:
     """The run so far (the exporter's whole-run histograms), as thresholds judge it."""
     metrics = {
-        name: MetricFigures(m.histogram.get_total_count(), m.failures, percentiles(m.histogram))
+        name: MetricFigures(m.operations, m.failures, percentiles(m.histogram, m.unanswered))
         for name, m in run.items()
     }
     return RunFigures(metrics, seconds, dict(breaches))

@@ -93,3 +93,43 @@ def test_without_a_prefix_nothing_is_written(tmp_path: Path) -> None:
     exporter.close()
     assert list(tmp_path.iterdir()) == []
     assert exporter.saturated_intervals == {"local": 1}
+
+
+def test_a_late_answer_counts_at_its_true_latency_and_a_lost_one_as_slower_than_all(
+    tmp_path: Path,
+) -> None:
+    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 1)
+    first = IntervalRecorder(5.0, "local", 100.0)
+    for _ in range(18):
+        first.record("delivery", 0.010)
+    for _ in range(2):  # two waits time out at 10 s: counted, with no latency yet
+        first.record("delivery", 10.0, "timeout", measured=False)
+    exporter.add_interval(first.roll(105.0, {}))
+    second = IntervalRecorder(5.0, "local", 105.0)
+    second.late("delivery", 12.0)  # one of them comes after all, 12 s after its send
+    exporter.add_interval(second.roll(110.0, {"unsettled_chats": 3.0}))
+    exporter.close()
+    rows = _read(tmp_path / "run_chat_metrics.csv")
+    assert [(r["count"], r["failures"], r["late"]) for r in rows] == [
+        ("20", "2", "0"),
+        ("0", "0", "1"),
+    ]
+    assert rows[0]["max_ms"] == "10.007", "a timeout is not a latency"
+    assert rows[1]["p50_ms"] == "12001.279"
+    [summary] = _read(tmp_path / "run_chat_summary.csv")
+    assert (summary["count"], summary["failures"], summary["late"], summary["unanswered"]) == (
+        "20",
+        "2",
+        "1",
+        "1",
+    )
+    # 18 answers in 10 ms, one in 12 s, one never: the p90 is the late one's
+    # true latency, the p95 and the maximum are beyond every answer.
+    assert (summary["p50_ms"], summary["p90_ms"], summary["p95_ms"], summary["max_ms"]) == (
+        "10.007",
+        "12001.279",
+        "inf",
+        "inf",
+    )
+    assert exporter.trust.unsettled == 3
+    assert "3 chats unsettled" in exporter.trust.line()

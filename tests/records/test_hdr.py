@@ -95,3 +95,16 @@ def test_long_intervals_fold_values_as_they_go() -> None:
     assert len(recorder._values["send_ack"]) < 65_536
     metric = recorder.roll(10.0).metrics["send_ack"]
     assert (metric.histogram.get_total_count(), metric.failures) == (200_000, 2000)
+
+
+def test_unanswered_requests_are_slower_than_every_answer() -> None:
+    histogram = new_histogram()
+    for value in range(1, 99):
+        histogram.record_value(value * 1000)
+    answered = percentiles(histogram)
+    assert answered.p99_ms == pytest.approx(98.0, rel=0.001)
+    with_lost = percentiles(histogram, unanswered=2)
+    assert with_lost.count == 100
+    assert with_lost.p50_ms == pytest.approx(51.0, rel=0.001)
+    assert with_lost.p50_ms > answered.p50_ms
+    assert with_lost.p99_ms == float("inf") and with_lost.max_ms == float("inf")

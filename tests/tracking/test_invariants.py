@@ -46,6 +46,10 @@ def test_a_duplicate() -> None:
     assert isinstance(breach.error(), InvariantBreach)
 
 
+def settled_kinds(t: ConnectionTracker, *, quiet: bool = True) -> list[str]:
+    return [b.kind for b in t.settle(99.0, nothing_more_coming=quiet).breaches]
+
+
 def test_a_reorder_and_a_gap() -> None:
     owner = tracker(OWNER, Ledger(), timeouts=Timeouts(delivery=1.0))
     owner.frame(updates(msg(1, REQUESTER)), 1, 0.0, 0.0)
@@ -56,11 +60,28 @@ def test_a_reorder_and_a_gap() -> None:
     owner.frame(updates(msg(6, REQUESTER)), 1, 0.3, 0.3)  # 4 and 5 never come
     owner.expire(1.0)
     assert kinds(owner) == []
+    # Past the timeout it is not yet a gap: slow is not lost. The run settles
+    # without them: then it is.
     owner.expire(1.5)
-    [gap] = owner.take_breaches()
+    assert kinds(owner) == []
+    assert owner.owed() == {CHAT: 2}
+    owner.frame(unread(4, 0), 1, 2.0, 2.0)
+    [gap] = owner.settle(9.0, nothing_more_coming=True).breaches
     assert (gap.kind, gap.message_ids) == ("gap", (4, 5))
     owner.expire(9.0)
     assert kinds(owner) == []
+
+
+def test_skipped_ids_that_come_after_the_timeout_are_a_reorder_not_a_gap_or_duplicate() -> None:
+    owner = tracker(OWNER, Ledger(), timeouts=Timeouts(delivery=1.0))
+    owner.frame(updates(msg(1, REQUESTER)), 1, 0.0, 0.0)
+    owner.frame(updates(msg(3, OWNER)), 1, 0.1, 0.1)  # my own ack overtakes 2
+    owner.expire(30.0)
+    owner.frame(updates(msg(2, REQUESTER)), 1, 30.0, 30.0)  # 2 comes, very late
+    owner.frame(unread(2, 1), 1, 30.0, 30.0)
+    assert kinds(owner) == ["reorder"]
+    assert owner.owed() == {}
+    assert settled_kinds(owner) == []
 
 
 def test_an_acknowledged_message_lost_on_its_way() -> None:
@@ -71,12 +92,70 @@ def test_an_acknowledged_message_lost_on_its_way() -> None:
     _, draft, _ = send(requester, now=0.0, wall=0.0)
     requester.frame(updates(with_id(draft, 1)), 1, 0.01, 0.01)  # acknowledged
     owner.expire(2.0)
-    [loss] = owner.take_breaches()
+    assert kinds(owner) == [], "a timeout is a failure, not a verdict"
+    [loss] = owner.settle(3.0, nothing_more_coming=True).breaches
     assert (loss.kind, loss.message_ids, loss.users) == ("loss", (1,), (REQUESTER, OWNER))
     # A message never acknowledged is a delivery timeout, not a loss.
-    send(requester, now=3.0, wall=3.0)
-    owner.expire(5.0)
-    assert kinds(owner) == []
+    other = tracker(OWNER, Ledger(), timeouts=timeouts)
+    sender = tracker(REQUESTER, other.ledger, timeouts=timeouts)
+    send(sender, now=3.0, wall=3.0)
+    sender.expire(5.0)
+    other.expire(5.0)
+    assert kinds(other) == [] and settled_kinds(other) == []
+
+
+def test_a_delivery_after_its_timeout_is_late_with_its_true_latency_and_no_loss() -> None:
+    ledger = Ledger()
+    timeouts = Timeouts(delivery=1.0, unread=1.0)
+    owner = tracker(OWNER, ledger, timeouts=timeouts)
+    requester = tracker(REQUESTER, ledger, timeouts=timeouts)
+    _, draft, _ = send(requester, now=0.0, wall=0.0)
+    requester.frame(updates(with_id(draft, 1)), 1, 0.01, 0.01)
+    [timeout] = owner.expire(1.5)
+    assert isinstance(timeout.error, AwaitTimeout)
+    assert owner.owed() == {CHAT: 1}
+    samples = owner.frame(updates(with_id(draft, 1)), 1, 12.0, 12.0)
+    [late] = [s for s in samples if s.metric == "delivery"]
+    assert late.late and late.error is None and late.seconds == pytest.approx(12.0)
+    # Its count comes as late: unread_propagation is timed from the send too.
+    [count] = owner.frame(unread(1, 0), 1, 12.1, 12.1)
+    assert (count.metric, count.late, count.seconds) == (
+        "unread_propagation",
+        False,
+        pytest.approx(12.1),
+    )
+    assert owner.owed() == {}
+    settlement = owner.settle(13.0, nothing_more_coming=True)
+    assert settlement.breaches == [] and settlement.unsettled == []
+
+
+def test_a_count_after_its_timeout_is_late() -> None:
+    ledger = Ledger()
+    owner = tracker(OWNER, ledger, timeouts=Timeouts(unread=1.0))
+    requester = tracker(REQUESTER, ledger)
+    _, draft, _ = send(requester, now=0.0, wall=0.0)
+    owner.frame(updates(with_id(draft, 1)), 1, 0.1, 0.1)
+    [timeout] = owner.expire(2.0)
+    assert timeout.metric == "unread_propagation" and timeout.error is not None
+    [late] = owner.frame(unread(1, 0), 1, 5.0, 5.0)
+    assert (late.metric, late.late, late.seconds) == ("unread_propagation", True, 5.0)
+
+
+def test_what_is_still_owed_when_time_runs_out_is_unsettled_not_lost() -> None:
+    ledger = Ledger()
+    timeouts = Timeouts(delivery=1.0)
+    owner = tracker(OWNER, ledger, timeouts=timeouts)
+    requester = tracker(REQUESTER, ledger, timeouts=timeouts)
+    _, draft, _ = send(requester, now=0.0, wall=0.0)
+    requester.frame(updates(with_id(draft, 1)), 1, 0.01, 0.01)
+    owner.frame(unread(5, 0), 1, 0.02, 0.02)  # a count the model disagrees with
+    owner.expire(2.0)
+    settlement = owner.settle(3.0, nothing_more_coming=False)
+    assert settlement.breaches == [] and settlement.summaries == []
+    assert settlement.unsettled == [CHAT]
+    # The sender's side owes nothing: it is judged (and agrees with itself).
+    judged = requester.settle(3.0, nothing_more_coming=False)
+    assert judged.unsettled == [] and [s.chat_id for s in judged.summaries] == [CHAT]
 
 
 def test_a_message_seen_before_a_reconnect_must_still_be_there() -> None:

@@ -41,6 +41,18 @@ class Totals:
     end: float
     histograms: dict[str, HdrHistogram] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    timeouts: dict[str, int] = field(default_factory=dict)  # counted with no latency
+    late: dict[str, int] = field(default_factory=dict)  # in the histograms at their latency
+
+    def operations(self, metric: str) -> int:
+        """As ``records.hdr.MetricSnapshot.operations``: answers (late ones once)
+        and failures."""
+        histogram = self.histograms.get(metric)
+        answered: int = histogram.get_total_count() if histogram is not None else 0
+        return answered - self.late.get(metric, 0) + self.timeouts.get(metric, 0)
+
+    def unanswered(self, metric: str) -> int:
+        return max(0, self.timeouts.get(metric, 0) - self.late.get(metric, 0))
 
     def add(self, metric: str, histogram: HdrHistogram) -> None:
         total = self.histograms.get(metric)
@@ -50,7 +62,11 @@ class Totals:
 
     def figures(self, breaches: dict[str, int]) -> RunFigures:
         metrics = {
-            name: MetricFigures(h.get_total_count(), self.failures.get(name, 0), percentiles(h))
+            name: MetricFigures(
+                self.operations(name),
+                self.failures.get(name, 0),
+                percentiles(h, self.unanswered(name)),
+            )
             for name, h in self.histograms.items()
         }
         return RunFigures(metrics, max(self.end - self.start, 0.0), breaches)
@@ -71,12 +87,24 @@ def aggregate(
         slot = bisect.bisect_right(starts, start) - 1
         if slot >= 0 and start >= windows[slot][0] and end <= windows[slot][1]:
             per_window[slot].add(metric, histogram)
-    for start, metric, _, count in run.failures:
-        run_totals.failures[metric] = run_totals.failures.get(metric, 0) + count
+
+    def tally(start: float, figure: str, metric: str, count: int) -> None:
+        places = [run_totals]
         slot = bisect.bisect_right(starts, start) - 1
         if slot >= 0 and windows[slot][0] <= start < windows[slot][1]:
-            totals = per_window[slot]
-            totals.failures[metric] = totals.failures.get(metric, 0) + count
+            places.append(per_window[slot])
+        for totals in places:
+            counts: dict[str, int] = getattr(totals, figure)
+            counts[metric] = counts.get(metric, 0) + count
+
+    for start, metric, kind, count in run.failures:
+        tally(start, "failures", metric, count)
+        if kind == "timeout":
+            tally(start, "timeouts", metric, count)
+    for metric, series in run.series.items():
+        for index, late in enumerate(series.late):
+            if late:
+                tally(series.start[index], "late", metric, late)
     return run_totals, per_window
 
 

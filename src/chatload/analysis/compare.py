@@ -180,7 +180,7 @@ def _rate(base: Totals, cand: Totals, policy: ComparePolicy) -> Change:
         seconds = totals.end - totals.start
         if histogram is None or seconds <= 0:
             return None
-        acknowledged: int = histogram.get_total_count() - totals.failures.get(SEND_ACK, 0)
+        acknowledged = totals.operations(SEND_ACK) - totals.failures.get(SEND_ACK, 0)
         return acknowledged / seconds
 
     old, new = rate(base), rate(cand)

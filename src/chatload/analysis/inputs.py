@@ -119,6 +119,7 @@ class RunData:
     )
     breaches: list[Breach] = field(default_factory=list)
     slo: list[tuple[str, str, bool]] = field(default_factory=list)
+    unsettled: int = 0  # chats still owed answers when settling ran out of time
 
     @property
     def name(self) -> str:
@@ -169,6 +170,7 @@ class RunData:
                 )
         for *_, uncertainty in self.health:
             trust.add_clock(uncertainty)
+        trust.unsettled = self.unsettled
         return trust
 
     @property
@@ -307,6 +309,7 @@ def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]
                 float(row.get("clock_uncertainty_ms") or 0.0),
             )
         )
+        run.unsettled += int(row.get("unsettled_chats") or 0)
 
 
 def _breaches(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:

@@ -150,9 +150,10 @@ def write_synthetic_run(
             for process, share in enumerate(np.array_split(values, plan.processes)):
                 if not len(share):
                     continue
-                histogram = new_histogram()
-                record_many(histogram, share)
                 kinds = _kinds(failures if process == 0 else 0)
+                # A timeout is counted with no latency (records.hdr.MetricSnapshot).
+                histogram = new_histogram()
+                record_many(histogram, share[kinds.get("timeout", 0) :])
                 per_process[process].metrics[metric] = MetricSnapshot(
                     histogram, sum(kinds.values()), kinds
                 )

@@ -117,7 +117,7 @@ class ChatClient:
         opened = time.perf_counter()
         self._report_all([Sample(CONNECT, opened - started)])
         try:
-            frames, _ = transport.receive(host.options.answer_timeout)
+            frames, _ = transport.receive(host.options.initial_data_timeout)
             initial = self._initial_data(frames[0])
         except (AwaitTimeout, Disconnected, ProtocolViolation) as exc:
             if isinstance(exc, AwaitTimeout):

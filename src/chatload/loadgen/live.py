@@ -33,11 +33,13 @@ class Quantiles:
     p999_ms: float
 
     @classmethod
-    def of(cls, metric: MetricSnapshot | None) -> Quantiles | None:
+    def of(cls, metric: MetricSnapshot | None, *, whole_run: bool = False) -> Quantiles | None:
+        """An interval's answers, or the whole run's, where what never came is
+        slower than every answer (as the summary export and the SLOs count)."""
         if metric is None or metric.histogram.get_total_count() == 0:
             return None
-        p = percentiles(metric.histogram)
-        return cls(p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.p999_ms)
+        p = percentiles(metric.histogram, metric.unanswered if whole_run else 0)
+        return cls(metric.operations, p.p50_ms, p.p95_ms, p.p99_ms, p.p999_ms)
 
 
 class LiveView:
@@ -77,7 +79,7 @@ class LiveView:
     def metric_rows(self) -> list[dict[str, Any]]:
         rows = []
         for name, last, run in self.metrics():
-            now, whole = Quantiles.of(last), Quantiles.of(run)
+            now, whole = Quantiles.of(last), Quantiles.of(run, whole_run=True)
             row: dict[str, Any] = {
                 "metric": name,
                 "count": whole.count if whole else 0,

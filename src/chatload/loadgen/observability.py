@@ -232,6 +232,7 @@ class Observer:
         )
         self._breaches: list[Breach] = []
         self._greenlet: gevent.Greenlet | None = None
+        self.unsettled = 0  # chats still owed answers when settling ran out of time
 
     def start(self) -> None:
         self.health.start()
@@ -239,11 +240,17 @@ class Observer:
 
     def record(self, sample: Sample) -> None:
         if sample.late:
-            self.recorder.late(sample.metric)
+            self.recorder.late(sample.metric, sample.seconds, sample.cross_process)
             return
         error = sample.error
         kind = failure_kind(error) if error is not None else None
-        self.recorder.record(sample.metric, sample.seconds, kind, sample.cross_process)
+        self.recorder.record(
+            sample.metric,
+            sample.seconds,
+            kind,
+            sample.cross_process,
+            measured=kind != "timeout",
+        )
         if self.samples is not None:
             self.samples.add(time.time(), sample, kind or "")
 
@@ -312,6 +319,7 @@ class Observer:
         self._phase = "stopping"
         last = self._roll(time.time(), "stopping")
         last.final = True
+        last.health["unsettled_chats"] = float(self.unsettled)
         self._ship(last)
         self._ship_breaches()
         if self.samples is not None:

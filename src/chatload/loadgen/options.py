@@ -164,7 +164,11 @@ class ChatOptions:
     )
     reconnect_max: float = _option(30.0, "longest reconnect delay", section="timing", metavar="S")
     connect_timeout: float = _option(
-        10.0, "seconds to open a connection (TCP, TLS, upgrade)", section="timing", metavar="S"
+        10.0,
+        "seconds to open a connection (TCP, TLS, upgrade); initial_data is awaited this "
+        "long when it is longer than --answer-timeout",
+        section="timing",
+        metavar="S",
     )
     answer_timeout: float = _option(
         10.0,
@@ -173,8 +177,9 @@ class ChatOptions:
         metavar="S",
     )
     quiesce_seconds: float = _option(
-        3.0,
-        "at the end, stop sending and wait this long before comparing unread counts",
+        60.0,
+        "at the end, stop sending and settle: wait while answers still arrive, at most "
+        "this long, before judging loss, gaps and unread counts (docs/checks.md)",
         section="timing",
         metavar="S",
     )
@@ -323,6 +328,11 @@ class ChatOptions:
     def timeouts(self) -> Timeouts:
         t = self.answer_timeout
         return Timeouts(ack=t, delivery=t, unread=t, read=t, history=t)
+
+    @property
+    def initial_data_timeout(self) -> float:
+        """How long the first frame is awaited: part answer, part connection."""
+        return max(self.answer_timeout, self.connect_timeout)
 
     def codec(self) -> EnvelopeCodec:
         """How events travel: Socket.IO's event packets, or the chosen envelope."""

@@ -273,14 +273,19 @@ class _Plugin:
         runtime = self.runtime
         if runtime is None:
             return
-        runtime.quiesce(runtime.options.quiesce_seconds)
+        outcome = runtime.quiesce(runtime.options.quiesce_seconds)
         wall = time.time()
         summaries = []
+        unsettled: set[str] = set()
         for client in list(runtime.clients):
             if client.tracker is not None:
-                for breach in client.tracker.unread_breaches(wall):
+                settlement = client.tracker.settle(wall, nothing_more_coming=outcome != "bound")
+                for breach in settlement.breaches:
                     runtime.report_breach(breach)
-                summaries.extend(client.tracker.summaries())
+                summaries.extend(settlement.summaries)
+                unsettled.update(settlement.unsettled)
+        if self.observer is not None:
+            self.observer.unsettled = len(unsettled)
         if self.collector is not None:
             self.collector.chat_summaries(summaries)
             self.collector.compare()

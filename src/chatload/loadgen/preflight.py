@@ -92,7 +92,7 @@ def _first_frame_is_initial_data(
     host: str, transport: WebSocketTransport, options: chat_options.ChatOptions
 ) -> None:
     try:
-        frames, _ = transport.receive(options.answer_timeout)
+        frames, _ = transport.receive(options.initial_data_timeout)
     except AwaitTimeout:
         hint = (
             "a Socket.IO server waits for the client's connect packet: try --transport socketio"
@@ -100,7 +100,7 @@ def _first_frame_is_initial_data(
             else "is --namespace the chat's?"
         )
         raise ConfigError(
-            f"the server at {host} sent nothing within {options.answer_timeout} s after the "
+            f"the server at {host} sent nothing within {options.initial_data_timeout} s after the "
             f"handshake, where initial_data was expected: {hint}"
         ) from None
     except ChatloadError as exc:

@@ -58,7 +58,7 @@ class ChatCollector(Collector):
             labels=["run_id", "metric", "quantile"],
         )
         for name, last, whole in self.view.metrics():
-            samples.add_metric([run, name], whole.histogram.get_total_count() if whole else 0)
+            samples.add_metric([run, name], whole.operations if whole else 0)
             figures = Quantiles.of(last)
             if figures is not None:
                 for label, share in QUANTILES:

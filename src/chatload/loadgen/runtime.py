@@ -36,6 +36,7 @@ from chatload.tracking.deadlines import Deadlines
 from chatload.tracking.invariants import INVARIANT, Breach
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.metrics import REQUEST_TYPE, Sample
+from chatload.tracking.settling import Outcome, Settling, quiet_window
 from chatload.users_file import Identity
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ FATAL: Final = "chatload_fatal"
 _TICK_SECONDS: Final = 0.1  # timeouts are seconds long: a tenth of a second of precision
 _PUMP_SECONDS: Final = 0.1
 _SETTLE_SECONDS: Final = 1.0  # no new connection for this long: the spawn is over
+_SETTLE_POLL_SECONDS: Final = 0.2
 
 
 class Lender(Protocol):
@@ -92,11 +94,13 @@ class ChatRuntime:
         # state, too much to give each of thousands of users its own.
         self.rng = random.Random()
         self.frames_received = 0
+        self.slowest_answer = 0.0  # seconds: how long settling waits for silence
         self._joined = 0
         self._settling = False
         self.collector_policy = CollectorPolicy()
         self.failed = False
         self.quiet = False  # the quiescence phase: users do nothing
+        self._stopped = False
         self.observer: Observer | None = None
         self._fire = environment.events.request.fire
         self._greenlets: list[gevent.Greenlet] = []
@@ -122,6 +126,8 @@ class ChatRuntime:
     def report(self, sample: Sample) -> None:
         """One Locust request event; ``response_time`` in milliseconds, never a placeholder.
         A late answer (its request already failed) is counted as late, not fired."""
+        if sample.error is None and sample.seconds > self.slowest_answer:
+            self.slowest_answer = sample.seconds
         if sample.late:
             if self.observer is not None:
                 self.observer.record(sample)
@@ -150,17 +156,36 @@ class ChatRuntime:
         if self.observer is not None:
             self.observer.breach(breach)
 
-    def quiesce(self, seconds: float) -> None:
-        """Stop acting, then wait until every answer came (at most ``seconds``) and a
-        little longer for the last unread counts."""
+    def quiesce(self, bound: float) -> Outcome:
+        """Stop acting, then wait while answers are still arriving, at most ``bound``
+        seconds (:mod:`chatload.tracking.settling` says until when). A run torn down
+        meanwhile (SIGTERM stops this process's greenlets first) cannot settle."""
         self.quiet = True
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and self.ledger.pending > 0:
-            gevent.sleep(0.05)
-        gevent.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        started = time.monotonic()
+        settling = Settling(started, bound, quiet_window(self.slowest_answer, bound))
+        outcome: Outcome | None = None
+        while outcome is None:
+            gevent.sleep(_SETTLE_POLL_SECONDS)
+            if self._stopped:
+                outcome = "bound"
+                break
+            self._expire_due(time.perf_counter())  # the ticker may be gone already
+            owed = sum(
+                sum(client.tracker.owed().values())
+                for client in cooperatively(list(self.clients))
+                if client.tracker is not None
+            )
+            outcome = settling.step(
+                time.monotonic(), self.frames_received, owed, self.ledger.pending
+            )
         now = time.perf_counter()
         for client in cooperatively(list(self.clients)):
             client.expire(now)
+        log.debug(
+            "settled",
+            extra={"outcome": outcome, "seconds": round(time.monotonic() - started, 2)},
+        )
+        return outcome
 
     def joined(self, client: ChatClient) -> None:
         """A client connected (``settle`` waits until they stop coming)."""
@@ -200,6 +225,7 @@ class ChatRuntime:
         self._greenlets.append(gevent.spawn(settled))
 
     def start(self) -> None:
+        self._stopped = False
         self.collector_policy.start()
         if self.environment.host:
             # Resolving the server's address starts gevent's resolver threads: done
@@ -216,6 +242,7 @@ class ChatRuntime:
             self._greenlets.append(gevent.spawn(self._pump_reads))
 
     def stop(self) -> None:
+        self._stopped = True
         gevent.killall(self._greenlets, block=True, timeout=2)
         self._greenlets.clear()
         self.receiver.stop()
@@ -246,12 +273,13 @@ class ChatRuntime:
 
     def _tick(self) -> None:
         """Timeouts: each tick visits the connections with something due, no others."""
-        deadlines = self.deadlines
         while True:
             gevent.sleep(_TICK_SECONDS)
-            now = time.perf_counter()
-            for client in cooperatively(deadlines.pop_due(now)):
-                client.expire(now)
+            self._expire_due(time.perf_counter())
+
+    def _expire_due(self, now: float) -> None:
+        for client in cooperatively(self.deadlines.pop_due(now)):
+            client.expire(now)
 
     def _pump_reads(self) -> None:
         runner = self.environment.runner

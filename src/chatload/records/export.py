@@ -64,6 +64,7 @@ SUMMARY_COLUMNS: Final = (
     "last_interval_end",
     "cross_process",
     "late",
+    "unanswered",
 )
 HEALTH_COLUMNS: Final = (
     "interval_start",
@@ -77,6 +78,7 @@ HEALTH_COLUMNS: Final = (
     "phase",
     "clock_offset_ms",
     "clock_uncertainty_ms",
+    "unsettled_chats",
 )
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
 HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
@@ -208,6 +210,7 @@ class RecordsExporter:
             saturated = saturated or hot
             self.last_health[process] = (health, phase, hot)
             self.trust.add_clock(health.get("clock_uncertainty_ms", 0.0))
+            self.trust.unsettled += int(health.get("unsettled_chats", 0))
             if hot and phase == "running":
                 self.saturated_intervals[process] = self.saturated_intervals.get(process, 0) + 1
                 hot_phase = "running"
@@ -227,6 +230,7 @@ class RecordsExporter:
                     phase,
                     _ms(health.get("clock_offset_ms", 0.0)),
                     _ms(health.get("clock_uncertainty_ms", 0.0)),
+                    int(health.get("unsettled_chats", 0)),
                 ]
             )
         rows: list[list[object]] = []
@@ -237,10 +241,9 @@ class RecordsExporter:
             metric = pending.metrics[name]
             run = self._run.setdefault(name, MetricSnapshot(new_histogram()))
             run.add(metric)
-            count = metric.histogram.get_total_count()
             self.trust.add_metric(
                 name,
-                count,
+                metric.operations,
                 metric.kinds,
                 cross_process=metric.cross_process,
                 late=metric.late,
@@ -282,10 +285,12 @@ class RecordsExporter:
             self._health.rows(health_rows)
 
     @staticmethod
-    def _stats(metric: MetricSnapshot) -> list[str]:
-        p = percentiles(metric.histogram)
+    def _stats(metric: MetricSnapshot, *, whole_run: bool = False) -> list[str]:
+        """An interval's percentiles are of the answers it saw (late ones at their
+        true latency); the whole run's count what never came as slower than all."""
+        p = percentiles(metric.histogram, metric.unanswered if whole_run else 0)
         return [
-            str(p.count),
+            str(metric.operations),
             str(metric.failures),
             _ms(p.min_ms),
             _ms(p.p50_ms),
@@ -334,7 +339,15 @@ class RecordsExporter:
         first = iso_time(self._first) if self._first is not None else ""
         last = iso_time(self._last) if self._last is not None else ""
         summary.rows(
-            [name, *self._stats(metric), first, last, metric.cross_process, metric.late]
+            [
+                name,
+                *self._stats(metric, whole_run=True),
+                first,
+                last,
+                metric.cross_process,
+                metric.late,
+                metric.unanswered,
+            ]
             for name, metric in sorted(self._run.items())
         )
         summary.close()

@@ -94,29 +94,36 @@ class Percentiles:
 _SHARES: Final = (0.5, 0.9, 0.95, 0.99, 0.999)
 
 
-def percentiles(histogram: HdrHistogram) -> Percentiles:
+def percentiles(histogram: HdrHistogram, unanswered: int = 0) -> Percentiles:
     """pXX is the value at rank floor(count * XX / 100), counting from 0: Locust's
     convention, so that the two can be compared in a sparse tail, where two
     neighbouring samples may be milliseconds apart. Values are the highest of
     their HDR bucket (3 significant digits: within 0.1 %).
 
+    ``unanswered``: requests never answered, each slower than any answer; a
+    percentile whose rank falls among them (and the maximum) is infinite.
+
     Ranks are found with numpy over the counts: hdrh's own iterators walk the
     23,552 buckets in Python, 20 ms a histogram, which on a generator's event loop
     would be latency the tool adds to its own measurements."""
-    count = histogram.get_total_count()
+    answered = histogram.get_total_count()
+    count = answered + max(unanswered, 0)
     if not count:
         return Percentiles(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     ranks = [min(count - 1, int(count * share)) for share in _SHARES]
-    p50, p90, p95, p99, p999 = _values_at_ranks(histogram, ranks)
+    inside = [rank for rank in ranks if rank < answered]
+    values = _values_at_ranks(histogram, inside) if inside else []
+    values += [math.inf] * (len(ranks) - len(inside))
+    p50, p90, p95, p99, p999 = values
     return Percentiles(
         count,
-        histogram.get_min_value() / 1000,
+        histogram.get_min_value() / 1000 if answered else math.inf,
         p50,
         p90,
         p95,
         p99,
         p999,
-        histogram.get_max_value() / 1000,
+        histogram.get_max_value() / 1000 if count == answered else math.inf,
     )
 
 
@@ -149,6 +156,24 @@ class MetricSnapshot:
     cross_process: int = 0  # samples timed across processes (wall clocks)
     late: int = 0  # answers that came after their request had failed by timeout
 
+    @property
+    def timeouts(self) -> int:
+        return self.kinds.get("timeout", 0)
+
+    @property
+    def operations(self) -> int:
+        """Requests and awaited frames ended here: the histogram holds a latency
+        for each answer (late ones too) and each failure that took a measurable
+        time; a timeout is counted with no latency, and its late answer is no
+        second operation."""
+        answered: int = self.histogram.get_total_count()
+        return answered - self.late + self.timeouts
+
+    @property
+    def unanswered(self) -> int:
+        """Timeouts whose answer never came (meaningful over a whole run)."""
+        return max(0, self.timeouts - self.late)
+
     def to_wire(self) -> list[Any]:
         return [
             self.histogram.encode().decode("ascii"),
@@ -170,7 +195,8 @@ class MetricSnapshot:
         )
 
     def add(self, other: MetricSnapshot) -> None:
-        self.histogram.add(other.histogram)
+        if other.histogram.get_total_count():  # hdrh takes an empty one's minimum as 0
+            self.histogram.add(other.histogram)
         self.failures += other.failures
         for kind, count in other.kinds.items():
             self.kinds[kind] = self.kinds.get(kind, 0) + count
@@ -236,15 +262,23 @@ class IntervalRecorder:
         self._late: dict[str, int] = {}
 
     def record(
-        self, metric: str, seconds: float, failure: str | None = None, cross_process: bool = False
+        self,
+        metric: str,
+        seconds: float,
+        failure: str | None = None,
+        cross_process: bool = False,
+        *,
+        measured: bool = True,
     ) -> None:
         """The hot path: keep the value (and the failure's kind); histograms are
-        built at the roll."""
+        built at the roll. ``measured``: False for a timeout, whose latency is not
+        known yet (its late answer brings it)."""
         values = self._values.get(metric)
         if values is None:
             values = self._values[metric] = []
             self._failures[metric] = {}
-        values.append(round(seconds * 1_000_000))
+        if measured:
+            values.append(round(seconds * 1_000_000))
         if failure is not None:
             kinds = self._failures[metric]
             kinds[failure] = kinds.get(failure, 0) + 1
@@ -253,11 +287,9 @@ class IntervalRecorder:
         if len(values) >= _BUFFERED:
             self._fold(metric)
 
-    def late(self, metric: str) -> None:
-        """An answer to a request already failed by its timeout."""
-        if metric not in self._values:
-            self._values[metric] = []
-            self._failures[metric] = {}
+    def late(self, metric: str, seconds: float, cross_process: bool = False) -> None:
+        """An answer to a request already failed by its timeout: its true latency."""
+        self.record(metric, seconds, None, cross_process)
         self._late[metric] = self._late.get(metric, 0) + 1
 
     def _fold(self, metric: str) -> HdrHistogram:

@@ -50,6 +50,7 @@ class Trust:
     operations: int = 0
     unknown: int = 0
     late: int = 0
+    unsettled: int = 0  # chats still owed answers when settling ran out of time
 
     def add_metric(
         self,
@@ -90,7 +91,8 @@ class Trust:
             f"intervals{spawning}; {share_of(self.cross_process, self.propagations)} of "
             f"propagation timings across processes, clock uncertainty up to "
             f"{self.clock_uncertainty_ms:.2f} ms; {share_of(self.unknown, self.operations)} of "
-            f"operations of unknown outcome ({self.late} answered late)."
+            f"operations of unknown outcome ({self.late} answered late); "
+            f"{self.unsettled} chats unsettled at the end."
         )
 
     def clock_warning(self, delivery_p50_ms: float) -> str | None:

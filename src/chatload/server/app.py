@@ -31,8 +31,9 @@ from chatload.protocol.codec import EnvelopeCodec, codec_by_name
 from chatload.protocol.socketio import SocketIOCodec
 from chatload.server.connection import ChatConnection
 from chatload.server.faults import DelayLine, Faults
+from chatload.server.overload import CapacityCap
 from chatload.server.pipeline import CommitPipeline
-from chatload.server.service import ChatService, PendingWrite
+from chatload.server.service import ChatService, PendingMessage, PendingWrite
 from chatload.server.store import Store
 
 __all__ = ["ChatServer", "ServerConfig", "event_loop_factory", "run_server"]
@@ -71,6 +72,9 @@ class ServerConfig:
     test_fault_seed: int = 1
     test_delay_ms: float = 0.0
     test_delay_from_user: int = 0
+    # Overload that loses nothing (chatload.server.overload): off by default.
+    test_capacity: float = 0.0  # messages per second, served by one worker
+    test_fanout_lag_ms: float = 0.0
     # Keep Python's cyclic garbage collector off the world and the connections
     # (loadgen.collector_policy explains why): on for `chatload serve`, off for a
     # server embedded in another program's process, whose objects it would freeze.
@@ -86,6 +90,8 @@ class ServerConfig:
         codec_by_name(self.envelope)
         if self.transport not in ("websocket", "socketio"):
             raise ConfigError(f"--transport must be websocket or socketio, got {self.transport!r}")
+        if self.test_capacity < 0 or self.test_fanout_lag_ms < 0:
+            raise ConfigError("--test-capacity and --test-fanout-lag-ms cannot be negative")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
 
@@ -126,8 +132,18 @@ class ChatServer:
         faults = (
             Faults(dict(config.test_faults), config.test_fault_seed) if config.test_faults else None
         )
+        self.fanout_lag = (
+            DelayLine(config.test_fanout_lag_ms / 1000, self.loop)
+            if config.test_fanout_lag_ms > 0
+            else None
+        )
         self.service = ChatService(
-            world, self.store, config.codec(), submit=self._submit, faults=faults
+            world,
+            self.store,
+            config.codec(),
+            submit=self._submit,
+            faults=faults,
+            lag=self.fanout_lag.put if self.fanout_lag is not None else None,
         )
         self.delay_line = (
             DelayLine(config.test_delay_ms / 1000, self.loop) if config.test_delay_ms > 0 else None
@@ -137,12 +153,30 @@ class ChatServer:
                 "test faults are on: this server breaks its guarantees on purpose",
                 extra={"faults": dict(config.test_faults), "delay_ms": config.test_delay_ms},
             )
+        if config.test_capacity or self.fanout_lag is not None:
+            log.warning(
+                "test overload is on: this server is slow on purpose (it loses nothing)",
+                extra={
+                    "capacity_per_s": config.test_capacity,
+                    "fanout_lag_ms": config.test_fanout_lag_ms,
+                },
+            )
         self.pipeline: CommitPipeline[PendingWrite] = CommitPipeline(
             self.loop,
             commit=self.service.commit,
             apply=self.service.apply,
             fail=self.service.fail,
             on_fatal=self._fatal,
+        )
+        self.capacity: CapacityCap[PendingWrite] | None = (
+            CapacityCap(
+                config.test_capacity,
+                self.loop,
+                self.pipeline.submit,
+                costs=lambda write: isinstance(write, PendingMessage),
+            )
+            if config.test_capacity > 0
+            else None
         )
         self.port = config.port
 
@@ -209,6 +243,8 @@ class ChatServer:
         """Stop accepting, finish the accepted writes, close every connection."""
         if self._server is not None:
             self._server.close()
+        if self.capacity is not None:
+            self.capacity.flush()
         try:
             await asyncio.wait_for(self.pipeline.drain(), self.config.drain_timeout)
         except TimeoutError:
@@ -227,8 +263,9 @@ class ChatServer:
                 await task
         self.pipeline.close()
         self.store.close()
-        if self.delay_line is not None:
-            self.delay_line.close()
+        for line in (self.delay_line, self.fanout_lag):
+            if line is not None:
+                line.close()
         log.info("stopped", extra={"messages_accepted": self.service.messages_accepted})
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -254,7 +291,10 @@ class ChatServer:
             )
 
     def _submit(self, write: PendingWrite) -> None:
-        self.pipeline.submit(write)
+        if self.capacity is not None:
+            self.capacity.put(write)
+        else:
+            self.pipeline.submit(write)
 
     def _fatal(self, error: BaseException) -> None:
         self.exit_code = 1

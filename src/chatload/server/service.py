@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from chatload.errors import ProtocolViolation, RequestRejected
@@ -88,6 +89,7 @@ class ChatService:
         limits: MessageLimits | None = None,
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
+        lag: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.world = world
         self.store = store
@@ -96,6 +98,9 @@ class ChatService:
         self._submit = submit
         self._clock = clock
         self.faults = faults
+        # The fan-out lag test mode (chatload.server.overload): what a write changes
+        # for the other participant is handed to this, to run later.
+        self.lag = lag
         self.connections: dict[int, list[Peer]] = {}
         self.messages_accepted = 0
 
@@ -244,47 +249,60 @@ class ChatService:
 
     def apply(self, batch: list[PendingWrite]) -> None:
         """Apply a durable batch to the world and fan it out, in order."""
-        connections = self.connections
         encode = self.codec.encode
         for write in batch:
             chat = write.chat
             if isinstance(write, PendingMessage):
                 wire = write.wire
-                chat.state.add_message(wire["messageId"], wire["fromUserId"])
+                writer = wire["fromUserId"]
+                chat.state.add_message(wire["messageId"], writer)
                 if chat.page is not None:
                     chat.page.append(wire)
-                frame = encode("chat_updates", {**chat.updates_head, "messages": [wire]})
-                sender, faults = wire["fromUserId"], self.faults
-                for user_id in chat.state.participants:
-                    for peer in connections.get(user_id, ()):
-                        if faults is not None and user_id != sender:
-                            faults.deliver(peer, frame, chat.chat_id)
-                        else:
-                            peer.send(frame)
+                head = chat.updates_head
+                frame: bytes | None = encode("chat_updates", {**head, "messages": [wire]})
             else:
-                chat.state.mark_read(write.reader_id, write.up_to)
-            self._send_unread(chat)
+                writer = write.reader_id
+                chat.state.mark_read(writer, write.up_to)
+                frame = None
+            for user_id in chat.state.participants:
+                peers = self.connections.get(user_id)
+                if not peers:
+                    continue
+                if self.lag is not None and user_id != writer:
+                    self.lag(partial(self._fan_out, chat, user_id, list(peers), frame, writer))
+                else:
+                    self._fan_out(chat, user_id, peers, frame, writer)
             write.origin.release()
 
-    def _send_unread(self, chat: ChatRecord) -> None:
-        for user_id in chat.state.participants:
-            peers = self.connections.get(user_id)
-            if not peers:
-                continue
-            counts = chat.state.unread(user_id)
-            mine = (
-                counts.my + 1 if self.faults and self.faults.miscounts(chat.chat_id) else counts.my
-            )
-            frame = self.codec.encode(
-                "chat_unread",
-                {
-                    "chatId": chat.chat_id,
-                    "myUnreadCount": mine,
-                    "interlocutorUnreadCount": counts.interlocutor,
-                },
-            )
+    def _fan_out(
+        self,
+        chat: ChatRecord,
+        user_id: int,
+        peers: list[Peer],
+        frame: bytes | None,
+        writer: int,
+    ) -> None:
+        """One participant's frames about a write: the message (if it was one),
+        then the counts as they are now."""
+        if frame is not None:
+            faults = self.faults
             for peer in peers:
-                peer.send(frame)
+                if faults is not None and user_id != writer:
+                    faults.deliver(peer, frame, chat.chat_id)
+                else:
+                    peer.send(frame)
+        counts = chat.state.unread(user_id)
+        mine = counts.my + 1 if self.faults and self.faults.miscounts(chat.chat_id) else counts.my
+        unread = self.codec.encode(
+            "chat_unread",
+            {
+                "chatId": chat.chat_id,
+                "myUnreadCount": mine,
+                "interlocutorUnreadCount": counts.interlocutor,
+            },
+        )
+        for peer in peers:
+            peer.send(unread)
 
     def fail(self, batch: list[PendingWrite], error: BaseException) -> None:
         """A batch could not be made durable: tell every sender; nothing was applied."""

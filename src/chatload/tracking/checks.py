@@ -18,7 +18,7 @@ from chatload.tracking.invariants import Breach
 from chatload.tracking.view import ChatView, digest
 
 __all__ = [
-    "expired_gap",
+    "missing_ids",
     "page_breach",
     "reconnect_breach",
     "sequence",
@@ -38,7 +38,9 @@ def sequence(
 ) -> tuple[bool, Breach | None]:
     """Message ids must arrive 1, 2, 3...: whether to take ``message_id`` (not a
     repeat), and the breach it shows, if any. Skipped ids are noted in
-    ``view.gaps``: a later arrival is a reorder, none in time is a gap."""
+    ``view.gaps``: a later arrival is a reorder, however late; ids still missing
+    when the run settles are a gap (:func:`missing_ids`). Only an id that already
+    arrived on this connection (live, or in its ``initial_data``) is a duplicate."""
     expected = view.last_id + 1
     if message_id == expected:
         return True, None
@@ -78,29 +80,20 @@ def sequence(
     )
 
 
-def expired_gap(view: ChatView, me: int, now: float, limit: float) -> Breach | None:
-    """Ids skipped more than ``limit`` seconds ago and still missing: one breach."""
+def missing_ids(view: ChatView, me: int, wall: float) -> Breach | None:
+    """At the end of settling: ids skipped live that never came, as one breach."""
     gaps = view.gaps
     if not gaps:
         return None
-    overdue = sorted(i for i, noticed in gaps.items() if now - noticed > limit)
-    if not overdue:
-        return None
-    for message_id in overdue:
-        del gaps[message_id]
+    missing = sorted(gaps)
     return Breach(
         "gap",
         view.chat_id,
-        (overdue[0], overdue[-1]),
+        (missing[0], missing[-1]),
         _users(view, me),
-        f"{len(overdue)} ids skipped and not delivered within {limit} s",
-        seconds=limit,
+        f"{len(missing)} ids skipped and never delivered (the run settled without them)",
+        wall=wall,
     )
-
-
-def gap_deadline(view: ChatView, limit: float) -> float | None:
-    gaps = view.gaps
-    return min(gaps.values()) + limit if gaps else None
 
 
 def stranger_breach(view: ChatView, message: Message, me: int, wall: float) -> Breach | None:

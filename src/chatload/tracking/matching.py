@@ -56,6 +56,7 @@ from chatload.tracking.view import ChatView
 __all__ = ["FrameMatching"]
 
 _MAX_ARRIVALS: Final = 1024  # markers off: deliveries waiting for the sender's id
+_MAX_OVERDUE: Final = 100_000  # overdue deliveries kept per connection to judge at settling
 
 
 class FrameMatching(CountMatching):
@@ -65,7 +66,6 @@ class FrameMatching(CountMatching):
         "_arrivals",
         "_author_waits",
         "_deliveries",
-        "_gapped",
         "_opened_mono",
         "_opened_wall",
         "_overdue",
@@ -101,22 +101,26 @@ class FrameMatching(CountMatching):
         self._unread_waits: list[Await] = []
         self._author_waits: list[Await] = []
         self._arrivals: dict[tuple[str, int], float] | None = None  # markers off only
-        self._overdue: dict[tuple[str, int], bool] | None = None  # deliveries timed out
+        # Deliveries whose wait timed out: a late arrival is timed from the send; one
+        # still missing when the run settles is a loss (see ``tracker.settle``).
+        self._overdue: dict[tuple[str, int], Await] | None = None
         self.probed: set[str] | None = None  # chats of others this connection poked at
-        self._gapped: set[str] | None = None  # chats with ids skipped live
         self._opened_mono = 0.0
         self._opened_wall = 0.0
         # When the owner of this tracker will look at it next (see ``due``).
         self._on_deadline = on_deadline
         self.scheduled = math.inf
 
-    def _note_overdue(self, key: tuple[str, int]) -> None:
+    def _note_overdue(self, key: tuple[str, int], expected: Await) -> None:
         """A delivery whose wait timed out: if it comes after all, it is late."""
         overdue = self._overdue
         if overdue is None:
             overdue = self._overdue = {}
-        overdue[key] = True
-        if len(overdue) > _MAX_ARRIVALS:
+        expected.overdue = True
+        overdue[key] = expected
+        if len(overdue) > _MAX_OVERDUE:
+            # A soak against a server that loses nearly everything must not grow
+            # without bound: the oldest suspects are forgotten, unjudged.
             del overdue[next(iter(overdue))]
 
     # Expectations registered by other trackers of this process
@@ -168,8 +172,6 @@ class FrameMatching(CountMatching):
             accepted, breach = checks.sequence(view, message.messageId, me, now, wall)
             if breach is not None:
                 self.breaches.append(breach)
-            if view.gaps:
-                self._note_gaps(view, now)
             if not accepted:
                 continue
             view.remember(message, me)
@@ -179,12 +181,6 @@ class FrameMatching(CountMatching):
                 self._acknowledged(view, message, marker, size, now)
             else:
                 self._delivered(view, message, marker, size, now=now, wall=wall)
-
-    def _note_gaps(self, view: ChatView, now: float) -> None:
-        if self._gapped is None:
-            self._gapped = set()
-        self._gapped.add(view.chat_id)
-        self.due(now + self.timeouts.delivery)
 
     def _acknowledged(
         self, view: ChatView, message: Message, marker: Marker | None, size: int, now: float
@@ -240,13 +236,10 @@ class FrameMatching(CountMatching):
                 if marker.origin == self.ledger.origin
                 else None
             )
+            if expected is None and self._overdue and marker.origin == self.ledger.origin:
+                expected = self._overdue.pop((chat_id, marker.seq), None)
             if expected is not None and not expected.done:
-                expected.done = True
-                self.produced.append(Sample(DELIVERY, now - expected.sent, size, chat_id=chat_id))
-                self._expect_unread(view, message.messageId, expected.sent, True, now)
-            elif self._overdue and self._overdue.pop((chat_id, marker.seq), None) is not None:
-                # Its wait already failed by timeout: matched, counted as late.
-                self.produced.append(Sample(DELIVERY, 0.0, size, chat_id=chat_id, late=True))
+                self._delivered_as_expected(view, message, expected, size, now)
             else:
                 sent = self.ledger.offsets.to_local(marker.origin, marker.wall)
                 self.produced.append(
@@ -256,11 +249,12 @@ class FrameMatching(CountMatching):
                 )
                 self._expect_unread(view, message.messageId, sent, False, now)
         elif not self.markers:
-            expected = self._deliveries.pop((chat_id, -message.messageId), None)
+            key = (chat_id, -message.messageId)
+            expected = self._deliveries.pop(key, None)
+            if expected is None and self._overdue:
+                expected = self._overdue.pop(key, None)
             if expected is not None and not expected.done:
-                expected.done = True
-                self.produced.append(Sample(DELIVERY, now - expected.sent, size, chat_id=chat_id))
-                self._expect_unread(view, message.messageId, expected.sent, True, now)
+                self._delivered_as_expected(view, message, expected, size, now)
                 return
             # The local sender may learn the id later; from another process there
             # is no send time without markers, so such deliveries go untimed.
@@ -270,6 +264,15 @@ class FrameMatching(CountMatching):
             arrivals[(chat_id, message.messageId)] = now
             if len(arrivals) > _MAX_ARRIVALS:
                 del arrivals[next(iter(arrivals))]
+
+    def _delivered_as_expected(
+        self, view: ChatView, message: Message, expected: Await, size: int, now: float
+    ) -> None:
+        """A delivery a local sender registered: timed on this process's monotonic
+        clock, late when its wait had already timed out."""
+        expected.done = True
+        self.produced.append(expected.sample(now, now, size))
+        self._expect_unread(view, message.messageId, expected.sent, True, now)
 
     def _history(self, event: History, size: int, now: float, wall: float) -> None:
         view = self.chats.get(event.chatId)

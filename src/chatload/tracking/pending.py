@@ -134,18 +134,23 @@ class Await:
     done: bool = False
     request: Request | None = None  # the local send a delivery is expected for
     sender: int = 0
+    # Its wait timed out (a timeout failure was counted); the frame may still
+    # come, and is then a late answer timed from ``sent`` like any other.
+    overdue: bool = False
 
     def seconds_to(self, mono: float, wall: float) -> float:
         return max((mono if self.local else wall) - self.sent, 0.0)
 
     def sample(self, mono: float, wall: float, size: int = 0) -> Sample:
-        """The measurement, as the frame that ends the wait arrived at ``mono``/``wall``."""
+        """The measurement, as the frame that ends the wait arrived at ``mono``/``wall``
+        (late when the wait had already timed out)."""
         return Sample(
             self.metric,
             self.seconds_to(mono, wall),
             size,
             chat_id=self.chat_id,
             cross_process=not self.local,
+            late=self.overdue,
         )
 
 

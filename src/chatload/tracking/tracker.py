@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from chatload.errors import Disconnected, ProtocolViolation
 from chatload.protocol.models import (
@@ -39,13 +40,30 @@ from chatload.tracking.pending import (
     LOAD,
     READ,
     SEND,
+    Await,
     Timeouts,
     await_timeout,
     next_await_deadline,
 )
 from chatload.tracking.view import ChatView, push
 
-__all__ = ["ChatView", "ConnectionTracker", "Timeouts"]
+__all__ = ["ChatView", "ConnectionTracker", "Settlement", "Timeouts"]
+
+
+@dataclass(slots=True)
+class Settlement:
+    """One connection's verdicts at the end of a run (see ``ConnectionTracker.settle``)."""
+
+    breaches: list[Breach] = field(default_factory=list)
+    summaries: list[ChatSummary] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)  # chats still owed answers
+
+
+def _owed_delivery(expected: Await) -> bool:
+    """A delivery is owed once its send is acknowledged (or, markers off, known
+    only after the acknowledgement), and while the send still waits for one."""
+    sent = expected.request
+    return sent is None or sent.acked or not sent.done
 
 
 class ConnectionTracker(FrameMatching):
@@ -222,7 +240,11 @@ class ConnectionTracker(FrameMatching):
 
     def expire(self, now: float) -> list[Sample]:
         """Timeout failures of everything awaited past its deadline, plus any
-        samples other trackers produced here since the last call."""
+        samples other trackers produced here since the last call.
+
+        A timeout is a failure, not a verdict: what was awaited may still come
+        (then it is a late answer, timed like any other), and whether it never
+        came is judged when the run settles (:meth:`settle`)."""
         samples = self._take()
         samples.extend(self.requests.expire(now))
         deliveries = self._deliveries
@@ -234,27 +256,13 @@ class ConnectionTracker(FrameMatching):
             del deliveries[key]
             if not expected.done:
                 samples.append(await_timeout(expected, now, self.timeouts))
-                self._note_overdue(key)
-                sent = expected.request
-                if sent is not None and sent.acked:
-                    # Only an acknowledged send owes a delivery: one of unknown outcome
-                    # (timed out, cut by a drop) may never have been applied.
-                    self.breaches.append(
-                        Breach(
-                            "loss",
-                            expected.chat_id,
-                            (sent.message_id,),
-                            (expected.sender, self.user_id),
-                            f"acknowledged, not delivered within {self.timeouts.delivery} s",
-                            seconds=now - expected.sent,
-                        )
-                    )
-        self._expire_gaps(now)
+                self._note_overdue(key, expected)
         for waits in (self._unread_waits, self._author_waits):
             while waits and (waits[0].done or now > waits[0].deadline):
                 wait = waits.pop(0)
                 if not wait.done:
-                    wait.done = True
+                    # It stays in its chat's queue: a count that comes later is late.
+                    wait.overdue = True
                     samples.append(await_timeout(wait, now, self.timeouts))
         if self.scheduled <= now:
             self.scheduled = math.inf
@@ -262,20 +270,6 @@ class ConnectionTracker(FrameMatching):
         if deadline < math.inf:
             self.due(deadline)
         return samples
-
-    def _expire_gaps(self, now: float) -> None:
-        gapped = self._gapped
-        if not gapped:
-            return
-        limit = self.timeouts.delivery
-        for chat_id in list(gapped):
-            view = self.chats.get(chat_id)
-            if view is None or not view.gaps:
-                gapped.discard(chat_id)
-                continue
-            breach = checks.expired_gap(view, self.user_id, now, limit)
-            if breach is not None:
-                self.breaches.append(breach)
 
     def next_deadline(self) -> float:
         """The earliest moment something here times out (infinity: nothing waits)."""
@@ -286,14 +280,89 @@ class ConnectionTracker(FrameMatching):
         for expected in self._deliveries.values():
             deadline = min(deadline, expected.deadline)
             break  # insertion order is deadline order
-        for chat_id in self._gapped or ():
-            view = self.chats.get(chat_id)
-            gap = checks.gap_deadline(view, self.timeouts.delivery) if view else None
-            if gap is not None:
-                deadline = min(deadline, gap)
         return deadline
 
-    # Quiescence
+    # Settling
+
+    def owed(self) -> dict[str, int]:
+        """What the server still owes this connection, by chat: answers to requests
+        still in time, deliveries of acknowledged messages (timed out or not),
+        skipped ids, counts awaited. Requests of unknown outcome owe nothing: the
+        server may never have applied them."""
+        owed: dict[str, int] = {}
+
+        def add(chat_id: str) -> None:
+            owed[chat_id] = owed.get(chat_id, 0) + 1
+
+        requests = self.requests
+        for queue in (requests.sends, requests.reads, requests.loads):
+            for request in queue:
+                if not request.done:
+                    add(request.chat_id)
+        for expected in self._deliveries.values():
+            if not expected.done and _owed_delivery(expected):
+                add(expected.chat_id)
+        for expected in (self._overdue or {}).values():
+            if _owed_delivery(expected):
+                add(expected.chat_id)
+        for view in self.chats.values():
+            gaps = view.gaps
+            if gaps:
+                owed[view.chat_id] = owed.get(view.chat_id, 0) + len(gaps)
+            for waits in (view.unread_waits, view.author_waits):
+                for wait in waits or ():
+                    if not wait.done:
+                        add(view.chat_id)
+        return owed
+
+    def settle(self, wall: float, *, nothing_more_coming: bool) -> Settlement:
+        """The verdicts of the end of a run, once answers stopped arriving.
+
+        ``nothing_more_coming``: the run went quiet, so what is still owed never
+        came: an acknowledged message not delivered is a ``loss``, skipped ids are
+        a ``gap``. Otherwise (settling ran out of time while answers were still
+        arriving) a chat still owed something is *unsettled*: it is counted, and
+        judged on nothing. Every other chat's counts are compared with its model,
+        and its summary goes to the comparison of both sides."""
+        owed = self.owed()
+        settlement = Settlement()
+        me = self.user_id
+        judged = {chat_id for chat_id in self.chats if nothing_more_coming or not owed.get(chat_id)}
+        settlement.unsettled = [chat_id for chat_id in self.chats if chat_id not in judged]
+        deliveries = [e for e in self._deliveries.values() if not e.done]
+        for expected in (*deliveries, *(self._overdue or {}).values()):
+            sent = expected.request
+            if expected.chat_id in judged and (sent is None or sent.acked):
+                message_id = sent.message_id if sent is not None else expected.message_id
+                settlement.breaches.append(
+                    Breach(
+                        "loss",
+                        expected.chat_id,
+                        (message_id,),
+                        (expected.sender or self.chats[expected.chat_id].interlocutor_id, me),
+                        "acknowledged, never delivered (the run settled without it)",
+                        wall=wall,
+                    )
+                )
+        for chat_id in sorted(judged):
+            view = self.chats[chat_id]
+            gap = checks.missing_ids(view, me, wall)
+            if gap is not None:
+                settlement.breaches.append(gap)
+            breach = checks.unread_breach(view, me, wall)
+            if breach is not None:
+                settlement.breaches.append(breach)
+            settlement.summaries.append(
+                ChatSummary(
+                    chat_id,
+                    me,
+                    view.interlocutor_id,
+                    view.last_id,
+                    view.my_unread,
+                    view.interlocutor_unread,
+                )
+            )
+        return settlement
 
     def summaries(self) -> list[ChatSummary]:
         """Each chat's last message and counts, for the comparison of both sides."""
@@ -310,7 +379,7 @@ class ConnectionTracker(FrameMatching):
         ]
 
     def unread_breaches(self, wall: float) -> list[Breach]:
-        """After quiescence: each count that is not what the messages and this
+        """After settling: each count that is not what the messages and this
         connection's read pointer imply."""
         found = (checks.unread_breach(view, self.user_id, wall) for view in self.chats.values())
         return [breach for breach in found if breach is not None]

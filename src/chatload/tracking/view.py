@@ -11,7 +11,7 @@ first use, because thousands of idle users each hold a few chats.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -210,6 +210,11 @@ class ChatView:
             ids.append(message_id)
             if len(ids) > _MAX_IDS:
                 del ids[: len(ids) - _MAX_IDS]
+        elif self.pointer is None or message_id > self.pointer:
+            # A skipped id that came late (a reorder) still counts in the model.
+            at = bisect_left(ids, message_id)
+            if at == len(ids) or ids[at] != message_id:
+                ids.insert(at, message_id)
         if message_id > self.last_id:
             self.last_id = message_id
             self.last_from = message.fromUserId
