@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install chromium test-programs load ui serve test lint bench-server bench-generator \
-	bench-scale bench-accuracy bench-report docs clean
+.PHONY: install chromium test-programs load ui serve test test-locust-lowest lint bench-server \
+	bench-generator bench-scale bench-accuracy bench-report docs clean
 
 $(BIN)/chatload: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,23 @@ test: lint test-programs
 	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
 	$(BIN)/pytest -m serial
 
+# The lowest Locust that pyproject.toml allows, in a venv of its own pinned by
+# constraints-locust-lowest.txt: the tests of what leans on Locust's internals and
+# a few whole runs (make test covers the newest, pinned in constraints.txt).
+LOWEST_VENV ?= .venv-locust-lowest
+LOCUST_TESTS := tests/loadgen/test_embedded.py tests/loadgen/test_locust_csv.py \
+	tests/loadgen/test_environment.py tests/loadgen/test_locustfile.py \
+	tests/loadgen/test_distributed.py tests/loadgen/test_options.py
+
+test-locust-lowest: test-programs
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(LOWEST_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-c constraints-locust-lowest.txt -e '.[test]'
+	$(LOWEST_VENV)/bin/python -c 'import locust; print("Locust", locust.__version__)'
+	$(LOWEST_VENV)/bin/pytest -n 2 --dist loadfile $(LOCUST_TESTS)
+
 # The generated parts of docs/ (options, CSV columns), written from the code.
 docs: install
 	$(BIN)/python -m chatload.docgen
@@ -82,4 +99,4 @@ bench-report: install
 	$(BIN)/chatload bench-report
 
 clean:
-	rm -rf $(VENV) .ci-venv* $(DATA) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .ci-venv* $(LOWEST_VENV) $(DATA) results .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from chatload.protocol import ObjectEnvelopeCodec, ServerEvent, parse_server_event
@@ -241,3 +244,16 @@ class Client:
 def server_config(dataset: Dataset, **overrides: Any) -> ServerConfig:
     base = ServerConfig(db=dataset.db, port=0, stats_interval=0)
     return replace(base, **overrides)
+
+
+def system_program(names: tuple[str, ...], why: str) -> str:
+    """The path of the first of ``names`` on PATH. Missing, the test skips saying
+    ``why`` and how to install it; in CI (``CI=true``), where make test installs it,
+    it fails instead."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{why} (CI installs it with make test-programs; it is missing)")
+    pytest.skip(f"{why}; not installed here (make test-programs installs it)")

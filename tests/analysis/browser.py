@@ -12,7 +12,6 @@ import base64
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import websocket
+
+from tests.support import system_program
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 _READ_PAGE = """JSON.stringify({
@@ -51,11 +51,7 @@ class RenderedPage:
 
 
 def _browser() -> str:
-    for name in _BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("rendering the report needs Chromium: apt-get install chromium (.ci/run does)")
+    return system_program(_BROWSERS, "rendering a page needs Chromium (Debian's chromium)")
 
 
 class _DevTools:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -19,6 +18,7 @@ from chatload.analysis.significance import RANK_Z
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
 from tests.loadgen.support import ROOT, headless, locust_command
+from tests.support import system_program
 
 SKEW_S = 0.050
 DELAY_MS = 50.0  # every frame delayed by the server: timings near 50 ms, steady
@@ -28,8 +28,7 @@ LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 def _libfaketime() -> Path:
     if LIBFAKETIME.exists():
         return LIBFAKETIME
-    found = shutil.which("faketime")
-    assert found, "libfaketime is missing: install Debian's faketime package (make test does)"
+    system_program(("faketime",), "a worker with a wrong clock needs Debian's faketime")
     candidates = list(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
     assert candidates, "faketime is installed but libfaketime.so.1 was not found"
     return candidates[0]

@@ -110,3 +110,32 @@ def test_each_worker_gets_every_persona_in_proportion() -> None:
         wanted = roles_wanted(users, options, workers)
         requesters = sum(c["RequesterUser"] + c.get("ProbeUser", 0) for c in per_worker.values())
         assert {"owner": sum(owners), "requester": requesters} == wanted, per_worker
+
+
+_CHECKED = """
+import locust
+from locust.dispatch import UsersDispatcher
+from chatload.errors import ConfigError
+from chatload.loadgen.dispatch import ChatDispatcher, check_dispatcher
+check_dispatcher()  # this Locust deals as chatload expects
+# As if Locust no longer called the generator chatload overrides.
+ChatDispatcher._user_gen = UsersDispatcher._user_gen
+try:
+    check_dispatcher()
+except ConfigError as exc:
+    print(locust.__version__)
+    print(exc)
+"""
+
+
+def test_the_dispatcher_chatload_overrides_is_checked_at_start() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECKED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+    version, message = done.stdout.strip().split("\n")
+    assert message.startswith(f"Locust {version} deals users in a way"), message

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from chatload.loadgen.prometheus import SERIES
 from tests.analysis.browser import chromium, open_page, visible_text
 from tests.loadgen.support import ROOT, headless, locust_command, until
+from tests.support import system_program
 
 DASHBOARD = ROOT / "dashboards" / "chatload.json"
 
@@ -153,8 +153,7 @@ def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_prometheus_scrapes_the_run(tmp_path: Path) -> None:
-    binary = shutil.which("prometheus")
-    assert binary, "install Debian's prometheus package (make test does)"
+    binary = system_program(("prometheus",), "scraping a run needs Debian's prometheus")
     metrics_port, prometheus_port = _free_port(), _free_port()
     (tmp_path / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -212,6 +211,10 @@ def test_prometheus_scrapes_the_run(tmp_path: Path) -> None:
             for row in latencies:
                 assert row["metric"]["run_id"], row
             assert _query(api, "sum(chatload_breaches_total) > 0") == []
+            # A clean run's failures and breaches are series at 0, not absent.
+            for series in ("chatload_failures_total", "chatload_breaches_total"):
+                [total] = _query(api, f"sum({series})")
+                assert float(total["value"][1]) == 0, (series, total)
             slo = _query(api, "chatload_slo_passing")
             assert [r["metric"]["threshold"] for r in slo] == ["delivery p99 < 250ms"], slo
             assert float(slo[0]["value"][1]) == 1.0
@@ -225,13 +228,10 @@ def test_prometheus_scrapes_the_run(tmp_path: Path) -> None:
         prometheus.terminate()
         prometheus.wait(30)
     served = {name for name in names if name.startswith("chatload_")}
-    # Each series the dashboard queries is one the endpoint served (failures and
-    # breaches appear only when there is something to count).
+    # Each series the dashboard queries is one the endpoint served, on a clean run.
     queried = set(re.findall(r"chatload_[a-z_]+", DASHBOARD.read_text()))
     assert queried <= set(SERIES), queried - set(SERIES)
-    assert queried - {"chatload_breaches_total", "chatload_failures_total"} <= served, (
-        queried - served
-    )
+    assert queried <= served, queried - served
 
 
 def test_the_dashboard_is_grafana_json_on_the_served_names() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,27 @@ def test_a_shutdown_that_yields_after_the_csv_files_close_stays_clean(tmp_path: 
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_stats(tmp_path / "run")["connect"]["Request Count"] != "0"
+
+
+# In a child: importing Locust patches the standard library with gevent.
+_CHECKED = """
+import locust
+from locust.stats import StatsCSVFileWriter
+from chatload.errors import ConfigError
+from chatload.loadgen.locust_csv import check_csv_writer
+check_csv_writer()  # this Locust's writer is as expected
+del StatsCSVFileWriter.stats_writer
+try:
+    check_csv_writer()
+except ConfigError as exc:
+    print(locust.__version__)
+    print(exc)
+"""
+
+
+def test_the_writer_chatload_ends_is_checked_at_start() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECKED], capture_output=True, text=True, timeout=60, check=True
+    )
+    version, message = done.stdout.strip().split("\n")
+    assert f"Locust {version}'s CSV writer has no stats_writer" in message

@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 
 from chatload.analysis import plots
-from chatload.analysis.capacity import Capacity, aggregate, find_steps, judge_capacity
+from chatload.analysis.capacity import Capacity, Totals, aggregate, find_steps, judge_capacity
 from chatload.analysis.html import cell, page, rows_table
 from chatload.analysis.inputs import RunData, load_run
 from chatload.errors import ConfigError
@@ -91,17 +91,20 @@ def write_report(
             ("Capacity", plots.capacity_plot(capacity, out / "capacity.png"), capacity.text)
         )
     index = out / "index.html"
-    index.write_text(_page(run, figures, verdicts, capacity, images), encoding="utf-8")
+    page = _page(run, figures, totals, verdicts=verdicts, capacity=capacity, images=images)
+    index.write_text(page, encoding="utf-8")
     say(f"done in {time.monotonic() - started:.1f} s")
     return index
 
 
-def _summary_table(figures: RunFigures) -> str:
+def _summary_table(figures: RunFigures, totals: Totals) -> str:
     head = (
         "metric",
         "count",
         "failures",
         "failure %",
+        "late",
+        "never answered",
         "min",
         "p50",
         "p90",
@@ -127,13 +130,21 @@ def _summary_table(figures: RunFigures) -> str:
             + cell(f"{data.count:,}")
             + cell(f"{data.failures:,}")
             + cell(f"{share:.2%}")
+            + cell(f"{totals.late.get(metric, 0):,}")
+            + cell(f"{totals.unanswered(metric):,}")
             + "".join(
                 cell(f"{v:.3f}")
                 for v in (p.min_ms, p.p50_ms, p.p90_ms, p.p95_ms, p.p99_ms, p.p999_ms, p.max_ms)
             )
             + "</tr>"
         )
-    return "<table>" + "".join(rows) + "</table><p class='note'>Latencies in milliseconds.</p>"
+    return (
+        "<table>"
+        + "".join(rows)
+        + "</table><p class='note'>Latencies in milliseconds. A late answer (after its "
+        "timeout, a failure) counts at its true latency; one never answered counts as "
+        "slower than every answer (inf).</p>"
+    )
 
 
 def _verdict_table(verdicts: list[Verdict]) -> str:
@@ -179,6 +190,8 @@ def _capacity_table(capacity: Capacity) -> str:
 def _page(
     run: RunData,
     figures: RunFigures,
+    totals: Totals,
+    *,
     verdicts: list[Verdict],
     capacity: Capacity | None,
     images: list[tuple[str, Path, str]],
@@ -221,7 +234,7 @@ def _page(
         )
         + f".<br>{escape(run.trust().line())}</p>",
         "<h2>Summary</h2>",
-        _summary_table(figures),
+        _summary_table(figures, totals),
         "<h2>SLO verdicts</h2>",
         _verdict_table(verdicts),
     ]

@@ -14,9 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import locust
+from locust import User
 from locust.dispatch import UsersDispatcher
+from locust.runners import WorkerNode
 
-__all__ = ["ChatDispatcher"]
+from chatload.errors import ConfigError
+from chatload.loadgen.embedded import weighted_split
+
+__all__ = ["ChatDispatcher", "check_dispatcher"]
 
 
 class ChatDispatcher(UsersDispatcher):
@@ -28,3 +34,35 @@ class ChatDispatcher(UsersDispatcher):
                 continue
             for _ in range(max(1, len(self._worker_nodes))):
                 yield user
+
+
+def check_dispatcher() -> None:
+    """Locust has no public hook for the order of its dispatch, so ChatDispatcher
+    overrides a private generator: deal a small run to two workers and check each
+    got its share of both classes, or stop with one line naming the Locust version."""
+
+    class _Few(User):
+        weight = 1
+
+    class _Many(User):
+        weight = 3
+
+    weights = {"_Few": 1.0, "_Many": 3.0}
+    try:
+        nodes = [WorkerNode("a"), WorkerNode("b")]
+        dispatcher = ChatDispatcher(worker_nodes=nodes, user_classes=[_Few, _Many])
+        dispatcher.new_dispatch(8, spawn_rate=8)
+        dispatcher._wait_between_dispatch = 0
+        dealt: dict[str, dict[str, int]] = list(dispatcher)[-1]
+        ok = all(counts == {"_Few": 1, "_Many": 3} for counts in dealt.values())
+        # The embedded dataset is sized by the same split, computed apart.
+        dealt_in_all = {name: sum(counts[name] for counts in dealt.values()) for name in weights}
+        ok = ok and weighted_split(8, weights, repeat=2) == dealt_in_all
+    except (AttributeError, TypeError, AssertionError):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"Locust {locust.__version__} deals users in a way chatload's dispatcher does "
+            "not know (UsersDispatcher._user_gen changed): install a Locust version "
+            "pyproject.toml allows"
+        )

@@ -21,9 +21,28 @@ import gc
 from typing import Any
 
 import gevent
+import locust
 from locust.stats import StatsCSVFileWriter
 
-__all__ = ["stop_csv_writers"]
+from chatload.errors import ConfigError
+
+__all__ = ["check_csv_writer", "stop_csv_writers"]
+
+# What Locust's main spawns to rewrite the CSV files, and what closes them.
+_WRITER_METHODS = ("stats_writer", "close_files")
+
+
+def check_csv_writer() -> None:
+    """The writer is found by the method its greenlet runs: if Locust renamed it,
+    stop with one line naming the Locust version rather than race at every exit."""
+    missing = [
+        name for name in _WRITER_METHODS if not callable(getattr(StatsCSVFileWriter, name, None))
+    ]
+    if missing:
+        raise ConfigError(
+            f"Locust {locust.__version__}'s CSV writer has no {', '.join(missing)}, which "
+            "chatload ends at exit: install a Locust version pyproject.toml allows"
+        )
 
 
 def stop_csv_writers(**_: Any) -> int:
@@ -35,6 +54,7 @@ def stop_csv_writers(**_: Any) -> int:
         candidate
         for candidate in gc.get_objects()
         if isinstance(candidate, gevent.Greenlet)
+        and getattr(candidate.__dict__.get("_run"), "__name__", None) == _WRITER_METHODS[0]
         and isinstance(
             getattr(candidate.__dict__.get("_run"), "__self__", None), StatsCSVFileWriter
         )

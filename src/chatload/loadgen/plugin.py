@@ -36,12 +36,12 @@ from chatload.limits import (
 from chatload.loadgen import clocksync
 from chatload.loadgen import options as chat_options
 from chatload.loadgen.clocksync import serve_clock
-from chatload.loadgen.dispatch import ChatDispatcher
+from chatload.loadgen.dispatch import ChatDispatcher, check_dispatcher
 from chatload.loadgen.embedded import EmbeddedServer, Share, roles_wanted
 from chatload.loadgen.gates import SloGate
 from chatload.loadgen.identities import IdentityPool, LocalLender, RemoteLender, serve_identities
 from chatload.loadgen.live import LiveView
-from chatload.loadgen.locust_csv import stop_csv_writers
+from chatload.loadgen.locust_csv import check_csv_writer, stop_csv_writers
 from chatload.loadgen.observability import (
     BREACHES,
     INTERVALS,
@@ -96,6 +96,13 @@ class _Plugin:
     def on_init(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
         raise_open_file_limit()
+        try:
+            check_csv_writer()
+            if isinstance(runner, MasterRunner):
+                check_dispatcher()
+        except ConfigError as exc:
+            _fail_at_start(environment, str(exc))
+            return
         if getattr(environment.parsed_options, "csv_prefix", None):
             environment.events.quit.add_listener(stop_csv_writers)
         if isinstance(runner, WorkerRunner):
@@ -139,8 +146,7 @@ class _Plugin:
             self._watch_live(environment, options, self.gate)  # last: the UI is ready then
         except ConfigError as exc:
             self.on_quitting()
-            sys.stderr.write(f"Error: {exc}\n")
-            sys.exit(2)
+            _fail_at_start(environment, str(exc))
 
     def _capacity_from_worker(self, environment: Any, msg: Any) -> None:
         self.worker_capacity[msg.node_id] = Capacity(*map(int, msg.data))
@@ -369,6 +375,12 @@ class _Plugin:
 
     def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
         report_fatal(environment, msg.data["message"])
+
+
+def _fail_at_start(environment: Any, message: str) -> None:
+    """A problem found before any user starts: one line, exit code 2."""
+    sys.stderr.write(f"Error: {message}\n")
+    sys.exit(2)
 
 
 def _headless(environment: Any) -> bool:

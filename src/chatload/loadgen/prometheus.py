@@ -20,6 +20,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from chatload.errors import ConfigError
 from chatload.loadgen.live import QUANTILES, LiveView, Quantiles
+from chatload.tracking.invariants import BREACH_KINDS, INVARIANT
+from chatload.tracking.metrics import CONNECTION, FAILURE_KINDS, METRICS
 
 __all__ = ["SERIES", "ChatCollector", "serve_metrics"]
 
@@ -40,6 +42,10 @@ SERIES = {
 }
 
 
+# Breaches are their own series (chatload_breaches_total), not a failure kind here.
+_FAILURE_KINDS = tuple(kind for kind in FAILURE_KINDS if kind != INVARIANT)
+
+
 class ChatCollector(Collector):
     def __init__(self, view: LiveView, run_id: str) -> None:
         self.view = view
@@ -57,6 +63,10 @@ class ChatCollector(Collector):
             "Percentiles of the last merged reporting interval",
             labels=["run_id", "metric", "quantile"],
         )
+        seen = {name for name, _, _ in self.view.metrics()}
+        for name in METRICS:
+            if name not in seen:  # a series exists from the first scrape, at 0
+                samples.add_metric([run, name], 0)
         for name, last, whole in self.view.metrics():
             samples.add_metric([run, name], whole.operations if whole else 0)
             figures = Quantiles.of(last)
@@ -71,7 +81,13 @@ class ChatCollector(Collector):
             "Chat failures per metric and kind",
             labels=["run_id", "metric", "kind"],
         )
-        for (name, kind), count in sorted(self.view.exporter.failure_kinds.items()):
+        # Every metric and kind from the first scrape, at 0 until counted: a missing
+        # series has no start for rate(), and a dashboard shows "No data".
+        counted = dict.fromkeys(
+            ((name, kind) for name in (*METRICS, CONNECTION) for kind in _FAILURE_KINDS), 0
+        )
+        counted.update(self.view.exporter.failure_kinds)
+        for (name, kind), count in sorted(counted.items()):
             failures.add_metric([run, name, kind], count)
         yield failures
         breaches = CounterMetricFamily(
@@ -79,7 +95,8 @@ class ChatCollector(Collector):
             "Breaches of the chat's guarantees per kind",
             labels=["run_id", "kind"],
         )
-        for kind, count in sorted(self.view.exporter.breaches.items()):
+        found = {**dict.fromkeys(BREACH_KINDS, 0), **self.view.exporter.breaches}
+        for kind, count in sorted(found.items()):
             breaches.add_metric([run, kind], count)
         yield breaches
         yield _single("chatload_users", "Locust users running", run, self.view.users())

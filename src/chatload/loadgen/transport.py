@@ -175,7 +175,8 @@ class WebSocketTransport:
             # (its frame buffer reads through a bound method): emptied here, it is
             # freed now instead of at a full garbage collection (see
             # loadgen.collector_policy).
-            upgraded.__dict__.clear()
+            if hasattr(upgraded, "__dict__"):  # a later websocket-client may use slots
+                upgraded.__dict__.clear()
         except websocket.WebSocketBadStatusException as exc:
             sock.close()
             raise HandshakeRejected(
