@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from chatload.bench.common import own_cpu_seconds, rss_bytes
 
@@ -51,9 +51,10 @@ def environment_for(host: str, users_csv: str, users: int, extra: list[str]) -> 
 
 def _pair_senders() -> list[type]:
     from chatload.loadgen.user import ChatUser, chat_task
+    from chatload.users_file import Role
 
     class PairOwner(ChatUser):
-        role = "owner"
+        role: ClassVar[Role] = "owner"
 
         @chat_task()
         def write_to_the_pair(self) -> None:

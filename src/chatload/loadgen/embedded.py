@@ -19,7 +19,7 @@ from typing import NamedTuple
 from chatload.loadgen.options import ChatOptions
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from chatload.users_file import Identity, read_users
+from chatload.users_file import Identity, Role, read_users
 
 __all__ = ["EmbeddedServer", "Share", "roles_wanted"]
 
@@ -36,7 +36,7 @@ _OWNER_CLASS, _REQUESTER_CLASS = "OwnerUser", "RequesterUser"
 class Share(NamedTuple):
     """What Locust starts of one user class: its role, weight and fixed count."""
 
-    role: str
+    role: Role
     weight: float
     fixed_count: int
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 from gevent.event import AsyncResult
 
 from chatload.errors import ConfigError
-from chatload.users_file import Identity
+from chatload.users_file import Identity, Role
 
 __all__ = ["IdentityPool", "LocalLender", "RemoteLender"]
 
@@ -59,7 +59,7 @@ class IdentityPool:
                 roles[identity.role].append(identity)
         self.total = {role: len(free) for role, free in self.free.items()}
 
-    def lend(self, role: str, worker: str | None = None) -> Identity:
+    def lend(self, role: Role, worker: str | None = None) -> Identity:
         """The next free identity of ``role``. For a ``worker``: from the groups it
         holds, else from a group nobody holds (which it then holds), else any."""
         identity = None
@@ -81,7 +81,7 @@ class IdentityPool:
         self.lent.add(identity.user_id)
         return identity
 
-    def _from_groups(self, role: str, groups: Iterable[str]) -> Identity | None:
+    def _from_groups(self, role: Role, groups: Iterable[str]) -> Identity | None:
         for group in groups:
             queue = self._groups[group][role]
             while queue:
@@ -90,7 +90,7 @@ class IdentityPool:
                     return identity
         return None
 
-    def _from_unheld_group(self, role: str, worker: str) -> Identity | None:
+    def _from_unheld_group(self, role: Role, worker: str) -> Identity | None:
         unheld = self._unheld[role]
         while unheld:
             group = unheld.popleft()
@@ -130,7 +130,7 @@ class LocalLender:
     def __init__(self, pool: IdentityPool) -> None:
         self.pool = pool
 
-    def acquire(self, role: str, timeout: float) -> Identity:
+    def acquire(self, role: Role, timeout: float) -> Identity:
         return self.pool.lend(role)
 
     def release(self, identity: Identity) -> None:
@@ -145,7 +145,7 @@ class RemoteLender:
         self._waiting: dict[str, deque[AsyncResult]] = {"owner": deque(), "requester": deque()}
         runner.register_message(GRANT, self._granted)
 
-    def acquire(self, role: str, timeout: float) -> Identity:
+    def acquire(self, role: Role, timeout: float) -> Identity:
         result: AsyncResult = AsyncResult()
         self._waiting[role].append(result)
         self.runner.send_message(REQUEST, {"role": role})

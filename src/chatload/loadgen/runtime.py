@@ -37,7 +37,7 @@ from chatload.tracking.invariants import INVARIANT, Breach
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.metrics import REQUEST_TYPE, Sample
 from chatload.tracking.settling import Outcome, Settling, quiet_window
-from chatload.users_file import Identity
+from chatload.users_file import Identity, Role
 
 if TYPE_CHECKING:
     import ssl
@@ -57,7 +57,7 @@ _SETTLE_POLL_SECONDS: Final = 0.2
 
 
 class Lender(Protocol):
-    def acquire(self, role: str, timeout: float) -> Identity: ...
+    def acquire(self, role: Role, timeout: float) -> Identity: ...
 
     def release(self, identity: Identity) -> None: ...
 

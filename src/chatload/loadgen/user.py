@@ -28,7 +28,7 @@ from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.runtime import ChatRuntime
 from chatload.loadgen.transport import refused_token
 from chatload.tracking.view import ChatView
-from chatload.users_file import Identity
+from chatload.users_file import Identity, Role
 
 __all__ = ["ChatUser", "chat_task", "runtime_for"]
 
@@ -76,7 +76,7 @@ class ChatUser(User):
     """
 
     abstract = True
-    role: ClassVar[str] = "requester"
+    role: ClassVar[Role] = "requester"
     declares_share: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
