@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chatload import __version__
-from chatload.argtypes import positive_int, share
+from chatload.argtypes import share
 from chatload.bench.commands import add_bench_commands
 from chatload.errors import ChatloadError, ConfigError
 from chatload.logs import LOG_LEVELS, configure_logging
@@ -28,34 +28,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from chatload.server.app import ServerConfig, run_server
-    from chatload.server.faults import parse_faults
+    from chatload.server.app import run_server
+    from chatload.server.config import ServerConfig
 
     configure_logging(args.log_level, json_lines=args.log_format == "json")
-    config = ServerConfig(
-        db=args.db,
-        host=args.host,
-        port=args.port,
-        page_size=args.page_size,
-        token_param=args.token_param,
-        envelope=args.envelope,
-        transport=args.transport,
-        synchronous=args.synchronous,
-        max_frame_bytes=args.max_frame_bytes,
-        cached_chats=args.cached_chats,
-        ping_interval=args.ping_interval,
-        stats_interval=args.stats_interval,
-        ready_file=args.ready_file,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        test_faults=tuple(parse_faults(args.test_fault).items()),
-        test_fault_seed=args.test_fault_seed,
-        test_capacity=args.test_capacity,
-        test_fanout_lag_ms=args.test_fanout_lag_ms,
-        test_delay_ms=args.test_delay_ms,
-        test_delay_from_user=args.test_delay_from_user,
-        freeze_gc=True,
-    )
+    config = ServerConfig.from_args(args, freeze_gc=True)
     return run_server(config, loop=args.loop)
 
 
@@ -135,86 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve(commands: Any) -> None:
+    from chatload.server.config import add_serve_arguments
+
     serve = commands.add_parser("serve", help="run the reference chat server")
-    serve.add_argument("--db", type=Path, required=True, help="SQLite database made by provision")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    serve.add_argument(
-        "--page-size",
-        type=positive_int,
-        default=50,
-        help="messages per initial_data chat and per history page",
-    )
-    serve.add_argument("--token-param", default="token", help="query parameter holding the token")
-    serve.add_argument("--envelope", default="object", choices=("object", "array"))
-    serve.add_argument(
-        "--transport",
-        default="websocket",
-        choices=("websocket", "socketio"),
-        help="plain WebSocket frames, or Socket.IO v5 (Engine.IO v4) at any path",
-    )
-    serve.add_argument(
-        "--synchronous",
-        default="full",
-        choices=("full", "normal"),
-        help="SQLite durability: full fsyncs every commit (default)",
-    )
-    serve.add_argument("--max-frame-bytes", type=positive_int, default=64 * 1024)
-    serve.add_argument(
-        "--cached-chats",
-        type=positive_int,
-        default=10_000,
-        help="chats whose newest page is kept in memory",
-    )
-    serve.add_argument("--ping-interval", type=float, default=20.0)
-    serve.add_argument(
-        "--stats-interval",
-        type=float,
-        default=10.0,
-        help="seconds between stats log lines, 0 for none",
-    )
-    serve.add_argument(
-        "--ready-file", type=Path, help="write {url, port, pid} as JSON here once listening"
-    )
-    serve.add_argument(
-        "--test-fault",
-        action="append",
-        default=[],
-        metavar="KIND=RATE",
-        help="FOR TESTING chatload only: break a guarantee on purpose "
-        "(drop, duplicate, reorder, miscount, history-skip, foreign-chat)",
-    )
-    serve.add_argument("--test-fault-seed", type=int, default=1)
-    serve.add_argument(
-        "--test-delay-ms",
-        type=float,
-        default=0.0,
-        help="FOR TESTING chatload only: delay every frame to some users",
-    )
-    serve.add_argument(
-        "--test-delay-from-user",
-        type=int,
-        default=0,
-        help="the users --test-delay-ms delays: ids from this one up",
-    )
-    serve.add_argument(
-        "--test-capacity",
-        type=float,
-        default=0.0,
-        metavar="N",
-        help="FOR TESTING chatload only: serve messages by one worker at N per second "
-        "(overload that loses nothing)",
-    )
-    serve.add_argument(
-        "--test-fanout-lag-ms",
-        type=float,
-        default=0.0,
-        metavar="D",
-        help="FOR TESTING chatload only: deliver to the other participant D ms after "
-        "the writer's own answer (loses nothing)",
-    )
-    serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve wss://")
-    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    add_serve_arguments(serve)
     serve.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"))
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
     serve.add_argument("--log-format", default="text", choices=("text", "json"))

@@ -83,3 +83,21 @@ print(json.dumps({name: list(getattr(module, name).share(options)) for name in m
         "HistoryFirstOwner": ["owner", 1.0, 4],  # its own fixed count
         "RequesterUser": ["requester", 5, 0],
     }
+
+
+def test_a_persona_cannot_assign_to_its_chats(tmp_path: Path) -> None:
+    from mypy import api
+
+    persona = tmp_path / "persona.py"
+    persona.write_text(
+        "from chatload.tracking import Chat\n\n"
+        "def mark(view: Chat) -> int:\n"
+        "    view.my_unread = 0\n"
+        "    return view.last_id\n"
+    )
+    out, _, status = api.run(
+        [str(persona), "--no-incremental", "--follow-imports=silent", "--cache-dir=/dev/null"]
+    )
+    assert status == 1, out
+    assert 'Property "my_unread" defined in "Chat" is read-only' in out, out
+    assert out.count("error:") == 1, out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatload.loadgen.live import LiveView
-from chatload.loadgen.prometheus import ChatCollector
+from chatload.loadgen.prometheus import ChatSeries
 from chatload.records.export import RecordsExporter
 from chatload.slo import parse_thresholds
 from chatload.tracking.invariants import BREACH_KINDS
@@ -14,7 +14,7 @@ def test_a_clean_run_serves_every_counter_at_zero_and_its_slos() -> None:
     exporter = RecordsExporter(None, processes=lambda: 1)
     thresholds = parse_thresholds(["delivery p99 < 250ms"])
     view = LiveView(exporter, lambda: (thresholds, None), lambda: 0)
-    families = {family.name: family for family in ChatCollector(view, "run-1").collect()}
+    families = {family.name: family for family in ChatSeries(view, "run-1").collect()}
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in families.values()

@@ -236,7 +236,7 @@ def test_access_probes() -> None:
     owner = tracker(OWNER, Ledger(), timeouts=Timeouts(ack=1.0, read=1.0, history=1.0))
     token = owner.probe_sent(SEND, "theirs", now=0.0)
     refused = owner.frame(DebugInfo.reference("forbidden", "no", "send_message"), 1, 0.004, 0)
-    assert [(s.metric, s.error, s.token) for s in refused] == [(ACCESS_PROBE, None, token)]
+    assert [(s.metric, s.error, s.request_id) for s in refused] == [(ACCESS_PROBE, None, token)]
     assert refused[0].seconds == pytest.approx(0.004)
     owner.probe_sent(LOAD, "theirs", now=1.0)
     owner.frame(History("theirs", (msg(1, 50),)), 1, 1.01, 0)  # the server served it

@@ -8,7 +8,6 @@ from chatload.errors import AwaitTimeout, Disconnected, ProtocolViolation, Reque
 from chatload.protocol import (
     ChatUnread,
     ChatUpdates,
-    ChatUser,
     DebugInfo,
     EventDetails,
     EventSummary,
@@ -16,6 +15,7 @@ from chatload.protocol import (
     InitialChat,
     InitialData,
     InitialEntry,
+    Interlocutor,
     Message,
 )
 from chatload.tracking import (
@@ -48,7 +48,7 @@ def initial(
     me: int, messages: tuple[Message, ...] = (), mine: int = 0, theirs: int = 0
 ) -> InitialData:
     other = REQUESTER if me == OWNER else OWNER
-    chat = InitialChat(CHAT, True, False, ChatUser(other, "x", "u"), messages, mine, theirs)
+    chat = InitialChat(CHAT, True, False, Interlocutor(other, "x", "u"), messages, mine, theirs)
     return InitialData((InitialEntry(EVENT, OWNER, (chat,)),))
 
 
@@ -92,7 +92,7 @@ def test_send_ack_delivery_and_unread_in_one_process() -> None:
     token, draft, _ = send(requester, now=100.0, wall=5000.0)
     stored = with_id(draft, 1)
     ack = only(requester.frame(updates(stored), 300, 100.004, 5000.9), SEND_ACK)
-    assert (ack.seconds, ack.length, ack.token, ack.error) == (
+    assert (ack.seconds, ack.length, ack.request_id, ack.error) == (
         pytest.approx(0.004),
         300,
         token,
@@ -150,7 +150,7 @@ def test_read_ack_waits_for_the_count_that_reflects_the_read() -> None:
     token = owner.read_sent(CHAT, 2, now=50.0, wall=50.0)
     assert owner.frame(unread(2, 0), 1, 50.001, 0) == []  # computed before the read
     ack = only(owner.frame(unread(0, 0), 1, 50.002, 0), READ_ACK)
-    assert (ack.seconds, ack.token) == (pytest.approx(0.002), token)
+    assert (ack.seconds, ack.request_id) == (pytest.approx(0.002), token)
     assert owner.chats[CHAT].pointer == 2
     assert owner.chats[CHAT].my_unread == 0
 
@@ -206,13 +206,13 @@ def test_history_is_answered_in_request_order() -> None:
     second = owner.history_sent(CHAT, 5, now=1.1)
     page = History(CHAT, (msg(5, OWNER), msg(6, REQUESTER)))
     sample = only(owner.frame(page, 99, 1.2, 0), HISTORY)
-    assert (sample.token, sample.seconds, sample.payload) == (
+    assert (sample.request_id, sample.seconds, sample.payload) == (
         first,
         pytest.approx(0.2),
         page.messages,
     )
     assert owner.chats[CHAT].oldest_loaded == 5
-    assert only(owner.frame(History(CHAT, ()), 9, 1.3, 0), HISTORY).token == second
+    assert only(owner.frame(History(CHAT, ()), 9, 1.3, 0), HISTORY).request_id == second
     stray = only(owner.frame(History(CHAT, ()), 9, 1.4, 0), UNATTRIBUTED)
     assert isinstance(stray.error, ProtocolViolation)
 
@@ -292,7 +292,7 @@ def test_a_disconnect_fails_what_is_pending() -> None:
     token, _, _ = send(owner, now=1.0, wall=1.0)
     samples = owner.close(3.0, Disconnected("disconnect: the server closed the connection"))
     failed = only(samples, SEND_ACK)
-    assert (failed.token, failed.seconds) == (token, pytest.approx(2.0))
+    assert (failed.request_id, failed.seconds) == (token, pytest.approx(2.0))
     assert isinstance(only(samples, CONNECTION).error, Disconnected)
     assert owner.expire(100.0) == []
 

@@ -239,8 +239,8 @@ class ChatClient:
         for sample in samples:
             sample.user_id = user_id
             report(sample)
-            if sample.token and waiters:
-                waiter = waiters.pop(sample.token, None)
+            if sample.request_id and waiters:
+                waiter = waiters.pop(sample.request_id, None)
                 if waiter is not None:
                     waiter.set(sample)
             if sample.metric == SEND_ACK and self._acked is not None:
@@ -341,11 +341,11 @@ class ChatClient:
         payload = self.host.codec.encode(
             "load_history", {"chatId": chat_id, "lastMessageId": before}
         )
-        token = tracker.history_sent(chat_id, before, time.perf_counter())
+        request_id = tracker.history_sent(chat_id, before, time.perf_counter())
         waiter: AsyncResult = AsyncResult()
         if self._waiters is None:
             self._waiters = {}
-        self._waiters[token] = waiter
+        self._waiters[request_id] = waiter
         self._send(payload)
         # The deadline heap fails the request at the answer timeout; the extra
         # second only guards against a process whose ticks stopped.
@@ -353,7 +353,7 @@ class ChatClient:
             sample = waiter.get(timeout=self.host.options.answer_timeout + 1.0)
         except gevent.Timeout:
             if self._waiters is not None:
-                self._waiters.pop(token, None)
+                self._waiters.pop(request_id, None)
             return None
         if isinstance(sample, Sample) and sample.error is None:
             messages: tuple[Message, ...] = sample.payload  # type: ignore[assignment]

@@ -36,9 +36,9 @@ __all__ = [
     "INTERVALS",
     "SUMMARIES",
     "WIND_DOWN",
-    "Collector",
     "HealthMonitor",
     "Observer",
+    "RunRecords",
 ]
 
 log = logging.getLogger("chatload.loadgen")
@@ -104,7 +104,7 @@ class HealthMonitor:
         }
 
 
-class Collector:
+class RunRecords:
     """On the master or a local runner: everything merged and written."""
 
     def __init__(self, environment: Any, saturation: Saturation) -> None:
@@ -209,14 +209,14 @@ class Observer:
         environment: Any,
         *,
         interval: float,
-        collector: Collector | None,
+        records: RunRecords | None,
         samples: Path | None,
         phase: Callable[[], str] = lambda: "running",
         clock: Callable[[], Offset] = Offset,
     ) -> None:
         self.environment = environment
         self.runner = environment.runner
-        self.collector = collector
+        self.records = records
         self.process = process_name(self.runner)
         # The phase of the interval so far: stopping outranks spawning, which
         # outranks running (an interval that saw any start-up work is marked so).
@@ -283,8 +283,8 @@ class Observer:
             self._ship_breaches()
 
     def _ship(self, snapshot: IntervalSnapshot) -> None:
-        if self.collector is not None:
-            self.collector.interval(snapshot)
+        if self.records is not None:
+            self.records.interval(snapshot)
         else:
             self.runner.send_message(INTERVALS, snapshot.to_wire())
 
@@ -292,8 +292,8 @@ class Observer:
         if not self._breaches:
             return
         breaches, self._breaches = self._breaches, []
-        if self.collector is not None:
-            self.collector.breaches(breaches, fire=False)
+        if self.records is not None:
+            self.records.breaches(breaches, fire=False)
         else:
             self.runner.send_message(
                 BREACHES,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from chatload.loadgen.embedded import Share
 from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.user import ChatUser, chat_task
-from chatload.tracking.view import ChatView
+from chatload.tracking.view import Chat
 
 __all__ = ["OwnerUser", "ProbeUser", "RequesterUser"]
 
@@ -23,16 +23,16 @@ __all__ = ["OwnerUser", "ProbeUser", "RequesterUser"]
 class OwnerUser(ChatUser):
     role = "owner"
 
-    def events(self) -> dict[int, list[ChatView]]:
+    def events(self) -> dict[int, list[Chat]]:
         """The chats people write to my events in, grouped by event."""
-        grouped: dict[int, list[ChatView]] = {}
+        grouped: dict[int, list[Chat]] = {}
         me = self.identity.user_id if self.identity else 0
         for view in self.chats:
             if view.owner_id == me:
                 grouped.setdefault(view.event_id, []).append(view)
         return grouped
 
-    def waiting_for_me(self) -> list[ChatView]:
+    def waiting_for_me(self) -> list[Chat]:
         return [
             view
             for chats in self.events().values()

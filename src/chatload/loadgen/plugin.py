@@ -47,8 +47,8 @@ from chatload.loadgen.observability import (
     INTERVALS,
     SUMMARIES,
     WIND_DOWN,
-    Collector,
     Observer,
+    RunRecords,
     breaches_from_wire,
 )
 from chatload.loadgen.preflight import (
@@ -84,7 +84,7 @@ class _Plugin:
         self.runtime: ChatRuntime | None = None
         self.target: tuple[str, Path | None] | None = None  # (host, users file) checked
         self.checked = False
-        self.collector: Collector | None = None
+        self.records: RunRecords | None = None
         self.observer: Observer | None = None
         self._winding: gevent.Greenlet | None = None
         self.gate: SloGate | None = None
@@ -117,10 +117,10 @@ class _Plugin:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
             choose_shape(environment, options)
             self.shares = self._shares(environment, options)
-            self.collector = Collector(
+            self.records = RunRecords(
                 environment, Saturation(options.saturation_cpu, options.saturation_lag_ms)
             )
-            self.gate = SloGate(environment, self.collector.exporter, options)
+            self.gate = SloGate(environment, self.records.exporter, options)
             peak = run_peak_users(environment)
             check_capacity(environment, options, peak)
             if not environment.host:
@@ -208,9 +208,9 @@ class _Plugin:
         self, environment: Any, options: chat_options.ChatOptions, gate: SloGate
     ) -> None:
         """The Chat tabs of the web UI and, when asked for, the Prometheus endpoint."""
-        assert self.collector is not None
+        assert self.records is not None
         runner = environment.runner
-        view = LiveView(self.collector.exporter, gate.current, lambda: runner.user_count)
+        view = LiveView(self.records.exporter, gate.current, lambda: runner.user_count)
         install_tabs(environment, view)
         if options.prometheus_port:
             prefix = getattr(environment.parsed_options, "csv_prefix", None)
@@ -244,7 +244,7 @@ class _Plugin:
             self.observer = Observer(
                 environment,
                 interval=options.chat_interval,
-                collector=self.collector,
+                records=self.records,
                 samples=options.chat_samples,
                 phase=self.runtime.phase,
                 clock=self.runtime.own_clock,
@@ -292,9 +292,9 @@ class _Plugin:
                 unsettled.update(settlement.unsettled)
         if self.observer is not None:
             self.observer.unsettled = len(unsettled)
-        if self.collector is not None:
-            self.collector.chat_summaries(summaries)
-            self.collector.compare()
+        if self.records is not None:
+            self.records.chat_summaries(summaries)
+            self.records.compare()
         else:
             environment.runner.send_message(SUMMARIES, [s.to_wire() for s in summaries])
         if self.observer is not None:
@@ -320,9 +320,9 @@ class _Plugin:
             self.observer.stop()
             self.observer = None
         runner = environment.runner
-        if isinstance(runner, MasterRunner) and self.collector is not None:
-            self.collector.wait_for_workers(runner.worker_count, timeout=5.0)
-            if self.collector.compare():
+        if isinstance(runner, MasterRunner) and self.records is not None:
+            self.records.wait_for_workers(runner.worker_count, timeout=5.0)
+            if self.records.compare():
                 _let_locust_write_its_csv(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _hint_about_offline_interlocutors(environment)
@@ -335,11 +335,11 @@ class _Plugin:
         if self.observer is not None:
             self.observer.stop()
             self.observer = None
-        if self.collector is not None:
-            self.collector.exporter.finish()
+        if self.records is not None:
+            self.records.exporter.finish()
             if self.gate is not None and (_headless(environment) or self.gate.pending):
                 self.gate.judge()
-            self.collector.close()
+            self.records.close()
         # Here rather than at exit: stopping it yields to gevent, and after quitting
         # Locust's CSV writer would wake up to files it has closed.
         if self.embedded is not None:
@@ -347,16 +347,16 @@ class _Plugin:
             self.embedded = None
 
     def _interval_from_worker(self, environment: Any, msg: Any) -> None:
-        if self.collector is not None:
-            self.collector.interval(IntervalSnapshot.from_wire(msg.data))
+        if self.records is not None:
+            self.records.interval(IntervalSnapshot.from_wire(msg.data))
 
     def _breaches_from_worker(self, environment: Any, msg: Any) -> None:
-        if self.collector is not None:
-            self.collector.breaches(breaches_from_wire(msg.data), fire=False)
+        if self.records is not None:
+            self.records.breaches(breaches_from_wire(msg.data), fire=False)
 
     def _summaries_from_worker(self, environment: Any, msg: Any) -> None:
-        if self.collector is not None:
-            self.collector.chat_summaries([ChatSummary.from_wire(item) for item in msg.data])
+        if self.records is not None:
+            self.records.chat_summaries([ChatSummary.from_wire(item) for item in msg.data])
 
     def _relay_reads(self, environment: Any, msg: Any) -> None:
         environment.runner.send_message(READS, msg.data)

@@ -23,7 +23,7 @@ from chatload.loadgen.live import QUANTILES, LiveView, Quantiles
 from chatload.tracking.invariants import BREACH_KINDS, INVARIANT
 from chatload.tracking.metrics import CONNECTION, FAILURE_KINDS, METRICS
 
-__all__ = ["SERIES", "ChatCollector", "serve_metrics"]
+__all__ = ["SERIES", "ChatSeries", "serve_metrics"]
 
 log = logging.getLogger("chatload.loadgen")
 
@@ -46,7 +46,7 @@ SERIES = {
 _FAILURE_KINDS = tuple(kind for kind in FAILURE_KINDS if kind != INVARIANT)
 
 
-class ChatCollector(Collector):
+class ChatSeries(Collector):
     def __init__(self, view: LiveView, run_id: str) -> None:
         self.view = view
         self.run_id = run_id
@@ -147,7 +147,7 @@ def _single(name: str, documentation: str, run: str, value: float) -> Metric:
 def serve_metrics(view: LiveView, port: int, run_id: str) -> Any:
     """Start the endpoint on ``port`` (all interfaces); one line if it cannot."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ChatCollector(view, run_id))
+    registry.register(ChatSeries(view, run_id))
     try:
         server, _ = start_http_server(port, registry=registry)
     except OSError as exc:

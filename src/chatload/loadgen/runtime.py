@@ -25,9 +25,9 @@ from chatload.errors import ChatloadError, ConfigError
 from chatload.limits import release_free_memory
 from chatload.loadgen.client import ChatClient
 from chatload.loadgen.clocksync import ClockSync
-from chatload.loadgen.collector_policy import CollectorPolicy
 from chatload.loadgen.content import Writer
 from chatload.loadgen.dialer import Dialer
+from chatload.loadgen.gc_policy import GcPolicy
 from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.receiver import Receiver, cooperatively
 from chatload.loadgen.transport import WebSocketTransport, dialer_for, tls_context
@@ -97,7 +97,7 @@ class ChatRuntime:
         self.slowest_answer = 0.0  # seconds: how long settling waits for silence
         self._joined = 0
         self._settling = False
-        self.collector_policy = CollectorPolicy()
+        self.gc_policy = GcPolicy()
         self.failed = False
         self.quiet = False  # the quiescence phase: users do nothing
         self._stopped = False
@@ -218,7 +218,7 @@ class ChatRuntime:
             while joined != self._joined and time.monotonic() < deadline:
                 joined = self._joined
                 gevent.sleep(_SETTLE_SECONDS)
-            self.collector_policy.settle()
+            self.gc_policy.settle()
             release_free_memory()
             self._settling = False
 
@@ -226,7 +226,7 @@ class ChatRuntime:
 
     def start(self) -> None:
         self._stopped = False
-        self.collector_policy.start()
+        self.gc_policy.start()
         if self.environment.host:
             # Resolving the server's address starts gevent's resolver threads: done
             # now, not in the first user's connect.
@@ -248,7 +248,7 @@ class ChatRuntime:
         self.receiver.stop()
         if self.clock is not None:
             self.clock.stop()
-        self.collector_policy.stop()
+        self.gc_policy.stop()
 
     def fatal(self, message: str) -> None:
         """A problem no user can get past (a refused token, no identities): end the run."""

@@ -27,7 +27,7 @@ from chatload.loadgen.embedded import Share
 from chatload.loadgen.options import ChatOptions
 from chatload.loadgen.runtime import ChatRuntime
 from chatload.loadgen.transport import refused_token
-from chatload.tracking.view import ChatView
+from chatload.tracking.view import Chat
 from chatload.users_file import Identity, Role
 
 __all__ = ["ChatUser", "chat_task", "runtime_for"]
@@ -195,20 +195,20 @@ class ChatUser(User):
         return self.client is not None and self.client.connected
 
     @property
-    def chats(self) -> list[ChatView]:
+    def chats(self) -> list[Chat]:
         return list(self.client.chats.values()) if self.client is not None else []
 
-    def chats_by_event(self) -> dict[int, list[ChatView]]:
+    def chats_by_event(self) -> dict[int, list[Chat]]:
         """This user's chats grouped by event id."""
-        grouped: dict[int, list[ChatView]] = {}
+        grouped: dict[int, list[Chat]] = {}
         for view in self.chats:
             grouped.setdefault(view.event_id, []).append(view)
         return grouped
 
-    def unread_chats(self) -> list[ChatView]:
+    def unread_chats(self) -> list[Chat]:
         return [view for view in self.chats if view.my_unread > 0]
 
-    def write(self, view: ChatView, photos: int | None = None) -> None:
+    def write(self, view: Chat, photos: int | None = None) -> None:
         """A message in ``view``'s chat: Faker text of the run's length, with the
         run's share of photos, or exactly ``photos`` photo UUIDs."""
         client = self.client
@@ -221,7 +221,7 @@ class ChatUser(User):
             text, drafted = writer.text(), writer.photo_ids(photos)
         client.send_message(view.chat_id, text, drafted)
 
-    def read_up_to_last(self, view: ChatView) -> None:
+    def read_up_to_last(self, view: Chat) -> None:
         client = self.client
         if client is not None and client.connected and view.last_id:
             client.read_messages(view.chat_id, view.last_id)
@@ -237,7 +237,7 @@ class ChatUser(User):
         if chats:
             self.page_back(self.rng.choice(chats))
 
-    def page_back(self, view: ChatView) -> None:
+    def page_back(self, view: Chat) -> None:
         """Load up to ``--history-pages`` pages below the oldest message seen."""
         if self.client is None:
             return

@@ -20,7 +20,6 @@ __all__ = [
     "SERVER_EVENTS",
     "ChatUnread",
     "ChatUpdates",
-    "ChatUser",
     "ClientEvent",
     "DebugInfo",
     "EventDetails",
@@ -29,6 +28,7 @@ __all__ = [
     "InitialChat",
     "InitialData",
     "InitialEntry",
+    "Interlocutor",
     "LoadHistory",
     "Message",
     "MessageDraft",
@@ -44,7 +44,7 @@ CLIENT_EVENTS: Final = ("send_message", "read_messages", "load_history")
 
 
 @dataclass(slots=True)
-class ChatUser:
+class Interlocutor:
     """The interlocutor as a chat shows it."""
 
     id: int
@@ -116,7 +116,7 @@ class InitialChat:
     chatId: str
     isRequestSended: bool
     isAccessGranted: bool
-    user: ChatUser
+    user: Interlocutor
     messages: tuple[Message, ...]
     myUnreadCount: int
     interlocutorUnreadCount: int

@@ -17,7 +17,6 @@ from chatload.errors import InvalidPayload, MalformedFrame
 from chatload.protocol.models import (
     ChatUnread,
     ChatUpdates,
-    ChatUser,
     ClientEvent,
     DebugInfo,
     EventDetails,
@@ -26,6 +25,7 @@ from chatload.protocol.models import (
     InitialChat,
     InitialData,
     InitialEntry,
+    Interlocutor,
     LoadHistory,
     Message,
     MessageDraft,
@@ -141,8 +141,8 @@ def parse_message(value: Any, *, event: str = "message", path: str = "data") -> 
     return _message(_Fields(event, path, value))
 
 
-def _chat_user(fields: _Fields) -> ChatUser:
-    return ChatUser(
+def _interlocutor(fields: _Fields) -> Interlocutor:
+    return Interlocutor(
         id=fields.integer("id"), name=fields.string("name"), imageUUID=fields.string("imageUUID")
     )
 
@@ -152,7 +152,7 @@ def _initial_chat(fields: _Fields) -> InitialChat:
         chatId=fields.string("chatId"),
         isRequestSended=fields.boolean("isRequestSended"),
         isAccessGranted=fields.boolean("isAccessGranted"),
-        user=_chat_user(fields.nested("user")),
+        user=_interlocutor(fields.nested("user")),
         messages=_messages(fields),
         myUnreadCount=fields.integer("myUnreadCount", minimum=0),
         interlocutorUnreadCount=fields.integer("interlocutorUnreadCount", minimum=0),

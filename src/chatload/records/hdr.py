@@ -39,7 +39,7 @@ _DIGITS: Final = 3
 def _acyclic(histogram: HdrHistogram) -> HdrHistogram:
     """hdrh's histogram and its encoder point at each other: a reference cycle that
     only the cyclic garbage collector frees. Generator processes keep that
-    collector away from what they freeze (``loadgen.collector_policy``), so every
+    collector away from what they freeze (``loadgen.gc_policy``), so every
     histogram here points back through a weak proxy and is freed as soon as it
     is dropped."""
     histogram.encoder.histogram = weakref.proxy(histogram)

@@ -19,16 +19,13 @@ import logging
 import math
 import os
 import signal
-import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatload.errors import ConfigError
 from chatload.limits import RESERVED_FILES, open_file_limits, raise_open_file_limit
-from chatload.protocol.codec import EnvelopeCodec, codec_by_name
-from chatload.protocol.socketio import SocketIOCodec
+from chatload.server.config import ServerConfig
 from chatload.server.connection import ChatConnection
 from chatload.server.faults import DelayLine, Faults
 from chatload.server.overload import CapacityCap
@@ -39,78 +36,6 @@ from chatload.server.store import Store
 __all__ = ["ChatServer", "ServerConfig", "event_loop_factory", "run_server"]
 
 log = logging.getLogger("chatload.server")
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    db: Path
-    host: str = "127.0.0.1"
-    port: int = 8765
-    page_size: int = 50
-    token_param: str = "token"
-    envelope: str = "object"
-    transport: str = "websocket"  # or "socketio": Socket.IO v5 over Engine.IO v4
-    synchronous: str = "full"
-    # Frames above max_frame_bytes are answered with debug_info "too_large" and the
-    # connection stays open; above max_message_bytes websockets closes with 1009.
-    max_frame_bytes: int = 64 * 1024
-    max_message_bytes: int = 1024 * 1024
-    max_send_buffer: int = 8 * 1024 * 1024
-    max_inflight: int = 512
-    cached_chats: int = 10_000
-    open_timeout: float = 10.0
-    close_timeout: float = 5.0
-    ping_interval: float = 20.0
-    ping_timeout: float = 20.0
-    drain_timeout: float = 10.0
-    stats_interval: float = 10.0
-    ready_file: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    # For testing the load tool only (chatload.server.faults): off by default.
-    test_faults: tuple[tuple[str, float], ...] = ()
-    test_fault_seed: int = 1
-    test_delay_ms: float = 0.0
-    test_delay_from_user: int = 0
-    # Overload that loses nothing (chatload.server.overload): off by default.
-    test_capacity: float = 0.0  # messages per second, served by one worker
-    test_fanout_lag_ms: float = 0.0
-    # Keep Python's cyclic garbage collector off the world and the connections
-    # (loadgen.collector_policy explains why): on for `chatload serve`, off for a
-    # server embedded in another program's process, whose objects it would freeze.
-    freeze_gc: bool = False
-
-    def __post_init__(self) -> None:
-        if self.page_size < 1:
-            raise ConfigError(f"--page-size must be at least 1, got {self.page_size}")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"--port must be within 0..65535, got {self.port}")
-        if self.max_frame_bytes > self.max_message_bytes:
-            raise ConfigError("--max-frame-bytes cannot exceed the hard message size limit")
-        codec_by_name(self.envelope)
-        if self.transport not in ("websocket", "socketio"):
-            raise ConfigError(f"--transport must be websocket or socketio, got {self.transport!r}")
-        if self.test_capacity < 0 or self.test_fanout_lag_ms < 0:
-            raise ConfigError("--test-capacity and --test-fanout-lag-ms cannot be negative")
-        if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
-
-    def codec(self) -> EnvelopeCodec:
-        """How events travel: Socket.IO's event packets, or the chosen envelope."""
-        return SocketIOCodec() if self.transport == "socketio" else codec_by_name(self.envelope)
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The server's TLS context when a certificate is configured."""
-        if self.tls_cert is None or self.tls_key is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(self.tls_cert, self.tls_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"cannot load --tls-cert {self.tls_cert} / --tls-key {self.tls_key}: {exc}"
-            ) from None
-        return context
 
 
 class ChatServer:

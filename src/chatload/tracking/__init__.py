@@ -38,7 +38,7 @@ from chatload.tracking.metrics import (
 )
 from chatload.tracking.pending import Timeouts
 from chatload.tracking.tracker import ConnectionTracker
-from chatload.tracking.view import ChatView
+from chatload.tracking.view import Chat, ChatView
 
 __all__ = [
     "ACCESS_PROBE",
@@ -56,6 +56,7 @@ __all__ = [
     "UNATTRIBUTED",
     "UNREAD_PROPAGATION",
     "Breach",
+    "Chat",
     "ChatSummary",
     "ChatView",
     "ConnectionTracker",

@@ -152,7 +152,7 @@ class CountMatching:
                     now - read.started,
                     size,
                     chat_id=view.chat_id,
-                    token=read.token,
+                    request_id=read.request_id,
                     late=late,
                 )
             )

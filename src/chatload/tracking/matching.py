@@ -208,7 +208,7 @@ class FrameMatching(CountMatching):
                 now - request.started,
                 size,
                 chat_id=view.chat_id,
-                token=request.token,
+                request_id=request.request_id,
                 late=late,
             )
         )
@@ -309,7 +309,7 @@ class FrameMatching(CountMatching):
                 now - request.started,
                 size,
                 chat_id=view.chat_id,
-                token=request.token,
+                request_id=request.request_id,
                 payload=event.messages,
                 late=late,
             )
@@ -334,7 +334,7 @@ class FrameMatching(CountMatching):
                     now - oldest.started,
                     size,
                     chat_id=oldest.chat_id,
-                    token=oldest.token,
+                    request_id=oldest.request_id,
                 )
             )
             return

@@ -100,7 +100,7 @@ class Sample:
     """One measurement (``error`` is None) or one failure of ``metric``.
 
     ``seconds`` is always a real elapsed time: for a failure, how long the tool
-    waited before it knew. ``token`` identifies the request a waiter blocks on.
+    waited before it knew. ``request_id`` identifies the request a waiter blocks on.
     ``late``: the answer to a request already failed by its timeout, matched now;
     counted as late, not as a sample. ``cross_process``: timed from another
     process's wall clock (a marker or a read notice), not this one's monotonic clock.
@@ -111,7 +111,7 @@ class Sample:
     length: int = 0
     error: ChatloadError | None = None
     chat_id: str | None = None
-    token: int = 0
+    request_id: int = 0
     payload: object = None
     user_id: int = 0  # who observed it; set by the client that reports it
     late: bool = False

@@ -92,7 +92,7 @@ class Timeouts:
 @dataclass(slots=True)
 class Request:
     kind: str  # send_message, read_messages or load_history
-    token: int
+    request_id: int  # this connection's number for it (not an auth token)
     chat_id: str
     started: float
     detail: int = 0  # marker seq, read pointer or history bound
@@ -113,7 +113,7 @@ class Request:
             now - self.started,
             error=error,
             chat_id=self.chat_id,
-            token=self.token,
+            request_id=self.request_id,
         )
 
 
@@ -174,12 +174,12 @@ def _head(queue: list[T]) -> T | None:
 class PendingRequests:
     """The requests one connection sent and has not had answered, oldest first."""
 
-    __slots__ = ("by_seq", "ledger", "loads", "reads", "sends", "timeouts", "tokens", "unknown")
+    __slots__ = ("by_seq", "issued", "ledger", "loads", "reads", "sends", "timeouts", "unknown")
 
     def __init__(self, ledger: Ledger, timeouts: Timeouts) -> None:
         self.ledger = ledger
         self.timeouts = timeouts
-        self.tokens = 0
+        self.issued = 0
         self.sends: list[Request] = []
         self.reads: list[Request] = []
         self.loads: list[Request] = []
@@ -196,8 +196,8 @@ class PendingRequests:
         return timeouts.ack if kind == SEND else timeouts.read if kind == READ else timeouts.history
 
     def add(self, kind: str, chat_id: str, now: float, detail: int) -> Request:
-        self.tokens += 1
-        request = Request(kind, self.tokens, chat_id, now, detail)
+        self.issued += 1
+        request = Request(kind, self.issued, chat_id, now, detail)
         self.queue(kind).append(request)
         self.ledger.pending += 1
         return request

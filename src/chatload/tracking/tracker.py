@@ -157,18 +157,18 @@ class ConnectionTracker(FrameMatching):
     # What the connection sends
 
     def message_sent(self, chat_id: str, marker: Marker | None, now: float, wall: float) -> int:
-        """A ``send_message`` left; the token names it to whoever waits for it."""
+        """A ``send_message`` left; its request id names it to whoever waits for it."""
         view = self.chats[chat_id]
         request = self.requests.add(SEND, chat_id, now, marker.seq if marker else 0)
         self.due(now + self.timeouts.ack)
         if marker is None:
             push(view, "unacked", request)
-            return request.token
+            return request.request_id
         self.requests.by_seq[marker.seq] = request
         interlocutor = self.ledger.tracker_of(view.interlocutor_id)
         if interlocutor is not None:
             interlocutor.expect_delivery(chat_id, marker.seq, now, request, self.user_id)
-        return request.token
+        return request.request_id
 
     def read_sent(self, chat_id: str, up_to: int, now: float, wall: float) -> int:
         view = self.chats[chat_id]
@@ -182,7 +182,7 @@ class ConnectionTracker(FrameMatching):
                 chat_id, self.user_id, view.interlocutor_id, up_to, wall, self.ledger.origin, now
             )
             self.ledger.publish_read(notice, now)
-        return request.token
+        return request.request_id
 
     def probe_sent(self, kind: str, chat_id: str, now: float) -> int:
         """An access probe: ``kind`` (send_message, read_messages or load_history) on a
@@ -194,14 +194,14 @@ class ConnectionTracker(FrameMatching):
         if self.probed is None:
             self.probed = set()
         self.probed.add(chat_id)
-        return request.token
+        return request.request_id
 
     def history_sent(self, chat_id: str, before: int, now: float) -> int:
         view = self.chats[chat_id]
         request = self.requests.add(LOAD, chat_id, now, before)
         self.due(now + self.timeouts.history)
         push(view, "histories", request)
-        return request.token
+        return request.request_id
 
     @property
     def unacked_count(self) -> int:

@@ -13,20 +13,49 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from chatload.protocol.models import Message
 
 if TYPE_CHECKING:
     from chatload.tracking.pending import Await, Request
 
-__all__ = ["Activity", "ChatView", "Count", "digest", "observed", "push"]
+__all__ = ["Activity", "Chat", "ChatView", "Count", "digest", "observed", "push"]
 
 _OBSERVATIONS: Final = 16  # recent chat_unread counts kept per chat for late matches
 _MAX_IDS: Final = 20_000  # known ids kept per chat and author: a soak must not grow
 _RECENT: Final = 64  # live messages per chat kept to check history pages against
 _RECENT_FIRST: Final = 4  # ... in a ring that starts this small and doubles up to _RECENT
 _ID_BITS: Final = 32  # a kept entry is (digest << 32) | (id mod 2**32)
+
+
+class Chat(Protocol):
+    """What a persona reads of one of its chats: read-only, as the tracker keeps
+    the chat's state as the frames come (a :class:`ChatView` is one)."""
+
+    @property
+    def chat_id(self) -> str: ...
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def interlocutor_id(self) -> int: ...
+    @property
+    def last_id(self) -> int:
+        """The last message seen."""
+
+    @property
+    def last_from(self) -> int:
+        """Who wrote it."""
+
+    @property
+    def my_unread(self) -> int: ...
+    @property
+    def interlocutor_unread(self) -> int: ...
+    @property
+    def oldest_loaded(self) -> int:
+        """The oldest message paged back to."""
 
 
 @dataclass(slots=True)

@@ -32,13 +32,13 @@ from typing import Final
 
 import gevent
 
-__all__ = ["CollectorPolicy"]
+__all__ = ["GcPolicy"]
 
 REFREEZE_SECONDS: Final = 0.5
 _NO_FULL_COLLECTIONS: Final = 1 << 30  # the third threshold while a run is on
 
 
-class CollectorPolicy:
+class GcPolicy:
     def __init__(self) -> None:
         self._thresholds = gc.get_threshold()
         self._refreezer: gevent.Greenlet | None = None
