@@ -307,4 +307,4 @@ def test_a_long_conversation_keeps_the_checks_bounded() -> None:
         assert len(view.interlocutor_ids) <= 50 and len(view.my_ids) <= 50
         assert view.recent is not None and len(view.recent) == 64
         assert not view.gaps and not view.reads and not view.unread_waits
-        assert len(side._deliveries) + len(side.requests.sends) < 100
+        assert len(side.messages.awaited) + len(side.requests.sends) < 100

@@ -2,8 +2,8 @@
 
 A generator process holds thousands of connections and only a few of them wait
 for anything at a given moment. Each connection's tracker says when it next has
-something to time out (:meth:`ConnectionTracker.due
-<chatload.tracking.matching.FrameMatching.due>`); the process keeps those moments
+something to time out (:meth:`ConnectionState.due
+<chatload.tracking.state.ConnectionState.due>`); the process keeps those moments
 here and, at each tick, visits only the connections whose moment has come.
 
 Entries are never removed early (as asyncio does with cancelled timers): an

@@ -54,7 +54,8 @@ class ReadNotice:
 class Participant(Protocol):
     """What the ledger needs of a connection's tracker (see ``tracking.tracker``)."""
 
-    user_id: int
+    @property
+    def user_id(self) -> int: ...
 
     @property
     def chats(self) -> Mapping[str, Any]: ...

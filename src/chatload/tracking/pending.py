@@ -210,6 +210,23 @@ class PendingRequests:
             if request.kind == SEND and not request.probe:
                 self.by_seq.pop(request.detail, None)
 
+    def answer(self, request: Request, now: float, size: int, payload: object = None) -> Sample:
+        """The answer to ``request`` came at ``now``: its sample, late when the
+        request had already failed by its timeout (whose unknown outcome it settles:
+        the server applied it)."""
+        late = request.unknown
+        self.finish(request)
+        request.unknown = False
+        return Sample(
+            METRIC_OF[request.kind],
+            now - request.started,
+            size,
+            chat_id=request.chat_id,
+            request_id=request.request_id,
+            payload=payload,
+            late=late,
+        )
+
     def oldest(self, kind: str | None) -> Request | None:
         """The oldest unanswered request of ``kind``, or of any kind."""
         oldest: Request | None = None

@@ -1,17 +1,25 @@
 """One connection's tracker: requests out, frames in, samples and breaches out.
 
 The caller reads the clocks and passes them in (``now``: monotonic seconds,
-``wall``: Unix seconds), so every rule here is tested by feeding frames. What
-each metric is matched by is in :mod:`chatload.tracking.matching`; the live
-checks are in :mod:`chatload.tracking.checks`; what waits and until when is in
-:mod:`chatload.tracking.pending`.
+``wall``: Unix seconds), so every rule here is tested by feeding frames. The
+tracker is composed of one object per job, each rule in one place:
+
+- :class:`~chatload.tracking.state.ConnectionState`: what they all share (the
+  chats, the requests waiting, what was found, when to look next);
+- :class:`~chatload.tracking.messages.Messages`: ``chat_updates`` (``send_ack``,
+  ``delivery``, the live checks of each message);
+- :class:`~chatload.tracking.counting.Counts`: ``chat_unread``
+  (``unread_propagation``, ``read_ack``, ``read_propagation``);
+- :class:`~chatload.tracking.replies.Replies`: ``history`` and ``debug_info``.
+
+What waits and until when is in :mod:`chatload.tracking.pending`; the checks'
+verdicts are in :mod:`chatload.tracking.checks`.
 
 Time passing is the owner's business: ``on_deadline`` is called with the
 earliest moment something here could time out, and the owner calls ``expire``
 then (a process keeps one heap of these, see :mod:`chatload.tracking.deadlines`).
 Samples produced while another tracker calls in (a local read notice matched at
-once) wait in ``produced`` until this tracker's next ``frame`` or ``expire``,
-which is due at once.
+once) wait until this tracker's next ``frame`` or ``expire``, which is due at once.
 """
 
 from __future__ import annotations
@@ -31,20 +39,15 @@ from chatload.protocol.models import (
     ServerEvent,
 )
 from chatload.tracking import checks
+from chatload.tracking.counting import Counts
 from chatload.tracking.invariants import Breach, ChatSummary
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.marker import Marker
-from chatload.tracking.matching import FrameMatching
+from chatload.tracking.messages import Messages
 from chatload.tracking.metrics import CONNECTION, UNATTRIBUTED, Sample
-from chatload.tracking.pending import (
-    LOAD,
-    READ,
-    SEND,
-    Await,
-    Timeouts,
-    await_timeout,
-    next_await_deadline,
-)
+from chatload.tracking.pending import LOAD, READ, SEND, PendingRequests, Request, Timeouts
+from chatload.tracking.replies import Replies
+from chatload.tracking.state import ConnectionState
 from chatload.tracking.view import ChatView, push
 
 __all__ = ["ChatView", "ConnectionTracker", "Settlement", "Timeouts"]
@@ -59,17 +62,10 @@ class Settlement:
     unsettled: list[str] = field(default_factory=list)  # chats still owed answers
 
 
-def _owed_delivery(expected: Await) -> bool:
-    """A delivery is owed once its send is acknowledged (or, markers off, known
-    only after the acknowledgement), and while the send still waits for one."""
-    sent = expected.request
-    return sent is None or sent.acked or not sent.done
-
-
-class ConnectionTracker(FrameMatching):
+class ConnectionTracker:
     """Everything one connection has asked and not yet had answered."""
 
-    __slots__ = ("opened",)
+    __slots__ = ("counts", "messages", "opened", "replies", "state")
 
     def __init__(
         self,
@@ -80,8 +76,48 @@ class ConnectionTracker(FrameMatching):
         markers: bool = True,
         on_deadline: Callable[[float], None] | None = None,
     ) -> None:
-        super().__init__(user_id, ledger, timeouts or Timeouts(), markers, on_deadline)
+        self.state = ConnectionState(user_id, ledger, timeouts or Timeouts(), markers, on_deadline)
+        self.counts = Counts(self.state)
+        self.messages = Messages(self.state, self.counts)
+        self.replies = Replies(self.state)
         self.opened = False
+
+    # Who it is and what it knows (the ledger's Participant, the client's reads)
+
+    @property
+    def user_id(self) -> int:
+        return self.state.user_id
+
+    @property
+    def chats(self) -> dict[str, ChatView]:
+        return self.state.chats
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.state.ledger
+
+    @property
+    def requests(self) -> PendingRequests:
+        return self.state.requests
+
+    @property
+    def breaches(self) -> list[Breach]:
+        return self.state.breaches
+
+    # What other trackers of this process tell it (the ledger's Participant)
+
+    def expect_delivery(
+        self, chat_id: str, seq: int, now: float, request: Request | None = None, sender: int = 0
+    ) -> None:
+        self.messages.expect_delivery(chat_id, seq, now, request, sender)
+
+    def acknowledged_elsewhere(
+        self, chat_id: str, message_id: int, sent: float, now: float
+    ) -> None:
+        self.messages.acknowledged_elsewhere(chat_id, message_id, sent, now)
+
+    def interlocutor_read(self, notice: ReadNotice, now: float) -> None:
+        self.counts.interlocutor_read(notice, now)
 
     # Connection life
 
@@ -100,7 +136,8 @@ class ConnectionTracker(FrameMatching):
         message id and its digest, from :meth:`last_seen`); a message it saw must
         still be there after the reconnect.
         """
-        self._opened_mono, self._opened_wall = now, wall
+        state = self.state
+        state.opened_mono, state.opened_wall = now, wall
         me = self.user_id
         for entry in initial.entries:
             for chat in entry.chats:
@@ -122,9 +159,9 @@ class ConnectionTracker(FrameMatching):
                 if previous and chat.chatId in previous:
                     breach = checks.reconnect_breach(view, previous[chat.chatId], self.user_id)
                     if breach is not None:
-                        self.breaches.append(breach)
+                        state.breaches.append(breach)
                 view.oldest_loaded = chat.messages[0].messageId if chat.messages else 0
-                self.chats[chat.chatId] = view
+                state.chats[chat.chatId] = view
         self.opened = True
         self.ledger.attach(self)
 
@@ -142,16 +179,12 @@ class ConnectionTracker(FrameMatching):
         pending requests are dropped."""
         self.ledger.detach(self)
         self.opened = False
-        samples = self._take()
+        samples = self.state.take()
         if error is None:
             self.requests.drop_all()
             return samples
         samples.extend(self.requests.fail_all(now, error))
         samples.append(Sample(CONNECTION, 0.0, error=error))
-        return samples
-
-    def _take(self) -> list[Sample]:
-        samples, self.produced = self.produced, []
         return samples
 
     # What the connection sends
@@ -160,7 +193,7 @@ class ConnectionTracker(FrameMatching):
         """A ``send_message`` left; its request id names it to whoever waits for it."""
         view = self.chats[chat_id]
         request = self.requests.add(SEND, chat_id, now, marker.seq if marker else 0)
-        self.due(now + self.timeouts.ack)
+        self.state.due(now + self.state.timeouts.ack)
         if marker is None:
             push(view, "unacked", request)
             return request.request_id
@@ -173,7 +206,7 @@ class ConnectionTracker(FrameMatching):
     def read_sent(self, chat_id: str, up_to: int, now: float, wall: float) -> int:
         view = self.chats[chat_id]
         request = self.requests.add(READ, chat_id, now, up_to)
-        self.due(now + self.timeouts.read)
+        self.state.due(now + self.state.timeouts.read)
         push(view, "reads", request)
         # Only a read that covers unread interlocutor messages changes what the
         # author sees, so only then is there a propagation to time.
@@ -190,22 +223,23 @@ class ConnectionTracker(FrameMatching):
         coming back is an access breach."""
         request = self.requests.add(kind, chat_id, now, 0)
         request.probe = True
-        self.due(now + self.requests.limit(kind))
-        if self.probed is None:
-            self.probed = set()
-        self.probed.add(chat_id)
+        state = self.state
+        state.due(now + self.requests.limit(kind))
+        if state.probed is None:
+            state.probed = set()
+        state.probed.add(chat_id)
         return request.request_id
 
     def history_sent(self, chat_id: str, before: int, now: float) -> int:
         view = self.chats[chat_id]
         request = self.requests.add(LOAD, chat_id, now, before)
-        self.due(now + self.timeouts.history)
+        self.state.due(now + self.state.timeouts.history)
         push(view, "histories", request)
         return request.request_id
 
     @property
     def unacked_count(self) -> int:
-        if self.markers:
+        if self.state.markers:
             return len(self.requests.by_seq)
         return sum(1 for request in self.requests.sends if not request.done)
 
@@ -214,15 +248,15 @@ class ConnectionTracker(FrameMatching):
     def frame(self, event: ServerEvent, size: int, now: float, wall: float) -> list[Sample]:
         """Every sample completed by one received frame (``size`` in bytes)."""
         if isinstance(event, ChatUpdates):
-            self._chat_updates(event, size, now, wall)
+            self.messages.chat_updates(event, size, now, wall)
         elif isinstance(event, ChatUnread):
-            self._chat_unread(event, size, now, wall)
+            self.counts.chat_unread(event, size, now, wall)
         elif isinstance(event, History):
-            self._history(event, size, now, wall)
+            self.replies.history(event, size, now, wall)
         elif isinstance(event, DebugInfo):
-            self._debug_info(event, size, now)
+            self.replies.debug_info(event, size, now)
         else:
-            self.produced.append(
+            self.state.produced.append(
                 Sample(
                     UNATTRIBUTED,
                     0.0,
@@ -230,7 +264,7 @@ class ConnectionTracker(FrameMatching):
                     ProtocolViolation("protocol_error: initial_data on an open connection"),
                 )
             )
-        return self._take()
+        return self.state.take()
 
     def protocol_error(self, error: ProtocolViolation, size: int) -> Sample:
         """A frame the protocol core refused answers nothing the tool can name."""
@@ -245,42 +279,25 @@ class ConnectionTracker(FrameMatching):
         A timeout is a failure, not a verdict: what was awaited may still come
         (then it is a late answer, timed like any other), and whether it never
         came is judged when the run settles (:meth:`settle`)."""
-        samples = self._take()
-        samples.extend(self.requests.expire(now))
-        deliveries = self._deliveries
-        while deliveries:
-            expected = next(iter(deliveries.values()))
-            if not expected.done and now <= expected.deadline:
-                break
-            key = next(iter(deliveries))
-            del deliveries[key]
-            if not expected.done:
-                samples.append(await_timeout(expected, now, self.timeouts))
-                self._note_overdue(key, expected)
-        for waits in (self._unread_waits, self._author_waits):
-            while waits and (waits[0].done or now > waits[0].deadline):
-                wait = waits.pop(0)
-                if not wait.done:
-                    # It stays in its chat's queue: a count that comes later is late.
-                    wait.overdue = True
-                    samples.append(await_timeout(wait, now, self.timeouts))
-        if self.scheduled <= now:
-            self.scheduled = math.inf
+        state = self.state
+        samples = state.take()
+        samples.extend(state.requests.expire(now))
+        samples.extend(self.messages.expire(now))
+        samples.extend(self.counts.expire(now))
+        if state.scheduled <= now:
+            state.scheduled = math.inf
         deadline = self.next_deadline()
         if deadline < math.inf:
-            self.due(deadline)
+            state.due(deadline)
         return samples
 
     def next_deadline(self) -> float:
         """The earliest moment something here times out (infinity: nothing waits)."""
-        deadline = min(
+        return min(
             self.requests.next_deadline(),
-            next_await_deadline(self._unread_waits, self._author_waits),
+            self.messages.next_deadline(),
+            self.counts.next_deadline(),
         )
-        for expected in self._deliveries.values():
-            deadline = min(deadline, expected.deadline)
-            break  # insertion order is deadline order
-        return deadline
 
     # Settling
 
@@ -290,29 +307,17 @@ class ConnectionTracker(FrameMatching):
         skipped ids, counts awaited. Requests of unknown outcome owe nothing: the
         server may never have applied them."""
         owed: dict[str, int] = {}
-
-        def add(chat_id: str) -> None:
-            owed[chat_id] = owed.get(chat_id, 0) + 1
-
         requests = self.requests
         for queue in (requests.sends, requests.reads, requests.loads):
             for request in queue:
                 if not request.done:
-                    add(request.chat_id)
-        for expected in self._deliveries.values():
-            if not expected.done and _owed_delivery(expected):
-                add(expected.chat_id)
-        for expected in (self._overdue or {}).values():
-            if _owed_delivery(expected):
-                add(expected.chat_id)
+                    owed[request.chat_id] = owed.get(request.chat_id, 0) + 1
+        for chat_id in self.messages.owed():
+            owed[chat_id] = owed.get(chat_id, 0) + 1
         for view in self.chats.values():
-            gaps = view.gaps
-            if gaps:
-                owed[view.chat_id] = owed.get(view.chat_id, 0) + len(gaps)
-            for waits in (view.unread_waits, view.author_waits):
-                for wait in waits or ():
-                    if not wait.done:
-                        add(view.chat_id)
+            waiting = len(view.gaps or ()) + Counts.owed(view)
+            if waiting:
+                owed[view.chat_id] = owed.get(view.chat_id, 0) + waiting
         return owed
 
     def settle(self, wall: float, *, nothing_more_coming: bool) -> Settlement:
@@ -325,25 +330,12 @@ class ConnectionTracker(FrameMatching):
         judged on nothing. Every other chat's counts are compared with its model,
         and its summary goes to the comparison of both sides."""
         owed = self.owed()
-        settlement = Settlement()
         me = self.user_id
         judged = {chat_id for chat_id in self.chats if nothing_more_coming or not owed.get(chat_id)}
-        settlement.unsettled = [chat_id for chat_id in self.chats if chat_id not in judged]
-        deliveries = [e for e in self._deliveries.values() if not e.done]
-        for expected in (*deliveries, *(self._overdue or {}).values()):
-            sent = expected.request
-            if expected.chat_id in judged and (sent is None or sent.acked):
-                message_id = sent.message_id if sent is not None else expected.message_id
-                settlement.breaches.append(
-                    Breach(
-                        "loss",
-                        expected.chat_id,
-                        (message_id,),
-                        (expected.sender or self.chats[expected.chat_id].interlocutor_id, me),
-                        "acknowledged, never delivered (the run settled without it)",
-                        wall=wall,
-                    )
-                )
+        settlement = Settlement(
+            breaches=self.messages.losses(judged, wall),
+            unsettled=[chat_id for chat_id in self.chats if chat_id not in judged],
+        )
         for chat_id in sorted(judged):
             view = self.chats[chat_id]
             gap = checks.missing_ids(view, me, wall)
@@ -364,20 +356,6 @@ class ConnectionTracker(FrameMatching):
             )
         return settlement
 
-    def summaries(self) -> list[ChatSummary]:
-        """Each chat's last message and counts, for the comparison of both sides."""
-        return [
-            ChatSummary(
-                v.chat_id,
-                self.user_id,
-                v.interlocutor_id,
-                v.last_id,
-                v.my_unread,
-                v.interlocutor_unread,
-            )
-            for v in self.chats.values()
-        ]
-
     def unread_breaches(self, wall: float) -> list[Breach]:
         """After settling: each count that is not what the messages and this
         connection's read pointer imply."""
@@ -385,7 +363,8 @@ class ConnectionTracker(FrameMatching):
         return [breach for breach in found if breach is not None]
 
     def take_breaches(self) -> list[Breach]:
-        breaches, self.breaches = self.breaches, []
+        state = self.state
+        breaches, state.breaches = state.breaches, []
         return breaches
 
     @property
