@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import gevent
 from gevent.event import AsyncResult
+from locust.env import Environment
+from locust.rpc.protocol import Message
 
 from chatload.tracking.clocks import ClockEstimator, Exchange, Offset, Offsets
 
@@ -35,6 +37,8 @@ _ANSWER_SECONDS: Final = 1.0
 class ClockSync:
     """A worker's side: exchanges with the master, and the offsets it learns."""
 
+    # Any, not Locust's runners: their send_message is hinted to take a dict, and
+    # these messages are lists (msgpack carries both).
     def __init__(self, runner: Any, offsets: Offsets) -> None:
         self.runner = runner
         self.offsets = offsets
@@ -78,13 +82,13 @@ class ClockSync:
             self._waiting.pop(self._next_id, None)
         self.estimator.add(Exchange(t1, t2, time.time()))
 
-    def on_pong(self, environment: Any, msg: Any) -> None:
+    def on_pong(self, environment: Environment, msg: Message) -> None:
         exchange_id, master_wall = msg.data
         answer = self._waiting.get(int(exchange_id))
         if answer is not None:
             answer.set(master_wall)
 
-    def on_offsets(self, environment: Any, msg: Any) -> None:
+    def on_offsets(self, environment: Environment, msg: Message) -> None:
         for origin, offset, uncertainty in msg.data:
             self.offsets.update(str(origin), Offset(float(offset), float(uncertainty)))
 
@@ -92,11 +96,11 @@ class ClockSync:
 def serve_clock(runner: Any, known: dict[str, tuple[float, float]]) -> None:
     """On the master: answer every worker's exchanges, and share their offsets."""
 
-    def ping(environment: Any, msg: Any) -> None:
+    def ping(environment: Environment, msg: Message) -> None:
         exchange_id, _ = msg.data
         runner.send_message(PONG, [exchange_id, time.time()], client_id=msg.node_id)
 
-    def offset(environment: Any, msg: Any) -> None:
+    def offset(environment: Environment, msg: Message) -> None:
         origin, value, uncertainty = msg.data
         known[str(origin)] = (float(value), float(uncertainty))
         runner.send_message(OFFSETS, [[o, v, u] for o, (v, u) in known.items()])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 import gevent
+from locust.env import Environment
 
 from chatload.errors import ConfigError
 from chatload.loadgen.options import ChatOptions
+from chatload.loadgen.runtime import running
 from chatload.records.export import RecordsExporter
 from chatload.slo import (
     VERDICT_COLUMNS,
@@ -35,7 +36,9 @@ log = logging.getLogger("chatload.loadgen")
 
 
 class SloGate:
-    def __init__(self, environment: Any, exporter: RecordsExporter, options: ChatOptions) -> None:
+    def __init__(
+        self, environment: Environment, exporter: RecordsExporter, options: ChatOptions
+    ) -> None:
         self.environment = environment
         self.exporter = exporter
         self.options = options
@@ -89,7 +92,8 @@ class SloGate:
         environment.process_exit_code = 1
         parsed = environment.parsed_options
         headless = bool(parsed is not None and parsed.headless)
-        gevent.spawn(environment.runner.quit if headless else environment.runner.stop)
+        runner = running(environment)
+        gevent.spawn(runner.quit if headless else runner.stop)
 
     def _figures(self) -> RunFigures:
         exporter = self.exporter

@@ -17,9 +17,12 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Final
 
 from gevent.event import AsyncResult
+from locust.env import Environment
+from locust.rpc.protocol import Message
+from locust.runners import MasterRunner, WorkerRunner
 
 from chatload.errors import ConfigError
 from chatload.users_file import Identity, Role
@@ -140,7 +143,7 @@ class LocalLender:
 class RemoteLender:
     """A worker: asks the master for one identity at a time."""
 
-    def __init__(self, runner: Any) -> None:
+    def __init__(self, runner: WorkerRunner) -> None:
         self.runner = runner
         self._waiting: dict[str, deque[AsyncResult]] = {"owner": deque(), "requester": deque()}
         runner.register_message(GRANT, self._granted)
@@ -161,7 +164,7 @@ class RemoteLender:
     def release(self, identity: Identity) -> None:
         self.runner.send_message(RETURN, {"user_id": identity.user_id})
 
-    def _granted(self, environment: Any, msg: Any) -> None:
+    def _granted(self, environment: Environment, msg: Message) -> None:
         data = msg.data
         waiting = self._waiting[data["role"]]
         if not waiting:
@@ -174,10 +177,10 @@ class RemoteLender:
             result.set(Identity(user_id, token, data["role"]))
 
 
-def serve_identities(runner: Any, pool: Callable[[], IdentityPool]) -> None:
+def serve_identities(runner: MasterRunner, pool: Callable[[], IdentityPool]) -> None:
     """On the master: answer workers' requests from the current ``pool()``."""
 
-    def lend(environment: Any, msg: Any) -> None:
+    def lend(environment: Environment, msg: Message) -> None:
         role = msg.data["role"]
         try:
             identity = pool().lend(role, str(msg.node_id))
@@ -190,7 +193,7 @@ def serve_identities(runner: Any, pool: Callable[[], IdentityPool]) -> None:
             client_id=msg.node_id,
         )
 
-    def give_back(environment: Any, msg: Any) -> None:
+    def give_back(environment: Environment, msg: Message) -> None:
         pool().give_back(msg.data["user_id"])
 
     runner.register_message(REQUEST, lend)

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import gevent
-from locust.runners import MasterRunner, WorkerRunner
+from locust.env import Environment
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
+from chatload.loadgen.runtime import running
 from chatload.records.export import RecordsExporter, SampleWriter, Saturation
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, percentiles
 from chatload.tracking.clocks import Offset
@@ -52,7 +54,7 @@ _TICK: Final = 0.25
 _PHASE_RANK: Final = {"running": 0, "spawning": 1, "stopping": 2}
 
 
-def process_name(runner: Any) -> str:
+def process_name(runner: Runner | None) -> str:
     if isinstance(runner, WorkerRunner):
         return f"worker-{runner.worker_index}"
     if isinstance(runner, MasterRunner):
@@ -107,7 +109,7 @@ class HealthMonitor:
 class RunRecords:
     """On the master or a local runner: everything merged and written."""
 
-    def __init__(self, environment: Any, saturation: Saturation) -> None:
+    def __init__(self, environment: Environment, saturation: Saturation) -> None:
         self.environment = environment
         parsed = environment.parsed_options
         prefix = getattr(parsed, "csv_prefix", None) if parsed is not None else None
@@ -206,7 +208,7 @@ class Observer:
 
     def __init__(
         self,
-        environment: Any,
+        environment: Environment,
         *,
         interval: float,
         records: RunRecords | None,
@@ -286,7 +288,7 @@ class Observer:
         if self.records is not None:
             self.records.interval(snapshot)
         else:
-            self.runner.send_message(INTERVALS, snapshot.to_wire())
+            running(self.environment).send_message(INTERVALS, snapshot.to_wire())
 
     def _ship_breaches(self) -> None:
         if not self._breaches:
@@ -295,7 +297,7 @@ class Observer:
         if self.records is not None:
             self.records.breaches(breaches, fire=False)
         else:
-            self.runner.send_message(
+            running(self.environment).send_message(
                 BREACHES,
                 [
                     [

@@ -25,6 +25,9 @@ from typing import Any
 
 import gevent
 from locust.dispatch import UsersDispatcher
+from locust.env import Environment
+from locust.event import Events
+from locust.rpc.protocol import Message
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
@@ -59,7 +62,7 @@ from chatload.loadgen.preflight import (
     report_capacity,
 )
 from chatload.loadgen.prometheus import serve_metrics
-from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal
+from chatload.loadgen.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal, running
 from chatload.loadgen.shapes import choose_shape, run_peak_users
 from chatload.loadgen.user import ChatUser, set_runtime
 from chatload.loadgen.webui import install_tabs
@@ -93,7 +96,7 @@ class _Plugin:
         self.shares: dict[str, Share] = {}  # each persona's role, weight and fixed count
         self.metrics_server: Any = None  # --prometheus-port
 
-    def on_init(self, environment: Any, **_: Any) -> None:
+    def on_init(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
         raise_open_file_limit()
         try:
@@ -148,11 +151,11 @@ class _Plugin:
             self.on_quitting()
             _fail_at_start(environment, str(exc))
 
-    def _capacity_from_worker(self, environment: Any, msg: Any) -> None:
+    def _capacity_from_worker(self, environment: Environment, msg: Message) -> None:
         self.worker_capacity[msg.node_id] = Capacity(*map(int, msg.data))
 
     @staticmethod
-    def _shares(environment: Any, options: chat_options.ChatOptions) -> dict[str, Share]:
+    def _shares(environment: Environment, options: chat_options.ChatOptions) -> dict[str, Share]:
         """Each persona's weight and fixed count for this run; a class with neither
         (the access probes without --probes) is taken out, as a weight of 0 would
         break Locust's dispatcher."""
@@ -172,11 +175,12 @@ class _Plugin:
         assert self.pool is not None
         return self.pool
 
-    def _resolve(self, environment: Any, options: chat_options.ChatOptions) -> None:
+    def _resolve(self, environment: Environment, options: chat_options.ChatOptions) -> None:
         """The identities of the target; again whenever the web UI changed the target."""
         if not environment.host and self.embedded is not None:
             environment.host = self.embedded.url  # an emptied host field in the web UI
-        target = (environment.host, options.users_file)
+        host = environment.host or ""
+        target = (host, options.users_file)
         if target == self.target:
             return
         if self.embedded is not None and environment.host == self.embedded.url:
@@ -193,7 +197,7 @@ class _Plugin:
         self.target, self.checked = target, False
 
     def _check(
-        self, environment: Any, options: chat_options.ChatOptions, users: int | None
+        self, environment: Environment, options: chat_options.ChatOptions, users: int | None
     ) -> None:
         assert self.pool is not None
         if users:
@@ -201,15 +205,15 @@ class _Plugin:
             self.pool.check_enough(wanted)
         if not self.checked:
             owners = list(self.pool.free["owner"]) or list(self.pool.free["requester"])
-            preflight(environment.host, owners, options)
+            preflight(environment.host or "", owners, options)
             self.checked = True
 
     def _watch_live(
-        self, environment: Any, options: chat_options.ChatOptions, gate: SloGate
+        self, environment: Environment, options: chat_options.ChatOptions, gate: SloGate
     ) -> None:
         """The Chat tabs of the web UI and, when asked for, the Prometheus endpoint."""
         assert self.records is not None
-        runner = environment.runner
+        runner = running(environment)
         view = LiveView(self.records.exporter, gate.current, lambda: runner.user_count)
         install_tabs(environment, view)
         if options.prometheus_port:
@@ -217,7 +221,7 @@ class _Plugin:
             run_id = f"{Path(prefix).name if prefix else 'run'}-{time.strftime('%Y%m%dT%H%M%S')}"
             self.metrics_server = serve_metrics(view, options.prometheus_port, run_id)
 
-    def on_test_start(self, environment: Any, **_: Any) -> None:
+    def on_test_start(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
@@ -228,7 +232,7 @@ class _Plugin:
                 self._check(environment, options, users)
                 if isinstance(runner, MasterRunner):
                     check_worker_capacity(environment, self.worker_capacity)
-                elif users and not environment.parsed_options.headless:
+                elif users and not _headless(environment):
                     check_capacity(environment, options, users)
                 if self.gate is not None:
                     self.gate.start(options)  # the thresholds this test starts with
@@ -256,7 +260,7 @@ class _Plugin:
         if self.runtime is not None:
             self.runtime.settle()
 
-    def on_test_stopping(self, environment: Any, **_: Any) -> None:
+    def on_test_stopping(self, environment: Environment, **_: Any) -> None:
         """The end of a run: every generator process winds down (quiescence, checks,
         last records) while its users are still connected."""
         runner = environment.runner
@@ -270,11 +274,11 @@ class _Plugin:
             self._winding = gevent.spawn(self._wind_down, environment)
         self._winding.join()
 
-    def _wind_down_from_master(self, environment: Any, msg: Any) -> None:
+    def _wind_down_from_master(self, environment: Environment, msg: Message) -> None:
         if self._winding is None:
             self._winding = gevent.spawn(self._wind_down, environment)
 
-    def _wind_down(self, environment: Any) -> None:
+    def _wind_down(self, environment: Environment) -> None:
         """Quiescence, then the unread checks, then the last interval: once per run."""
         runtime = self.runtime
         if runtime is None:
@@ -296,14 +300,14 @@ class _Plugin:
             self.records.chat_summaries(summaries)
             self.records.compare()
         else:
-            environment.runner.send_message(SUMMARIES, [s.to_wire() for s in summaries])
+            running(environment).send_message(SUMMARIES, [s.to_wire() for s in summaries])
         if self.observer is not None:
             self.observer.stop()
             self.observer = None
         # Samples and breaches of the quiescence phase must reach Locust's CSV too.
         _let_locust_write_its_csv(environment)
 
-    def _fail(self, environment: Any, message: str) -> None:
+    def _fail(self, environment: Environment, message: str) -> None:
         runner = environment.runner
         if environment.web_ui is not None:
             log.error("%s", message)  # the web UI's log tab shows it
@@ -312,7 +316,7 @@ class _Plugin:
         else:
             report_fatal(environment, message)
 
-    def on_test_stop(self, environment: Any, **_: Any) -> None:
+    def on_test_stop(self, environment: Environment, **_: Any) -> None:
         if self.runtime is not None:
             self.runtime.stop()
             self.runtime.quiet = False
@@ -329,7 +333,7 @@ class _Plugin:
             if self.gate is not None and self.gate.pending and not _headless(environment):
                 self.gate.judge()  # each test started from the web UI, with its thresholds
 
-    def on_quitting(self, environment: Any = None, **_: Any) -> None:
+    def on_quitting(self, environment: Environment | None = None, **_: Any) -> None:
         if self.runtime is not None:
             self.runtime.stop()
         if self.observer is not None:
@@ -337,7 +341,9 @@ class _Plugin:
             self.observer = None
         if self.records is not None:
             self.records.exporter.finish()
-            if self.gate is not None and (_headless(environment) or self.gate.pending):
+            if self.gate is not None and (
+                (environment is not None and _headless(environment)) or self.gate.pending
+            ):
                 self.gate.judge()
             self.records.close()
         # Here rather than at exit: stopping it yields to gevent, and after quitting
@@ -346,49 +352,49 @@ class _Plugin:
             self.embedded.stop()
             self.embedded = None
 
-    def _interval_from_worker(self, environment: Any, msg: Any) -> None:
+    def _interval_from_worker(self, environment: Environment, msg: Message) -> None:
         if self.records is not None:
             self.records.interval(IntervalSnapshot.from_wire(msg.data))
 
-    def _breaches_from_worker(self, environment: Any, msg: Any) -> None:
+    def _breaches_from_worker(self, environment: Environment, msg: Message) -> None:
         if self.records is not None:
             self.records.breaches(breaches_from_wire(msg.data), fire=False)
 
-    def _summaries_from_worker(self, environment: Any, msg: Any) -> None:
+    def _summaries_from_worker(self, environment: Environment, msg: Message) -> None:
         if self.records is not None:
             self.records.chat_summaries([ChatSummary.from_wire(item) for item in msg.data])
 
-    def _relay_reads(self, environment: Any, msg: Any) -> None:
-        environment.runner.send_message(READS, msg.data)
+    def _relay_reads(self, environment: Environment, msg: Message) -> None:
+        running(environment).send_message(READS, msg.data)
 
-    def _clock_pong(self, environment: Any, msg: Any) -> None:
+    def _clock_pong(self, environment: Environment, msg: Message) -> None:
         if self.runtime is not None and self.runtime.clock is not None:
             self.runtime.clock.on_pong(environment, msg)
 
-    def _clock_offsets(self, environment: Any, msg: Any) -> None:
+    def _clock_offsets(self, environment: Environment, msg: Message) -> None:
         if self.runtime is not None and self.runtime.clock is not None:
             self.runtime.clock.on_offsets(environment, msg)
 
-    def _reads_from_master(self, environment: Any, msg: Any) -> None:
+    def _reads_from_master(self, environment: Environment, msg: Message) -> None:
         if self.runtime is not None:
             self.runtime.receive_reads(msg.data)
 
-    def _fatal_from_worker(self, environment: Any, msg: Any) -> None:
+    def _fatal_from_worker(self, environment: Environment, msg: Message) -> None:
         report_fatal(environment, msg.data["message"])
 
 
-def _fail_at_start(environment: Any, message: str) -> None:
+def _fail_at_start(environment: Environment, message: str) -> None:
     """A problem found before any user starts: one line, exit code 2."""
     sys.stderr.write(f"Error: {message}\n")
     sys.exit(2)
 
 
-def _headless(environment: Any) -> bool:
+def _headless(environment: Environment) -> bool:
     parsed = getattr(environment, "parsed_options", None)
     return bool(parsed is not None and parsed.headless)
 
 
-def _expected_workers(environment: Any) -> int:
+def _expected_workers(environment: Environment) -> int:
     """The workers a master deals users to (the dispatcher deals a class per worker
     in a row, which changes the split of the first users a little)."""
     runner = environment.runner
@@ -399,7 +405,7 @@ def _expected_workers(environment: Any) -> int:
     return max(1, runner.worker_count or int(expected or 1))
 
 
-def _let_locust_write_its_csv(environment: Any) -> None:
+def _let_locust_write_its_csv(environment: Environment) -> None:
     """Locust rewrites PREFIX_stats.csv once a second; what is fired while the run
     stops would miss the last rewrite without one more second."""
     parsed = environment.parsed_options
@@ -407,9 +413,9 @@ def _let_locust_write_its_csv(environment: Any) -> None:
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
 
 
-def _hint_about_offline_interlocutors(environment: Any) -> None:
+def _hint_about_offline_interlocutors(environment: Environment) -> None:
     """Messages were acknowledged but none delivered: the interlocutors were offline."""
-    entries = environment.runner.stats.entries
+    entries = running(environment).stats.entries
     sent = entries.get((SEND_ACK, REQUEST_TYPE))
     delivered = entries.get((DELIVERY, REQUEST_TYPE))
     if (
@@ -425,7 +431,7 @@ def _hint_about_offline_interlocutors(environment: Any) -> None:
         )
 
 
-def install(events: Any) -> None:
+def install(events: Events) -> None:
     """Register chatload's options and listeners on Locust's ``events``."""
     plugin = _Plugin()
     events.init_command_line_parser.add_listener(chat_options.add_arguments)

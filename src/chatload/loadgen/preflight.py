@@ -5,9 +5,10 @@ problem is one :class:`~chatload.errors.ConfigError` line saying the fix."""
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Final
 
-from locust.runners import LocalRunner
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner
 
 from chatload.errors import (
     AwaitTimeout,
@@ -23,6 +24,7 @@ from chatload.limits import (
     server_capacity_problem,
 )
 from chatload.loadgen import options as chat_options
+from chatload.loadgen.runtime import running
 from chatload.loadgen.transport import WebSocketTransport, dialer_for, refused_token
 from chatload.protocol.socketio import looks_like_engineio_open
 from chatload.users_file import Identity
@@ -124,7 +126,9 @@ def _first_frame_is_initial_data(
         )
 
 
-def check_capacity(environment: Any, options: chat_options.ChatOptions, users: int | None) -> None:
+def check_capacity(
+    environment: Environment, options: chat_options.ChatOptions, users: int | None
+) -> None:
     """Before any user starts: the run's users fit this process's open files and
     local ports (local runs), and the embedded server's open files."""
     dialer_for(environment.host or "ws://127.0.0.1/", options.transport_settings).check_sources()
@@ -141,21 +145,23 @@ def check_capacity(environment: Any, options: chat_options.ChatOptions, users: i
             raise ConfigError(problem)
 
 
-def report_capacity(environment: Any) -> None:
+def report_capacity(environment: Environment) -> None:
     """A worker tells the master what it can hold (its own machine's limits)."""
     options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
     capacity = local_capacity(options)
-    environment.runner.send_message(
+    running(environment).send_message(
         CAPACITY,
         [capacity.files, capacity.hard_files, capacity.ports, capacity.sources],
     )
 
 
-def check_worker_capacity(environment: Any, capacities: dict[str, Capacity]) -> None:
+def check_worker_capacity(environment: Environment, capacities: dict[str, Capacity]) -> None:
     """On the master, as a run starts: each worker's share fits its limits."""
     runner = environment.runner
-    users, workers = getattr(runner, "target_user_count", None), runner.worker_count
-    if not users or not workers:
+    if not isinstance(runner, MasterRunner):
+        return
+    users, workers = runner.target_user_count, runner.worker_count
+    if not users or not workers or environment.host is None:
         return
     known = [capacities[node] for node in runner.clients if node in capacities]
     if not known:

@@ -16,10 +16,11 @@ import logging
 import random
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import gevent
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 
 from chatload.errors import ChatloadError, ConfigError
 from chatload.limits import release_free_memory
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
     from chatload.loadgen.observability import Observer
 
-__all__ = ["FATAL", "READS", "ChatRuntime", "Lender", "report_fatal"]
+__all__ = ["FATAL", "READS", "ChatRuntime", "Lender", "report_fatal", "running"]
 
 log = logging.getLogger("chatload.loadgen")
 
@@ -62,20 +63,27 @@ class Lender(Protocol):
     def release(self, identity: Identity) -> None: ...
 
 
-def report_fatal(environment: Any, message: str) -> None:
+def running(environment: Environment) -> Runner:
+    """The run's runner: Locust makes it before any event chatload listens to."""
+    runner = environment.runner
+    assert runner is not None, "no runner yet: chatload acts from Locust's init event on"
+    return runner
+
+
+def report_fatal(environment: Environment, message: str) -> None:
     """On the master or a local runner: one line, exit code 2, and the run ends."""
     if environment.process_exit_code == 2:
         return  # said once is enough
     sys.stderr.write(f"Error: {message}\n")
     sys.stderr.flush()
     environment.process_exit_code = 2
-    runner = environment.runner
+    runner = running(environment)
     headless = bool(environment.parsed_options and environment.parsed_options.headless)
     gevent.spawn(runner.quit if headless else runner.stop)
 
 
 class ChatRuntime:
-    def __init__(self, environment: Any, options: ChatOptions, lender: Lender) -> None:
+    def __init__(self, environment: Environment, options: ChatOptions, lender: Lender) -> None:
         self.environment = environment
         self.options = options
         self.lender = lender
@@ -199,7 +207,7 @@ class ChatRuntime:
     def phase(self) -> str:
         """What the process is doing: spawning (until the connections of a spawn
         settled), stopping (quiescence and after), or running (the load)."""
-        state = self.environment.runner.state
+        state = running(self.environment).state
         if self.quiet or state in ("stopping", "stopped", "cleanup"):
             return "stopping"
         if state == "spawning" or self._settling:
@@ -282,7 +290,7 @@ class ChatRuntime:
             client.expire(now)
 
     def _pump_reads(self) -> None:
-        runner = self.environment.runner
+        runner = running(self.environment)
         while True:
             gevent.sleep(_PUMP_SECONDS)
             notices = self.ledger.drain_outbox()

@@ -7,9 +7,10 @@ would otherwise use the first shape it finds for every run.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from locust import LoadTestShape
+from locust.env import Environment
 
 from chatload.errors import ConfigError
 from chatload.loadgen.options import ChatOptions
@@ -18,7 +19,7 @@ from chatload.loadgen.stages import Stage, parse_stages, peak_users, stage_at
 __all__ = ["StagesShape", "StepShape", "choose_shape", "run_peak_users"]
 
 
-def choose_shape(environment: Any, options: ChatOptions) -> None:
+def choose_shape(environment: Environment, options: ChatOptions) -> None:
     """Run the shape ``--shape`` names, with ``--stages``; none without it."""
     shapes = environment.available_shape_classes or {}
     if not options.shape:
@@ -32,7 +33,7 @@ def choose_shape(environment: Any, options: ChatOptions) -> None:
     environment.shape_class = shape
 
 
-def run_peak_users(environment: Any) -> int | None:
+def run_peak_users(environment: Environment) -> int | None:
     """The most users this run will have (None for the web UI)."""
     parsed = environment.parsed_options
     shape = environment.shape_class

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import gevent
 from locust import User, task
+from locust.env import Environment
 
 from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen.backoff import Backoff
@@ -39,7 +40,7 @@ U = TypeVar("U", bound="ChatUser")
 _ARRIVALS_SPREAD: Final = 1.0  # seconds: Locust's spawn batches are a second apart
 
 
-def runtime_for(environment: Any) -> ChatRuntime:
+def runtime_for(environment: Environment) -> ChatRuntime:
     """The run's :class:`ChatRuntime`, which the plugin hangs off the environment."""
     runtime = getattr(environment, "chatload", None)
     if not isinstance(runtime, ChatRuntime):
@@ -49,8 +50,9 @@ def runtime_for(environment: Any) -> ChatRuntime:
     return runtime
 
 
-def set_runtime(environment: Any, runtime: ChatRuntime | None) -> None:
-    environment.chatload = runtime
+def set_runtime(environment: Environment, runtime: ChatRuntime | None) -> None:
+    # Locust's Environment has no slot for a plugin's state: an attribute of ours.
+    setattr(environment, "chatload", runtime)  # noqa: B010
 
 
 def chat_task(weight: int = 1) -> Callable[[Callable[[U], None]], Callable[[U], None]]:
@@ -91,7 +93,7 @@ class ChatUser(User):
         weight = options.owner_weight if cls.role == "owner" else options.requester_weight
         return Share(cls.role, weight, 0)
 
-    def __init__(self, environment: Any) -> None:
+    def __init__(self, environment: Environment) -> None:
         # Locust makes a second's worth of users in one loop turn: what can wait
         # for the user's own greenlet (on_start) does.
         super().__init__(environment)

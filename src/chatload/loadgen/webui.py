@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from gevent import subprocess
+from locust.env import Environment
 
 from chatload.loadgen.live import QUANTILES, LiveView
 
@@ -85,7 +86,7 @@ def _rows(view: LiveView) -> list[dict[str, Any]]:
     ]
 
 
-def install_tabs(environment: Any, view: LiveView) -> None:
+def install_tabs(environment: Environment, view: LiveView) -> None:
     """Add the tabs and the report link to the web UI of ``environment``."""
     web_ui = environment.web_ui
     if web_ui is None:
@@ -102,6 +103,7 @@ def install_tabs(environment: Any, view: LiveView) -> None:
         {"href": REPORT_PATH, "title": "chatload HTML report of the run so far"}
     ]
     app = web_ui.app
+    assert app is not None, "Locust's web UI has no Flask app yet"
     report_dir = Path(tempfile.mkdtemp(prefix="chatload-live-report-"))
 
     def with_chat_tables(response: Any) -> Any:
