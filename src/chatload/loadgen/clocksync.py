@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import gevent
 from gevent.event import AsyncResult
-from locust.env import Environment
-from locust.rpc.protocol import Message
 
 from chatload.tracking.clocks import ClockEstimator, Exchange, Offset, Offsets
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+    from locust.rpc.protocol import Message
 
 __all__ = ["EVERY_SECONDS", "ClockSync", "serve_clock"]
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import gevent
-from locust.env import Environment
 
 from chatload.errors import ConfigError
 from chatload.loadgen.options import ChatOptions
-from chatload.loadgen.runtime import running
 from chatload.records.export import RecordsExporter
 from chatload.slo import (
     VERDICT_COLUMNS,
@@ -29,6 +28,9 @@ from chatload.slo import (
     run_figures,
     verdict_rows,
 )
+
+if TYPE_CHECKING:
+    from locust.env import Environment
 
 __all__ = ["SloGate"]
 
@@ -92,7 +94,8 @@ class SloGate:
         environment.process_exit_code = 1
         parsed = environment.parsed_options
         headless = bool(parsed is not None and parsed.headless)
-        runner = running(environment)
+        runner = environment.runner
+        assert runner is not None, "no runner yet: a gate judges a run Locust started"
         gevent.spawn(runner.quit if headless else runner.stop)
 
     def _figures(self) -> RunFigures:

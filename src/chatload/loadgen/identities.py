@@ -17,15 +17,17 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from gevent.event import AsyncResult
-from locust.env import Environment
-from locust.rpc.protocol import Message
-from locust.runners import MasterRunner, WorkerRunner
 
 from chatload.errors import ConfigError
 from chatload.users_file import Identity, Role
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+    from locust.rpc.protocol import Message
+    from locust.runners import MasterRunner, WorkerRunner
 
 __all__ = ["IdentityPool", "LocalLender", "RemoteLender"]
 

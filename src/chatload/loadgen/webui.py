@@ -16,12 +16,14 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from gevent import subprocess
-from locust.env import Environment
 
 from chatload.loadgen.live import QUANTILES, LiveView
+
+if TYPE_CHECKING:
+    from locust.env import Environment
 
 __all__ = ["TABS", "install_tabs"]
 
