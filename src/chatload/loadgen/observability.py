@@ -26,7 +26,6 @@ import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
-from chatload.loadgen.runtime import running
 from chatload.records.export import RecordsExporter, SampleWriter, Saturation
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, percentiles
 from chatload.tracking.clocks import Offset
@@ -284,11 +283,16 @@ class Observer:
                 self._ship(self._roll(wall, now))
             self._ship_breaches()
 
+    def _runner(self) -> Runner:
+        runner = self.runner
+        assert runner is not None, "an observer runs in a process Locust started"
+        return runner
+
     def _ship(self, snapshot: IntervalSnapshot) -> None:
         if self.records is not None:
             self.records.interval(snapshot)
         else:
-            running(self.environment).send_message(INTERVALS, snapshot.to_wire())
+            self._runner().send_message(INTERVALS, snapshot.to_wire())
 
     def _ship_breaches(self) -> None:
         if not self._breaches:
@@ -297,7 +301,7 @@ class Observer:
         if self.records is not None:
             self.records.breaches(breaches, fire=False)
         else:
-            running(self.environment).send_message(
+            self._runner().send_message(
                 BREACHES,
                 [
                     [

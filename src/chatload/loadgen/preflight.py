@@ -24,7 +24,6 @@ from chatload.limits import (
     server_capacity_problem,
 )
 from chatload.loadgen import options as chat_options
-from chatload.loadgen.runtime import running
 from chatload.loadgen.transport import WebSocketTransport, dialer_for, refused_token
 from chatload.protocol.socketio import looks_like_engineio_open
 from chatload.users_file import Identity
@@ -149,7 +148,9 @@ def report_capacity(environment: Environment) -> None:
     """A worker tells the master what it can hold (its own machine's limits)."""
     options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
     capacity = local_capacity(options)
-    running(environment).send_message(
+    runner = environment.runner
+    assert runner is not None, "a worker reports its capacity once Locust made its runner"
+    runner.send_message(
         CAPACITY,
         [capacity.files, capacity.hard_files, capacity.ports, capacity.sources],
     )
