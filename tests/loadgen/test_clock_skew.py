@@ -123,7 +123,13 @@ def test_a_skewed_worker_measures_what_true_clocks_measure(tmp_path: Path) -> No
         ProvisionPlan(owners=6, requesters=14, history=5, layout="random"),
     )
     with LaunchedServer(
-        tmp_path / "chat.db", "--test-delay-ms", str(DELAY_MS), "--test-delay-from-user", "0"
+        tmp_path / "chat.db",
+        "--test-delay-ms",
+        str(DELAY_MS),
+        "--test-delay-from-user",
+        "0",
+        "--synchronous",  # no fsync stall of a slow disk in the timings compared
+        "normal",
     ) as server:
         _run(tmp_path / "true", server.url, tmp_path / "users.csv", skewed=False)
         _run(tmp_path / "skewed", server.url, tmp_path / "users.csv", skewed=True)
