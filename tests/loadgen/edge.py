@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class Outcome:
 
 
 def _messages(db: Path) -> int:
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:  # closed: Python 3.13 warns otherwise
         (count,) = connection.execute("SELECT COUNT(*) FROM messages").fetchone()
     return int(count)
 
