@@ -66,9 +66,9 @@ test: lint test-programs
 # constraints-locust-lowest.txt: the tests of what leans on Locust's internals and
 # a few whole runs (make test covers the newest, pinned in constraints.txt).
 LOWEST_VENV ?= .venv-locust-lowest
-LOCUST_TESTS := tests/loadgen/test_embedded.py tests/loadgen/test_locust_csv.py \
+LOCUST_TESTS := tests/loadgen/wiring/test_embedded.py tests/loadgen/wiring/test_locust_csv.py \
 	tests/loadgen/test_environment.py tests/loadgen/test_locustfile.py \
-	tests/loadgen/test_distributed.py tests/loadgen/test_options.py
+	tests/loadgen/test_distributed.py tests/loadgen/wiring/test_options.py
 
 test-locust-lowest: test-programs
 	rm -rf $(LOWEST_VENV)

@@ -12,7 +12,7 @@ See the README for every option (locust -f locustfiles/chat.py --help lists them
 from locust import events, run_single_user
 
 from chatload.loadgen import OwnerUser, ProbeUser, RequesterUser, install
-from chatload.loadgen.shapes import StagesShape, StepShape
+from chatload.loadgen.wiring.shapes import StagesShape, StepShape
 
 install(events)
 

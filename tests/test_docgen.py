@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatload import docgen
-from chatload.loadgen.options import ChatOptions
+from chatload.loadgen.wiring.options import ChatOptions
 from chatload.records.export import CHAT_METRICS_COLUMNS
 
 

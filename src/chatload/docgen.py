@@ -30,7 +30,7 @@ _BLOCK: Final = re.compile(
 
 def _options() -> str:
     """The options reference, one table per section (``docs/options.md`` embeds it)."""
-    from chatload.loadgen.options import SECTIONS, ChatOptions, flag_of
+    from chatload.loadgen.wiring.options import SECTIONS, ChatOptions, flag_of
 
     lines: list[str] = []
     fields = dataclasses.fields(ChatOptions)

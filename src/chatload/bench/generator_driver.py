@@ -31,7 +31,7 @@ def environment_for(host: str, users_csv: str, users: int, extra: list[str]) -> 
     from locust.env import Environment
 
     from chatload.loadgen import install
-    from chatload.loadgen.personas import OwnerUser, RequesterUser
+    from chatload.loadgen.people.personas import OwnerUser, RequesterUser
 
     install(events)
     parser = get_empty_argument_parser(add_help=False, default_config_files=[])
@@ -50,7 +50,7 @@ def environment_for(host: str, users_csv: str, users: int, extra: list[str]) -> 
 
 
 def _pair_senders() -> list[type]:
-    from chatload.loadgen.user import ChatUser, chat_task
+    from chatload.loadgen.people.user import ChatUser, chat_task
     from chatload.users_file import Role
 
     class PairOwner(ChatUser):
@@ -69,7 +69,7 @@ def _pair_senders() -> list[type]:
 
 def _connected(runner: Any) -> int:
     from chatload.errors import ConfigError
-    from chatload.loadgen.user import runtime_for
+    from chatload.loadgen.people.user import runtime_for
 
     try:
         return len(runtime_for(runner.environment).clients)
@@ -97,7 +97,7 @@ def throughput(
 ) -> dict[str, Any]:
     import gevent
 
-    from chatload.loadgen.user import runtime_for
+    from chatload.loadgen.people.user import runtime_for
 
     _, runner = environment_for(
         host,

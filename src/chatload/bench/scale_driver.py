@@ -79,7 +79,7 @@ def scale(argv: list[str]) -> dict[str, Any]:
 
     from chatload.bench.generator_driver import environment_for
     from chatload.errors import ConfigError
-    from chatload.loadgen.user import runtime_for
+    from chatload.loadgen.people.user import runtime_for
 
     host, users_csv, prefix = argv[0], argv[1], argv[7]
     users, spawn_rate, steady = int(argv[2]), float(argv[3]), float(argv[4])

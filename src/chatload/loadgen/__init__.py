@@ -2,7 +2,7 @@
 
 Most of this package imports Locust, which monkey-patches the standard library
 with gevent: a locustfile imports ``locust`` first, as Locust wants. The names
-below are imported on first use, so that ``chatload.loadgen.options`` and other
+below are imported on first use, so that ``chatload.loadgen.wiring.options`` and other
 Locust-free modules can be used (and tested) without that patching. Nothing here
 registers anything on import; ``install(events)`` does.
 """
@@ -24,14 +24,14 @@ __all__ = [
 ]
 
 _HOMES: Final = {
-    "ChatClient": "chatload.loadgen.client",
-    "ChatOptions": "chatload.loadgen.options",
-    "ChatUser": "chatload.loadgen.user",
-    "chat_task": "chatload.loadgen.user",
-    "OwnerUser": "chatload.loadgen.personas",
-    "RequesterUser": "chatload.loadgen.personas",
-    "ProbeUser": "chatload.loadgen.personas",
-    "install": "chatload.loadgen.plugin",
+    "ChatClient": "chatload.loadgen.connection.client",
+    "ChatOptions": "chatload.loadgen.wiring.options",
+    "ChatUser": "chatload.loadgen.people.user",
+    "chat_task": "chatload.loadgen.people.user",
+    "OwnerUser": "chatload.loadgen.people.personas",
+    "RequesterUser": "chatload.loadgen.people.personas",
+    "ProbeUser": "chatload.loadgen.people.personas",
+    "install": "chatload.loadgen.wiring.plugin",
 }
 
 

@@ -165,7 +165,7 @@ class RecordsExporter:
         self.saturated_elsewhere: dict[str, int] = {}  # by phase: spawning, stopping
         self.intervals_written = 0
         self.breaches: dict[str, int] = {}
-        # What a live view shows (chatload.loadgen.live): the last interval written,
+        # What a live view shows (chatload.loadgen.watching.live): the last interval written,
         # each process's last health, failures by metric and kind, recent breaches.
         self.last_interval: dict[str, MetricSnapshot] = {}
         self.last_health: dict[str, tuple[dict[str, float], str, bool]] = {}

@@ -1,0 +1,3 @@
+"""Who the simulated people are and what they do: the abstract chat user, the personas,
+their identities and what they write.
+"""

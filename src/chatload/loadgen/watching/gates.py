@@ -1,0 +1,126 @@
+"""SLO gates of a run, decided by the master (or the only process).
+
+At the end, one line per threshold (``SLO PASS ...`` / ``SLO FAIL ...``) on stderr,
+``PREFIX_slo.csv``, optionally JUnit XML, and exit code 1 when any is breached.
+With ``--slo-check-interval`` they are also checked during the run; with
+``--slo-abort`` a breach ends it there.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import gevent
+
+from chatload.errors import ConfigError
+from chatload.loadgen.wiring.options import ChatOptions
+from chatload.records.export import RecordsExporter
+from chatload.slo import (
+    VERDICT_COLUMNS,
+    RunFigures,
+    Threshold,
+    Verdict,
+    evaluate,
+    junit_xml,
+    parse_thresholds,
+    run_figures,
+    verdict_rows,
+)
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+__all__ = ["SloGate"]
+
+log = logging.getLogger("chatload.loadgen")
+
+
+class SloGate:
+    def __init__(
+        self, environment: Environment, exporter: RecordsExporter, options: ChatOptions
+    ) -> None:
+        self.environment = environment
+        self.exporter = exporter
+        self.options = options
+        self.thresholds = parse_thresholds(options.slo)
+        self.problem: str | None = None  # why the thresholds given at a start are invalid
+        self.pending = False  # a test started and was not judged yet
+        self._watcher: gevent.Greenlet | None = None
+
+    def start(self, options: ChatOptions) -> None:
+        """A test starts with ``options``: the thresholds are the ones it starts with
+        (the web UI's form may have changed them); raises :class:`ConfigError`,
+        also kept in ``problem`` for the Chat tab, when one is invalid."""
+        try:
+            self.thresholds = parse_thresholds(options.slo)
+        except ConfigError as exc:
+            self.thresholds, self.problem = [], str(exc)
+            raise
+        self.problem = None
+        self.pending = True
+        self.watch(options)
+
+    def current(self) -> tuple[list[Threshold], str | None]:
+        return self.thresholds, self.problem
+
+    def watch(self, options: ChatOptions) -> None:
+        """Check during the run, when asked to."""
+        self.options = options
+        if self.thresholds and options.slo_check_interval > 0 and self._watcher is None:
+            self._watcher = gevent.spawn(self._watch)
+
+    def _watch(self) -> None:
+        reported: set[str] = set()
+        while True:
+            gevent.sleep(self.options.slo_check_interval)
+            failing = [
+                verdict
+                for verdict in evaluate(self.thresholds, self._figures())
+                if not verdict.passed and verdict.value is not None
+            ]
+            for verdict in failing:
+                if self.options.slo_abort or verdict.threshold.text not in reported:
+                    log.warning("%s (during the run)", verdict.line())
+                    reported.add(verdict.threshold.text)
+            if failing and self.options.slo_abort:
+                self._abort()
+                return
+
+    def _abort(self) -> None:
+        sys.stderr.write("Error: an SLO was breached during the run (--slo-abort)\n")
+        environment = self.environment
+        environment.process_exit_code = 1
+        parsed = environment.parsed_options
+        headless = bool(parsed is not None and parsed.headless)
+        runner = environment.runner
+        assert runner is not None, "no runner yet: a gate judges a run Locust started"
+        gevent.spawn(runner.quit if headless else runner.stop)
+
+    def _figures(self) -> RunFigures:
+        exporter = self.exporter
+        return run_figures(exporter.summary(), exporter.run_seconds(), exporter.breaches)
+
+    def judge(self) -> list[Verdict]:
+        """The verdicts of the whole run (in the web UI: at the end of each test)."""
+        self.pending = False
+        if self._watcher is not None:
+            self._watcher.kill(block=False)
+            self._watcher = None
+        if not self.thresholds:
+            return []
+        verdicts = evaluate(self.thresholds, self._figures())
+        for verdict in verdicts:
+            sys.stderr.write(verdict.line() + "\n")
+        self.exporter.write_table("slo", VERDICT_COLUMNS, verdict_rows(verdicts))
+        junit = self.options.slo_junit
+        if junit is not None:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_text(junit_xml(verdicts), encoding="utf-8")
+        if (
+            not all(verdict.passed for verdict in verdicts)
+            and self.environment.process_exit_code != 2
+        ):
+            self.environment.process_exit_code = 1
+        return verdicts
