@@ -22,6 +22,7 @@ EXPECTED = {
     "history_heavy",
     "security",
     "connections",
+    "capacity",
 }
 
 # Parsed in a child: importing the locustfile registers chatload's options with Locust.
@@ -35,7 +36,7 @@ from chatload.slo import parse_thresholds
 parsed = parse_options(["-f", sys.argv[1], "--config", sys.argv[2]])
 options = ChatOptions.from_parsed(parsed)
 thresholds = parse_thresholds(options.slo)
-stages = parse_stages(options.shape, options.stages) if options.shape else []
+stages = parse_stages(options.shape, options.stages) if options.shape not in ("", "search") else []
 print(json.dumps({
     "headless": parsed.headless, "run_time": parsed.run_time, "users": parsed.num_users,
     "slo": [t.text for t in thresholds], "stages": len(stages), "shape": options.shape,
@@ -66,7 +67,8 @@ def test_a_scenario_parses(scenario: Path) -> None:
     parsed = json.loads(done.stdout.strip().splitlines()[-1])
     assert parsed["headless"] and parsed["csv"] == f"results/{scenario.stem}", parsed
     assert parsed["slo"], "every scenario gates on SLOs"
-    assert parsed["run_time"] or parsed["stages"], "every scenario ends by itself"
+    ends = parsed["run_time"] or parsed["stages"] or parsed["shape"] == "search"
+    assert ends, "every scenario ends by itself"
     first = scenario.read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith(f"# {scenario.stem.replace('_', ' ')}:") or first.startswith(
         f"# {scenario.stem.replace('_', '-')}:"
@@ -75,6 +77,8 @@ def test_a_scenario_parses(scenario: Path) -> None:
         assert parsed["run_time"] <= 90
     if scenario.stem == "soak":
         assert parsed["run_time"] >= 3600 and parsed["churn"] > 0
+    if scenario.stem == "capacity":
+        assert parsed["shape"] == "search" and not parsed["run_time"]
     if scenario.stem == "step":
         assert parsed["shape"] == "StepShape" and parsed["stages"] >= 4
     if scenario.stem == "security":

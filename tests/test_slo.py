@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from chatload.drift import DriftSeries, Subject
 from chatload.errors import ConfigError
 from chatload.records.hdr import IntervalRecorder, Percentiles
 from chatload.slo import (
@@ -16,6 +19,7 @@ from chatload.slo import (
     parse_threshold,
     parse_thresholds,
     run_figures,
+    verdict_rows,
 )
 
 
@@ -135,3 +139,115 @@ def test_late_answers_count_at_their_latency_and_lost_ones_fail_the_tail() -> No
     assert verdicts[1].line() == (
         "SLO FAIL delivery p99 < 20s: beyond every answer (requests never answered)"
     )
+
+
+# Drift thresholds: the slope over the running phase (chatload.drift).
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "statistic", "limit", "relative"),
+    [
+        ("delivery p99 drift < 20ms/h", "delivery", "p99", 20.0, False),
+        ("delivery p99 drift<20 ms / h", "delivery", "p99", 20.0, False),
+        ("delivery p50 drift < 1s/h", "delivery", "p50", 1000.0, False),
+        ("send_ack p50 drift < 5%/h", "send_ack", "p50", 5.0, True),
+        ("delivery failure_ratio drift < 0.1%/h", "delivery", "failure_ratio", 0.001, False),
+        ("generator rss drift < 50MiB/h", "generator", "rss", 50.0 * MIB, False),
+        ("generator loop_lag drift <= 5ms/h", "generator", "loop_lag", 5.0, False),
+        (
+            "server process_resident_memory_bytes drift < 100MiB/h",
+            "server",
+            "process_resident_memory_bytes",
+            100.0 * MIB,
+            False,
+        ),
+        ("server process_open_fds drift < 10/h", "server", "process_open_fds", 10.0, False),
+        (
+            "server rate(process_cpu_seconds_total) drift < 5%/h",
+            "server",
+            "rate(process_cpu_seconds_total)",
+            5.0,
+            True,
+        ),
+    ],
+)
+def test_drift_thresholds_parse(
+    text: str, target: str, statistic: str, limit: float, relative: bool
+) -> None:
+    threshold = parse_threshold(text)
+    assert threshold.drift
+    assert (threshold.target, threshold.statistic, threshold.relative) == (
+        target,
+        statistic,
+        relative,
+    )
+    assert threshold.limit == pytest.approx(limit)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("delivery p99 drift < 20ms", "drift < <value>[unit]/h"),
+        ("delivery p99 drift > 20ms/h", "drift < <value>[unit]/h"),
+        ("delivery rate drift < 2/h", "a metric drifts in one of"),
+        ("generator cpu drift < 5ms/h", "rss or loop_lag"),
+        ("generator rss drift < 5ms/h", "B, KiB, MiB or GiB"),
+        ("delivery p99 drift < 5MiB/h", "us, ms or s per hour"),
+        ("server process_resident_memory_bytes drift < 5ms/h", "B, KiB, MiB or GiB"),
+    ],
+)
+def test_bad_drift_thresholds_say_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        parse_threshold(text)
+
+
+def _drifting(slope_per_interval: float, points: int = 48, noise: float = 0.0) -> RunFigures:
+    series = DriftSeries()
+    jitter = random.Random(5)
+    subject = Subject("metric", "delivery", "p99", unit="ms")
+    rss = Subject("generator", "rss", source="worker-1", unit="bytes")
+    for i in range(points):
+        wall = 1_800_000_000 + i * 5.0
+        series.add(subject, wall, 10 + i * slope_per_interval + noise * jitter.random())
+        series.add(rss, wall, 80 * MIB + i * slope_per_interval * MIB)
+    return RunFigures({}, seconds=points * 5.0, drift=series.trends())
+
+
+def test_a_drift_fails_only_when_its_interval_is_above_the_limit() -> None:
+    # 0.5 ms per 5 s interval is 360 ms/h; 0.02 ms is 14.4; 0.04 ms is 28.8.
+    [rising] = evaluate([parse_threshold("delivery p99 drift < 20ms/h")], _drifting(0.5))
+    assert not rising.passed and rising.judged
+    assert rising.value == pytest.approx(360.0)
+    assert rising.line().startswith("SLO FAIL delivery p99 drift < 20ms/h: +360 ms/h")
+    [slow] = evaluate([parse_threshold("delivery p99 drift < 20ms/h")], _drifting(0.02))
+    assert slow.passed
+    # Noisy, the slope may be above the limit without its whole interval being so.
+    [unsure] = evaluate(
+        [parse_threshold("delivery p99 drift < 20ms/h")], _drifting(0.04, noise=3.0)
+    )
+    assert unsure.value is not None and unsure.value > 20
+    assert unsure.passed and "99% interval" in unsure.line()
+
+
+def test_a_generator_drift_is_said_to_be_the_generators() -> None:
+    [verdict] = evaluate([parse_threshold("generator rss drift < 50MiB/h")], _drifting(0.5))
+    assert not verdict.passed
+    assert "generator rss (worker-1)" in verdict.line()
+    assert "the generator's own, not the server's" in verdict.line()
+
+
+def test_a_drift_is_not_judged_on_a_short_run_or_a_missing_series() -> None:
+    thresholds = [
+        parse_threshold("delivery p99 drift < 20ms/h"),
+        parse_threshold("server process_resident_memory_bytes drift < 100MiB/h"),
+    ]
+    short, missing = evaluate(thresholds, _drifting(0.5, points=8))
+    assert (short.judged, short.passed) == (False, True)
+    assert short.line().startswith("SLO NOT JUDGED delivery p99 drift < 20ms/h: too short")
+    assert missing.line().endswith("no such series in this run")
+    root = ET.fromstring(junit_xml([short, missing]))
+    assert root.get("skipped") == "2" and root.get("failures") == "0"
+    assert root.findall("testcase/skipped")
+    assert verdict_rows([short])[0][2:] == ["", "NOT JUDGED"]

@@ -70,6 +70,7 @@ def _report(args: argparse.Namespace) -> int:
         thresholds=parse_thresholds(args.slo),
         step_hold=args.step_hold,
         step_settle=args.step_settle,
+        horizon_hours=args.soak_horizon,
         progress=None if args.quiet else progress_to_stderr,
     )
     print(page)
@@ -164,6 +165,13 @@ def _add_report(commands: Any) -> None:
         type=float,
         default=10.0,
         help="seconds at the start of each level left out (users still connecting)",
+    )
+    report.add_argument(
+        "--soak-horizon",
+        type=float,
+        default=24.0,
+        metavar="H",
+        help="hours past the run's end each drift is projected over",
     )
     report.add_argument("--quiet", action="store_true", help="no progress lines")
     report.set_defaults(handler=_report)

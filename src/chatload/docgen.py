@@ -62,6 +62,7 @@ def _shown_default(field: dataclasses.Field[Any]) -> str:
 
 
 def _exports() -> str:
+    from chatload import drift, slo
     from chatload.records import export
 
     files = (
@@ -71,6 +72,13 @@ def _exports() -> str:
         ("PREFIX_invariants.csv", "breach", export.INVARIANT_COLUMNS),
         ("PREFIX_chat_hdr.csv", "interval and metric", export.HDR_COLUMNS),
         ("PREFIX_chat_failures.csv", "interval, metric and failure kind", export.FAILURE_COLUMNS),
+        ("PREFIX_drift.csv", "series (subject)", drift.DRIFT_COLUMNS),
+        (
+            "PREFIX_server_metrics.csv (--server-metrics)",
+            "scrape and series",
+            export.SERVER_METRICS_COLUMNS,
+        ),
+        ("PREFIX_slo.csv (--slo)", "threshold", slo.VERDICT_COLUMNS),
         ("PATH.<process>.csv (--chat-samples)", "sample", export.SAMPLE_COLUMNS),
     )
     lines = ["| file | one row per | columns |", "|---|---|---|"]

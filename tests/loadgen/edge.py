@@ -9,8 +9,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatload.provision import ProvisionPlan
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import ROOT, locust_command, read_stats, small_dataset
+from tests.loadgen.support import ROOT, SMALL_PLAN, locust_command, read_stats, small_dataset
 
 # A breach is what the server did: under a lagging fan-out a user's own
 # acknowledgement does overtake an older message of the other side (a reorder).
@@ -46,14 +47,24 @@ def _messages(db: Path) -> int:
     return int(count)
 
 
-def run_against(root: Path, server_args: tuple[str, ...], *locust_args: str) -> Outcome:
-    db, users = small_dataset(root)
+def run_against(
+    root: Path,
+    server_args: tuple[str, ...],
+    *locust_args: str,
+    scrape: bool = False,
+    plan: ProvisionPlan = SMALL_PLAN,
+) -> Outcome:
+    """A run against a reference server started with ``server_args`` on the dataset
+    of ``plan``; with ``scrape``, its /metrics read by --server-metrics."""
+    db, users = small_dataset(root, plan)
     before = _messages(db)
     # No fsync per commit: the runs measure lags the server adds on purpose, not
     # the disk's (its database still holds exactly what was acknowledged).
     with LaunchedServer(db, "--synchronous", "normal", *server_args) as server:
+        metrics = ("--server-metrics", f"http://127.0.0.1:{server.port}/metrics")
         done = subprocess.run(
             locust_command(
+                *(metrics if scrape else ()),
                 "--host",
                 server.url,
                 "--users-file",

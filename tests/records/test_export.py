@@ -3,7 +3,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from chatload.records.export import RecordsExporter, SampleWriter, Saturation, iso_time
+import pytest
+
+from chatload.records.export import (
+    RecordsExporter,
+    SampleWriter,
+    Saturation,
+    ServerSample,
+    iso_time,
+)
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot
 from chatload.tracking.invariants import Breach
 from chatload.tracking.metrics import Sample
@@ -133,3 +141,45 @@ def test_a_late_answer_counts_at_its_true_latency_and_a_lost_one_as_slower_than_
     )
     assert exporter.trust.unsettled == 3
     assert "3 chats unsettled" in exporter.trust.line()
+
+
+def test_drift_takes_the_running_intervals_and_the_server_scrapes_within_them(
+    tmp_path: Path,
+) -> None:
+    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 1, horizon_hours=10)
+    start = 1_800_000_000.0
+    first = _snapshot("local", start, [900.0], {"rss_bytes": 50e6})
+    first.phase = "spawning"  # start-up: excluded from every drift
+    exporter.add_interval(first)
+    for i in range(1, 15):
+        at = start + 5.0 * i
+        # The server's RSS as scraped: its CPU counter's rate is 0.5 s/s.
+        exporter.add_server_metrics(
+            at + 1.0,
+            "http://server/metrics",
+            [
+                ServerSample("process_resident_memory_bytes", "", 100e6 + i * 1e6),
+                ServerSample("process_cpu_seconds_total", "", 0.5 * 5.0 * i),
+                ServerSample("request_seconds_bucket", '{le="0.1"}', float(i)),
+            ],
+        )
+        health = {"rss_bytes": 50e6 + i * 1e5, "loop_lag_p99_ms": 1.0}
+        exporter.add_interval(_snapshot("local", at, [10.0 + i, 20.0 + 2 * i], health))
+    exporter.close()
+    rows = {row["subject"]: row for row in _read(tmp_path / "run_drift.csv")}
+    delivery = rows["delivery p99"]
+    # 2 ms more each 5 s interval (the spawning interval's 900 ms left out).
+    assert float(delivery["slope_per_h"]) == pytest.approx(2 * 720, rel=0.01)
+    assert delivery["points"] == "14" and delivery["verdict"] == "rising"
+    rss = rows["server process_resident_memory_bytes (http://server/metrics)"]
+    assert rss["unit"] == "bytes" and float(rss["slope_per_h"]) == pytest.approx(720e6)
+    cpu = rows["server rate(process_cpu_seconds_total) (http://server/metrics)"]
+    assert float(cpu["slope_per_h"]) == pytest.approx(0) and cpu["points"] == "13"
+    assert not any("bucket" in subject for subject in rows)
+    assert rows["generator rss (local)"]["whose"] == "generator"
+    scraped = _read(tmp_path / "run_server_metrics.csv")
+    assert len(scraped) == 14 * 3
+    assert scraped[0]["name"] == "process_resident_memory_bytes"
+    assert scraped[2]["labels"] == '{le="0.1"}'
+    health = _read(tmp_path / "run_generator_health.csv")
+    assert health[-1]["rss_mib"] == f"{(50e6 + 14e5) / (1 << 20):.1f}"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from chatload.errors import ConfigError
 from chatload.server.app import ServerConfig
-from chatload.server.overload import CapacityCap
+from chatload.server.faults import DelayLine
+from chatload.server.overload import CapacityCap, Leak
 
 
 def test_the_capacity_cap_passes_messages_at_its_rate_in_arrival_order() -> None:
@@ -55,3 +57,40 @@ def test_flush_passes_everything_queued_at_once() -> None:
 def test_overload_modes_are_checked() -> None:
     with pytest.raises(ConfigError, match="cannot be negative"):
         ServerConfig(db=None, test_capacity=-1)  # type: ignore[arg-type]
+
+
+def test_the_creep_delays_each_frame_more_the_later_it_is_sent() -> None:
+    async def run() -> list[float]:
+        line = DelayLine(0.0, asyncio.get_running_loop(), creep=0.5)  # +0.5 s per second
+        delays: list[float] = []
+        for pause in (0.0, 0.2, 0.2):
+            await asyncio.sleep(pause)
+            sent = time.perf_counter()
+            done = asyncio.Event()
+            line.put(
+                lambda sent=sent, done=done: (delays.append(time.perf_counter() - sent), done.set())
+            )
+            await done.wait()
+        return delays
+
+    first, second, third = asyncio.run(run())
+    assert first < 0.02
+    assert second == pytest.approx(first + 0.5 * (0.2 + first), abs=0.03)
+    assert third > second + 0.08
+
+
+def test_the_leak_holds_its_rate_of_memory() -> None:
+    async def run() -> int:
+        leak = Leak(1 << 20)
+        task = asyncio.create_task(leak.run())
+        await asyncio.sleep(0.55)
+        task.cancel()
+        return leak.size
+
+    assert asyncio.run(run()) == pytest.approx(0.5 * (1 << 20), rel=0.25)
+
+
+@pytest.mark.parametrize("option", ["test_creep_ms_per_min", "test_leak_kib_per_s"])
+def test_degradation_modes_are_checked(option: str) -> None:
+    with pytest.raises(ConfigError, match="cannot be negative"):
+        ServerConfig(db=None, **{option: -1})  # type: ignore[arg-type]

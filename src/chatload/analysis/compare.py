@@ -10,7 +10,9 @@ figure has regressed when:
 - a metric the baseline measured has no samples in the candidate;
 - the failure ratio rose by more than ``failure_tolerance`` (absolute);
 - acknowledged messages per second fell by more than ``tolerance``;
-- the candidate broke more guarantees than the baseline.
+- the candidate broke more guarantees than the baseline;
+- of two capacity searches (``--shape search``), the capacity in users or in
+  messages/s fell by more than ``tolerance``.
 
 Noise is not a regression: the change must also be significant, judged for the
 whole family of figures at once (``analysis.significance``: a distribution-free
@@ -27,13 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from chatload.analysis.capacity import Totals, aggregate
 from chatload.analysis.compare_plots import distributions_plot, percentiles_plot
 from chatload.analysis.comparison import SHOWN, Change, ComparePolicy, Comparison
 from chatload.analysis.html import cell, page
 from chatload.analysis.inputs import load_run
+from chatload.analysis.search_report import load_search
 from chatload.analysis.significance import (
     failure_p_value,
     highest_judged_share,
@@ -59,7 +62,22 @@ def compare_runs(
     base, _ = aggregate(base_run, [], progress)
     cand, _ = aggregate(cand_run, [], progress)
     changes = compare_totals(base, cand, len(base_run.breaches), len(cand_run.breaches), policy)
+    changes += _capacity(load_search(base_run.prefix), load_search(cand_run.prefix), policy)
     return Comparison(base_run, cand_run, base, cand, changes, policy)
+
+
+def _capacity(
+    base: dict[str, Any] | None, cand: dict[str, Any] | None, policy: ComparePolicy
+) -> list[Change]:
+    """Two capacity searches: a capacity down by more than the tolerance regressed."""
+    if base is None or cand is None:
+        return []
+    changes = []
+    for statistic, unit in (("users", " users"), ("messages_per_s", "/s")):
+        old, new = float(base[statistic]), float(cand[statistic])
+        regressed = new < old * (1 - policy.tolerance)
+        changes.append(Change("capacity", statistic, old, new, unit, True, regressed))
+    return changes
 
 
 def compare_totals(

@@ -24,7 +24,12 @@ from chatload.analysis.csvfiles import (
     timestamp,
 )
 from chatload.errors import ConfigError
-from chatload.records.export import CHAT_METRICS_COLUMNS, FAILURE_COLUMNS, HDR_COLUMNS
+from chatload.records.export import (
+    CHAT_METRICS_COLUMNS,
+    FAILURE_COLUMNS,
+    HDR_COLUMNS,
+    SERVER_METRICS_COLUMNS,
+)
 from chatload.records.trust import Trust
 
 __all__ = ["Breach", "MetricSeries", "RunData", "find_prefix", "iter_hdr", "load_run"]
@@ -52,7 +57,10 @@ _CHATLOAD: Final = {
     ),
     "invariants": ("time", "kind", "chat_id", "message_ids", "users", "detail"),
 }
-_OPTIONAL: Final = {"slo": ("threshold", "value", "passed")}
+_OPTIONAL: Final = {
+    "slo": ("threshold", "value", "passed"),
+    "server_metrics": SERVER_METRICS_COLUMNS,
+}
 _PHASES: Final = ("running", "spawning", "stopping")
 
 
@@ -120,6 +128,9 @@ class RunData:
     breaches: list[Breach] = field(default_factory=list)
     slo: list[tuple[str, str, bool]] = field(default_factory=list)
     unsettled: int = 0  # chats still owed answers when settling ran out of time
+    generator_rss: dict[tuple[float, str], float] = field(default_factory=dict)  # bytes
+    # (time, url, name, labels, value) of each scraped series (--server-metrics)
+    server_samples: list[tuple[float, str, str, str, float]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -201,9 +212,11 @@ def load_run(results: Path, progress: Callable[[str], None] | None = None) -> Ru
         say(f"reading {path}")
         rows = read_rows(prefix, name, columns)
         _LOADERS[name](run, path, rows)
-    path = csv_file(prefix, "slo")
-    if path.exists():
-        _LOADERS["slo"](run, path, read_rows(prefix, "slo", _OPTIONAL["slo"]))
+    for name, columns in _OPTIONAL.items():
+        path = csv_file(prefix, name)
+        if path.exists():
+            say(f"reading {path}")
+            _LOADERS[name](run, path, read_rows(prefix, name, columns))
     if not run.series:
         raise ConfigError(
             f"{csv_file(prefix, 'chat_metrics')} has no rows: the run recorded nothing"
@@ -310,6 +323,11 @@ def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]
             )
         )
         run.unsettled += int(row.get("unsettled_chats") or 0)
+        if row.get("rss_mib"):  # files from before the column have none
+            start = run.health[-1][0]
+            run.generator_rss[(start, row["process"])] = number(path, line, row, "rss_mib") * (
+                1 << 20
+            )
 
 
 def _breaches(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
@@ -330,6 +348,19 @@ def _slo(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -
     run.slo.extend((row["threshold"], row["value"], row["passed"] == "true") for _, row in rows)
 
 
+def _server_metrics(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    for line, row in rows:
+        run.server_samples.append(
+            (
+                timestamp(path, line, row["time"]),
+                row["url"],
+                row["name"],
+                row["labels"],
+                number(path, line, row, "value"),
+            )
+        )
+
+
 _LOADERS: Final[
     dict[str, Callable[[RunData, Path, Iterator[tuple[int, dict[str, str]]]], None]]
 ] = {
@@ -343,6 +374,7 @@ _LOADERS: Final[
     "generator_health": _health,
     "invariants": _breaches,
     "slo": _slo,
+    "server_metrics": _server_metrics,
 }
 
 

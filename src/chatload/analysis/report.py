@@ -9,11 +9,14 @@ The page opens in a browser straight from disk (images are files beside it):
 - failures by kind;
 - breaches of the guarantees;
 - generator health with the saturated intervals shaded;
+- the server's CPU, RSS and open files (``--server-metrics``);
+- drift: each series' trend over the running phase and its projection;
 - Locust's failures and exceptions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,6 +27,8 @@ from chatload.analysis import plots
 from chatload.analysis.capacity import Capacity, Totals, aggregate, find_steps, judge_capacity
 from chatload.analysis.html import cell, page, rows_table
 from chatload.analysis.inputs import RunData, load_run
+from chatload.analysis.search_report import load_search, search_section
+from chatload.analysis.trends import drift_plot, drift_series, drift_table, server_plot
 from chatload.errors import ConfigError
 from chatload.records.export import iso_time
 from chatload.slo import RunFigures, Threshold, Verdict, evaluate, parse_thresholds
@@ -39,6 +44,7 @@ def write_report(
     thresholds: Sequence[Threshold] = (),
     step_hold: float = 20.0,
     step_settle: float = 10.0,
+    horizon_hours: float = 24.0,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write ``out/index.html`` and its PNGs; the page's path.
@@ -53,7 +59,8 @@ def write_report(
     say(f"merging the interval histograms ({levels})")
     totals, per_step = aggregate(run, [(start, end) for _, start, end in steps], say)
     breaches = dict(Counter(breach.kind for breach in run.breaches))
-    figures = totals.figures(breaches)
+    drift = drift_series(run)
+    figures = dataclasses.replace(totals.figures(breaches), drift=drift.trends())
     if not thresholds and run.slo:
         try:
             thresholds = parse_thresholds(text for text, _, _ in run.slo)
@@ -90,8 +97,35 @@ def write_report(
         images.append(
             ("Capacity", plots.capacity_plot(capacity, out / "capacity.png"), capacity.text)
         )
+    server = server_plot(run, out / "server.png")
+    if server is not None:
+        images.append(
+            (
+                "The server's resources",
+                server,
+                "CPU, resident memory and open files of the server under test, scraped "
+                "with --server-metrics (the embedded server's without asking).",
+            )
+        )
+    named = [t.statistic for t in thresholds if t.drift and t.target == "server"]
+    drift_image = drift_plot(drift, out / "drift.png", named)
+    search = load_search(run.prefix)
+    drift_section = [
+        *(search_section(search) if search is not None else []),
+        "<h2>Drift</h2>",
+        drift_table(drift, horizon_hours),
+        *([f'<img src="{drift_image.name}" alt="drift">'] if drift_image is not None else []),
+    ]
     index = out / "index.html"
-    page = _page(run, figures, totals, verdicts=verdicts, capacity=capacity, images=images)
+    page = _page(
+        run,
+        figures,
+        totals,
+        verdicts=verdicts,
+        capacity=capacity,
+        images=images,
+        drift=drift_section,
+    )
     index.write_text(page, encoding="utf-8")
     say(f"done in {time.monotonic() - started:.1f} s")
     return index
@@ -152,12 +186,12 @@ def _verdict_table(verdicts: list[Verdict]) -> str:
         return "<p class='note'>No SLO thresholds: pass --slo to the run or to the report.</p>"
     rows = ["<tr><th class='left'>threshold</th><th>measured</th><th>verdict</th></tr>"]
     for verdict in verdicts:
-        css = "pass" if verdict.passed else "fail"
+        css = "" if not verdict.judged else "pass" if verdict.passed else "fail"
         rows.append(
             "<tr>"
             + cell(verdict.threshold.text, "left")
             + cell(verdict.measured())
-            + cell("PASS" if verdict.passed else "FAIL", css)
+            + cell(verdict.word, css)
             + "</tr>"
         )
     return "<table>" + "".join(rows) + "</table>"
@@ -195,6 +229,7 @@ def _page(
     verdicts: list[Verdict],
     capacity: Capacity | None,
     images: list[tuple[str, Path, str]],
+    drift: list[str],
 ) -> str:
     peak_users = max((users for _, users in run.users), default=0)
     by_phase = run.saturated_by_phase()
@@ -207,6 +242,9 @@ def _page(
         if verdicts
         else "no SLOs given"
     )
+    unjudged = sum(1 for v in verdicts if not v.judged)
+    if unjudged:
+        verdict_line += f" ({unjudged} not judged: the run was too short to tell)"
     breach_rows = [
         {
             "time": iso_time(b.time),
@@ -249,6 +287,7 @@ def _page(
         if caption and title != "Capacity":
             sections.append(f"<p class='note'>{escape(caption)}</p>")
         sections.append(f'<img src="{image.name}" alt="{escape(title)}">')
+    sections += drift
     sections += [
         "<h2>Breaches</h2>",
         rows_table(

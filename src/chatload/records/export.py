@@ -18,7 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
-from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, percentiles
+from chatload.drift import (
+    DRIFT_COLUMNS,
+    DriftSeries,
+    Point,
+    ServerPoints,
+    drift_rows,
+    generator_points,
+    metric_points,
+)
+from chatload.records.hdr import (
+    IntervalSnapshot,
+    MetricSnapshot,
+    Percentiles,
+    new_histogram,
+    percentiles,
+)
 from chatload.records.trust import Trust
 from chatload.tracking.invariants import Breach
 from chatload.tracking.metrics import Sample
@@ -30,10 +45,13 @@ __all__ = [
     "HEALTH_COLUMNS",
     "INVARIANT_COLUMNS",
     "SAMPLE_COLUMNS",
+    "SERVER_METRICS_COLUMNS",
     "SUMMARY_COLUMNS",
     "RecordsExporter",
     "SampleWriter",
     "Saturation",
+    "ServerSample",
+    "Window",
     "iso_time",
 ]
 
@@ -79,11 +97,22 @@ HEALTH_COLUMNS: Final = (
     "clock_offset_ms",
     "clock_uncertainty_ms",
     "unsettled_chats",
+    "rss_mib",
 )
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
 HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
 FAILURE_COLUMNS: Final = ("interval_start", "interval_end", "metric", "kind", "count")
 SAMPLE_COLUMNS: Final = ("time", "metric", "response_time_ms", "failure_kind", "chat_id", "user_id")
+SERVER_METRICS_COLUMNS: Final = ("time", "url", "name", "labels", "value")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSample:
+    """One series of a scrape: ``labels`` as Prometheus writes them (``{a="b"}``)."""
+
+    name: str
+    labels: str
+    value: float
 
 
 def iso_time(wall: float) -> str:
@@ -138,6 +167,30 @@ class _Pending:
     health: list[tuple[str, dict[str, float], str]] = field(default_factory=list)
 
 
+@dataclass
+class Window:
+    """The intervals written from ``start`` on, merged: one load level of a search."""
+
+    start: float
+    breaches_before: dict[str, int]
+    metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
+    end: float | None = None  # of the last interval merged
+    saturated: int = 0  # intervals where a generator process was saturated
+    server_cpu: list[float] = field(default_factory=list)  # rate(process_cpu_seconds_total)
+    server_rss: float | None = None
+
+    def add(self, name: str, metric: MetricSnapshot) -> None:
+        self.metrics.setdefault(name, MetricSnapshot(new_histogram())).add(metric)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start) if self.end is not None else 0.0
+
+    def breaches(self, now: dict[str, int]) -> dict[str, int]:
+        """The breaches found since the window opened, by kind."""
+        return {kind: n - self.breaches_before.get(kind, 0) for kind, n in now.items()}
+
+
 class RecordsExporter:
     """Merges every process's intervals and writes the files (on the master).
 
@@ -152,8 +205,19 @@ class RecordsExporter:
         *,
         processes: Callable[[], int],
         saturation: Saturation | None = None,
+        horizon_hours: float = 24.0,
     ) -> None:
         self.prefix = prefix
+        self.horizon_hours = horizon_hours
+        # Running-phase points of every series whose drift is judged (chatload.drift);
+        # server samples wait here until the interval they fall in is written.
+        self.drift = DriftSeries()
+        self._server_waiting: list[tuple[float, Point]] = []
+        self._server_points = ServerPoints()
+        self.last_server: dict[str, dict[str, float]] = {}  # by URL: unlabelled series
+        self._drift_cache: tuple[int, int, list[list[str]]] | None = None
+        self.window: Window | None = None  # a search's level (loadgen.wiring.search_shape)
+        self.server_scrape_failures: dict[str, int] = {}
         self.processes = processes
         self.saturation = saturation or Saturation()
         self._pending: dict[float, _Pending] = {}
@@ -176,6 +240,7 @@ class RecordsExporter:
         self._invariants = self._file("invariants", INVARIANT_COLUMNS)
         self._hdr = self._file("chat_hdr", HDR_COLUMNS)
         self._failures = self._file("chat_failures", FAILURE_COLUMNS)
+        self._server: _Csv | None = None  # created by the first scrape
 
     def _file(self, name: str, columns: Iterable[str]) -> _Csv | None:
         return None if self.prefix is None else _Csv(Path(f"{self.prefix}_{name}.csv"), columns)
@@ -231,12 +296,23 @@ class RecordsExporter:
                     _ms(health.get("clock_offset_ms", 0.0)),
                     _ms(health.get("clock_uncertainty_ms", 0.0)),
                     int(health.get("unsettled_chats", 0)),
+                    f"{health.get('rss_bytes', 0.0) / (1 << 20):.1f}",
                 ]
             )
         rows: list[list[object]] = []
         hdr_rows: list[list[object]] = []
         failure_rows: list[list[object]] = []
         begin, end = iso_time(start), iso_time(pending.end)
+        running = bool(pending.health) and all(p == "running" for _, _, p in pending.health)
+        # One percentile pass per metric, for the row and the drift alike.
+        figures = {name: percentiles(m.histogram) for name, m in pending.metrics.items()}
+        self._feed_drift(pending, figures, running)
+        window = self.window
+        if window is not None and start >= window.start:
+            for name, metric in pending.metrics.items():
+                window.add(name, metric)
+            window.end = pending.end
+            window.saturated += saturated
         for name in sorted(pending.metrics):
             metric = pending.metrics[name]
             run = self._run.setdefault(name, MetricSnapshot(new_histogram()))
@@ -254,7 +330,7 @@ class RecordsExporter:
                     begin,
                     end,
                     name,
-                    *self._stats(metric),
+                    *self._stats(metric, figures[name]),
                     _flag(saturated),
                     metric.cross_process,
                     metric.late,
@@ -284,11 +360,83 @@ class RecordsExporter:
         if self._health is not None:
             self._health.rows(health_rows)
 
+    def _feed_drift(
+        self, pending: _Pending, figures: dict[str, Percentiles], running: bool
+    ) -> None:
+        """An interval of the running phase adds a point to each drift subject; the
+        server samples scraped before its end are taken (kept only if running)."""
+        waiting = self._server_waiting
+        taken = [item for item in waiting if item[0] < pending.end]
+        self._server_waiting = [item for item in waiting if item[0] >= pending.end]
+        if not running:
+            return
+        drift, wall = self.drift, pending.end
+        for name, metric in pending.metrics.items():
+            p = figures[name]
+            answered = metric.histogram.get_total_count()
+            for subject, value in metric_points(
+                name,
+                p50_ms=p.p50_ms,
+                p99_ms=p.p99_ms,
+                answered=answered,
+                operations=metric.operations,
+                failures=metric.failures,
+            ):
+                drift.add(subject, wall, value)
+        for process, health, _ in pending.health:
+            rss = health.get("rss_bytes")
+            for subject, value in generator_points(
+                process, rss, health.get("loop_lag_p99_ms", 0.0)
+            ):
+                drift.add(subject, wall, value)
+        for at, (subject, value) in taken:
+            drift.add(subject, at, value)
+
+    def add_server_metrics(self, wall: float, url: str, samples: Iterable[ServerSample]) -> None:
+        """One scrape of a server's metrics: written as they are, and waiting for the
+        interval they fall in to join the drift."""
+        rows = []
+        for sample in samples:
+            rows.append([iso_time(wall), url, sample.name, sample.labels, f"{sample.value:.9g}"])
+            point = self._server_points.point(url, sample.name, sample.labels, wall, sample.value)
+            if point is not None:
+                self._server_waiting.append((wall, point))
+                if not sample.labels:
+                    self.last_server.setdefault(url, {})[point[0].name] = point[1]
+                    self._to_window(wall, point[0].name, point[1])
+        if self.prefix is None or not rows:
+            return
+        if self._server is None:
+            self._server = _Csv(Path(f"{self.prefix}_server_metrics.csv"), SERVER_METRICS_COLUMNS)
+        self._server.rows(rows)
+
+    def _to_window(self, wall: float, name: str, value: float) -> None:
+        window = self.window
+        if window is None or wall < window.start:
+            return
+        if name == "rate(process_cpu_seconds_total)":
+            window.server_cpu.append(value * 100)
+        elif name == "process_resident_memory_bytes":
+            window.server_rss = value
+
+    def open_window(self, start: float) -> Window:
+        """From now on, intervals that start at ``start`` or later are also merged into
+        a window of their own."""
+        self.window = Window(start, dict(self.breaches))
+        return self.window
+
+    def drift_rows(self) -> list[list[str]]:
+        """PREFIX_drift.csv's rows; worked out again only when an interval was written
+        (a live view looks every 2 s, a trend costs O(n²) in its points)."""
+        key = (self.intervals_written, len(self.drift.points))
+        if self._drift_cache is None or self._drift_cache[:2] != key:
+            self._drift_cache = (*key, drift_rows(self.drift, self.horizon_hours))
+        return self._drift_cache[2]
+
     @staticmethod
-    def _stats(metric: MetricSnapshot, *, whole_run: bool = False) -> list[str]:
+    def _stats(metric: MetricSnapshot, p: Percentiles) -> list[str]:
         """An interval's percentiles are of the answers it saw (late ones at their
         true latency); the whole run's count what never came as slower than all."""
-        p = percentiles(metric.histogram, metric.unanswered if whole_run else 0)
         return [
             str(metric.operations),
             str(metric.failures),
@@ -330,6 +478,7 @@ class RecordsExporter:
         for start in sorted(self._pending):
             self._write(start, self._pending.pop(start))
         self.write_summary()
+        self.write_table("drift", DRIFT_COLUMNS, self.drift_rows())
 
     def write_summary(self) -> None:
         """``PREFIX_chat_summary.csv`` of the run so far (again at the end, whole)."""
@@ -341,7 +490,7 @@ class RecordsExporter:
         summary.rows(
             [
                 name,
-                *self._stats(metric, whole_run=True),
+                *self._stats(metric, percentiles(metric.histogram, metric.unanswered)),
                 first,
                 last,
                 metric.cross_process,
@@ -355,7 +504,14 @@ class RecordsExporter:
             file.handle.flush()
 
     def _files(self) -> list[_Csv]:
-        files = (self._metrics, self._health, self._invariants, self._hdr, self._failures)
+        files = (
+            self._metrics,
+            self._health,
+            self._invariants,
+            self._hdr,
+            self._failures,
+            self._server,
+        )
         return [file for file in files if file is not None]
 
     def close(self) -> None:
@@ -363,6 +519,7 @@ class RecordsExporter:
         for file in self._files():
             file.close()
         self._metrics = self._health = self._invariants = self._hdr = self._failures = None
+        self._server = None
 
 
 class SampleWriter:

@@ -28,7 +28,8 @@ from chatload.limits import RESERVED_FILES, open_file_limits, raise_open_file_li
 from chatload.server.config import ServerConfig
 from chatload.server.connection import ChatConnection
 from chatload.server.faults import DelayLine, Faults
-from chatload.server.overload import CapacityCap
+from chatload.server.metrics import ServerMetrics
+from chatload.server.overload import CapacityCap, Leak
 from chatload.server.pipeline import CommitPipeline
 from chatload.server.service import ChatService, PendingMessage, PendingWrite
 from chatload.server.store import Store
@@ -71,20 +72,30 @@ class ChatServer:
             lag=self.fanout_lag.put if self.fanout_lag is not None else None,
         )
         self.delay_line = (
-            DelayLine(config.test_delay_ms / 1000, self.loop) if config.test_delay_ms > 0 else None
+            DelayLine(
+                config.test_delay_ms / 1000,
+                self.loop,
+                creep=config.test_creep_ms_per_min / 1000 / 60,
+            )
+            if config.test_delay_ms > 0 or config.test_creep_ms_per_min > 0
+            else None
         )
+        self.leak = Leak(config.test_leak_kib_per_s * 1024) if config.test_leak_kib_per_s else None
         if faults is not None or self.delay_line is not None:
             log.warning(
                 "test faults are on: this server breaks its guarantees on purpose",
                 extra={"faults": dict(config.test_faults), "delay_ms": config.test_delay_ms},
             )
-        if config.test_capacity or self.fanout_lag is not None:
+        overloads = {
+            "capacity_per_s": config.test_capacity,
+            "fanout_lag_ms": config.test_fanout_lag_ms,
+            "creep_ms_per_min": config.test_creep_ms_per_min,
+            "leak_kib_per_s": config.test_leak_kib_per_s,
+        }
+        if any(overloads.values()):
             log.warning(
                 "test overload is on: this server is slow on purpose (it loses nothing)",
-                extra={
-                    "capacity_per_s": config.test_capacity,
-                    "fanout_lag_ms": config.test_fanout_lag_ms,
-                },
+                extra=overloads,
             )
         self.pipeline: CommitPipeline[PendingWrite] = CommitPipeline(
             self.loop,
@@ -103,6 +114,7 @@ class ChatServer:
             if config.test_capacity > 0
             else None
         )
+        self.metrics = ServerMetrics(lambda: len(self.connections), self.pipeline)
         self.port = config.port
 
     @property
@@ -146,6 +158,8 @@ class ChatServer:
             self._tasks.append(asyncio.create_task(self._report_stats()))
         if self.config.freeze_gc:
             self._tasks.append(asyncio.create_task(self._keep_frozen()))
+        if self.leak is not None:
+            self._tasks.append(asyncio.create_task(self.leak.run()))
         if self.config.ready_file is not None:
             self._write_ready_file(self.config.ready_file)
 

@@ -105,6 +105,19 @@ class ServerConfig:
         type=float,
         metavar="D",
     )
+    # Degradation that loses nothing, for drift verdicts (chatload.server.overload).
+    test_creep_ms_per_min: float = _option(
+        0.0,
+        _TESTING + "every frame later by X ms more each minute since start (a creeping latency)",
+        type=float,
+        metavar="X",
+    )
+    test_leak_kib_per_s: float = _option(
+        0.0,
+        _TESTING + "keep K KiB more memory resident each second (a leak)",
+        type=float,
+        metavar="K",
+    )
     # Keep Python's cyclic garbage collector off the world and the connections
     # (loadgen.gc_policy explains why): on for `chatload serve`, off for a
     # server embedded in another program's process, whose objects it would freeze.
@@ -120,8 +133,19 @@ class ServerConfig:
         codec_by_name(self.envelope)
         if self.transport not in ("websocket", "socketio"):
             raise ConfigError(f"--transport must be websocket or socketio, got {self.transport!r}")
-        if self.test_capacity < 0 or self.test_fanout_lag_ms < 0:
-            raise ConfigError("--test-capacity and --test-fanout-lag-ms cannot be negative")
+        if (
+            min(
+                self.test_capacity,
+                self.test_fanout_lag_ms,
+                self.test_creep_ms_per_min,
+                self.test_leak_kib_per_s,
+            )
+            < 0
+        ):
+            raise ConfigError(
+                "--test-capacity, --test-fanout-lag-ms, --test-creep-ms-per-min and "
+                "--test-leak-kib-per-s cannot be negative"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
 

@@ -13,18 +13,21 @@ one that does not read its frames is dropped).
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
 import http
 import logging
 from typing import TYPE_CHECKING, cast
 
+from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from chatload.protocol.socketio import ServerSession
 from chatload.server.auth import token_from_request
+from chatload.server.metrics import CONTENT_TYPE_LATEST, is_metrics_request
 
 if TYPE_CHECKING:
     from chatload.server.app import ChatServer
@@ -190,6 +193,18 @@ class ChatConnection(asyncio.Protocol):
 
     def _handshake(self, request: Request) -> None:
         ws = self.ws
+        if is_metrics_request(request.path, request.headers.get("Upgrade")):
+            body = self.server.metrics.exposition()
+            headers = Headers(
+                [
+                    ("Date", email.utils.formatdate(usegmt=True)),
+                    ("Connection", "close"),
+                    ("Content-Length", str(len(body))),
+                    ("Content-Type", CONTENT_TYPE_LATEST),
+                ]
+            )
+            ws.send_response(Response(http.HTTPStatus.OK, "OK", headers, body))
+            return
         token = token_from_request(request, self.config.token_param)
         user_id = self.server.service.authenticate(token)
         if self.config.transport == "socketio" and token is None:

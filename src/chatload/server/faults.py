@@ -113,16 +113,24 @@ class DelayLine:
 
     _COARSE = 0.0015
 
-    def __init__(self, delay: float, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, delay: float, loop: asyncio.AbstractEventLoop, *, creep: float = 0.0
+    ) -> None:
         self.delay = delay
+        # Seconds more delay per second since the line was made: a creeping latency.
+        # Later frames are due later still, so the queue stays in due order.
+        self.creep = creep
+        self._born = time.perf_counter()
         self._loop = loop
         self._queue: deque[tuple[float, Callable[[], None]]] = deque()
         self._scheduled: asyncio.Handle | None = None
 
     def put(self, callback: Callable[[], None]) -> None:
-        self._queue.append((time.perf_counter() + self.delay, callback))
+        now = time.perf_counter()
+        delay = self.delay + self.creep * (now - self._born)
+        self._queue.append((now + delay, callback))
         if self._scheduled is None:
-            self._schedule(self.delay)
+            self._schedule(delay)
 
     def _schedule(self, wait: float) -> None:
         if wait > self._COARSE:

@@ -12,6 +12,12 @@ or reorders anything:
   message or a read) reaches them D ms after the writer's own answer, as a
   broker's slower fan-out path does under load. The counts are those of the
   moment they are sent, so they converge.
+
+And two kinds of slow degradation, for the drift verdicts of soak runs:
+
+- ``--test-creep-ms-per-min X``: every frame leaves X ms later for each minute
+  since the server started (the delay line of ``--test-delay-ms``, growing);
+- ``--test-leak-kib-per-s K``: K KiB more memory held, and resident, each second.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["CapacityCap"]
+__all__ = ["CapacityCap", "Leak"]
 
 W = TypeVar("W")
 
@@ -75,3 +81,26 @@ class CapacityCap(Generic[W]):
             self._scheduled = None
         while self._queue:
             self._submit(self._queue.popleft())
+
+
+class Leak:
+    """Holds ``bytes_per_second`` more memory each second, written so it is resident."""
+
+    _STEP = 0.1
+
+    def __init__(self, bytes_per_second: float) -> None:
+        self.bytes_per_second = bytes_per_second
+        self.held: list[bytes] = []
+
+    @property
+    def size(self) -> int:
+        return sum(len(chunk) for chunk in self.held)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            await asyncio.sleep(self._STEP)
+            owed = int((loop.time() - started) * self.bytes_per_second) - self.size
+            if owed > 0:
+                self.held.append(b"\xa5" * owed)

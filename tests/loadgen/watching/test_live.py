@@ -113,11 +113,28 @@ def test_the_chat_tabs_live_and_an_slo_typed_in_the_web_ui(tmp_path: Path) -> No
                 "generator health",
                 lambda: re.search(r"^local\trunning\t", visible_text(tools), re.M),
             )
+            # The embedded server's own CPU and RSS, scraped without asking.
+            until(
+                "the server's resources",
+                lambda: re.search(
+                    r"^server http://127\.0\.0\.1:\d+/metrics\t.*\d\.\d",
+                    visible_text(tools),
+                    re.M,
+                ),
+                seen=lambda: visible_text(tools)[-600:],
+            )
+            open_page(tools, f"{base}/?tab=chat-drift")
+            until(
+                "the drift so far",
+                lambda: re.search(r"^delivery p50\t", visible_text(tools), re.M),
+                seen=lambda: visible_text(tools)[-600:],
+            )
         # The report of the run so far, from the Download Data tab's link.
         with urllib.request.urlopen(f"{base}/chatload/report/", timeout=120) as response:
             page = response.read().decode()
             assert response.url.endswith("/chatload/report/index.html"), response.url
         assert "delivery" in page
+        assert "<h2>Drift</h2>" in page and "The server&#x27;s resources" in page
         urllib.request.urlopen(f"{base}/stop", data=b"", timeout=10).close()
         # A threshold that does not parse is said in the UI, not ignored.
         _swarm(base, slo="delivery p99 < soon")

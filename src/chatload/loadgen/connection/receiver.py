@@ -21,6 +21,8 @@ from typing import Any, Final, Protocol
 import gevent
 from gevent.event import Event
 
+from chatload.loadgen.background import BackgroundJob
+
 __all__ = ["Readable", "Receiver", "cooperatively"]
 
 SLICE_SECONDS: Final = 0.001  # work between two yields to the event loop
@@ -36,22 +38,15 @@ class Readable(Protocol):
     def on_readable(self) -> None: ...
 
 
-class Receiver:
+class Receiver(BackgroundJob):
     def __init__(self) -> None:
         self._loop = gevent.get_hub().loop
         self._ready: deque[Readable] = deque()
         self._wake = Event()
-        self._greenlet: gevent.Greenlet | None = None
         self.visits = 0
 
-    def start(self) -> None:
-        if self._greenlet is None:
-            self._greenlet = gevent.spawn(self._run)
-
     def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-            self._greenlet = None
+        super().stop()
         self._ready.clear()
 
     def watch(self, fileno: int, connection: Readable) -> Any:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import gevent
 from gevent.event import AsyncResult
 
+from chatload.loadgen.background import BackgroundJob
 from chatload.tracking.clocks import ClockEstimator, Exchange, Offset, Offsets
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ _SPACING: Final = 0.02
 _ANSWER_SECONDS: Final = 1.0
 
 
-class ClockSync:
+class ClockSync(BackgroundJob):
     """A worker's side: exchanges with the master, and the offsets it learns."""
 
     # Any, not Locust's runners: their send_message is hinted to take a dict, and
@@ -47,15 +48,6 @@ class ClockSync:
         self.estimator = ClockEstimator()
         self._waiting: dict[int, AsyncResult] = {}
         self._next_id = 0
-        self._greenlet: gevent.Greenlet | None = None
-
-    def start(self) -> None:
-        self._greenlet = gevent.spawn(self._run)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-            self._greenlet = None
 
     def _run(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import gevent
 
 from chatload.errors import ConfigError
+from chatload.loadgen.watching.live import figures_so_far
 from chatload.loadgen.wiring.options import ChatOptions
 from chatload.records.export import RecordsExporter
 from chatload.slo import (
@@ -25,7 +26,6 @@ from chatload.slo import (
     evaluate,
     junit_xml,
     parse_thresholds,
-    run_figures,
     verdict_rows,
 )
 
@@ -47,6 +47,7 @@ class SloGate:
         self.thresholds = parse_thresholds(options.slo)
         self.problem: str | None = None  # why the thresholds given at a start are invalid
         self.pending = False  # a test started and was not judged yet
+        self.per_level = False  # a capacity search judges its SLOs per level instead
         self._watcher: gevent.Greenlet | None = None
 
     def start(self, options: ChatOptions) -> None:
@@ -68,7 +69,12 @@ class SloGate:
     def watch(self, options: ChatOptions) -> None:
         """Check during the run, when asked to."""
         self.options = options
-        if self.thresholds and options.slo_check_interval > 0 and self._watcher is None:
+        if (
+            self.thresholds
+            and options.slo_check_interval > 0
+            and self._watcher is None
+            and not self.per_level
+        ):
             self._watcher = gevent.spawn(self._watch)
 
     def _watch(self) -> None:
@@ -78,7 +84,7 @@ class SloGate:
             failing = [
                 verdict
                 for verdict in evaluate(self.thresholds, self._figures())
-                if not verdict.passed and verdict.value is not None
+                if not verdict.passed and verdict.judged and verdict.value is not None
             ]
             for verdict in failing:
                 if self.options.slo_abort or verdict.threshold.text not in reported:
@@ -99,8 +105,7 @@ class SloGate:
         gevent.spawn(runner.quit if headless else runner.stop)
 
     def _figures(self) -> RunFigures:
-        exporter = self.exporter
-        return run_figures(exporter.summary(), exporter.run_seconds(), exporter.breaches)
+        return figures_so_far(self.exporter)
 
     def judge(self) -> list[Verdict]:
         """The verdicts of the whole run (in the web UI: at the end of each test)."""
@@ -108,7 +113,7 @@ class SloGate:
         if self._watcher is not None:
             self._watcher.kill(block=False)
             self._watcher = None
-        if not self.thresholds:
+        if not self.thresholds or self.per_level:
             return []
         verdicts = evaluate(self.thresholds, self._figures())
         for verdict in verdicts:

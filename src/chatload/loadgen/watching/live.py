@@ -14,14 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chatload.drift import DRIFT_COLUMNS
 from chatload.records.export import RecordsExporter
 from chatload.records.hdr import MetricSnapshot, percentiles
-from chatload.slo import Threshold, Verdict, evaluate, run_figures
+from chatload.slo import RunFigures, Threshold, Verdict, evaluate, run_figures
 from chatload.tracking.metrics import METRICS
 
-__all__ = ["LiveView", "Quantiles"]
+__all__ = ["LiveView", "Quantiles", "figures_so_far"]
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999))
+
+
+def figures_so_far(exporter: RecordsExporter) -> RunFigures:
+    """The run so far as SLO thresholds judge it (the gates and the live views)."""
+    return run_figures(
+        exporter.summary(), exporter.run_seconds(), exporter.breaches, exporter.drift.trends()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +72,7 @@ class LiveView:
 
     def verdicts(self) -> tuple[list[Verdict], str | None]:
         thresholds, problem = self._thresholds()
-        exporter = self.exporter
-        figures = run_figures(exporter.summary(), exporter.run_seconds(), exporter.breaches)
-        return evaluate(thresholds, figures), problem
+        return evaluate(thresholds, figures_so_far(self.exporter)), problem
 
     def health(self) -> list[tuple[str, dict[str, float], str, bool]]:
         return [
@@ -100,7 +106,7 @@ class LiveView:
             {
                 "threshold": v.threshold.text,
                 "value": v.measured(),
-                "verdict": "PASS" if v.passed else "FAIL",
+                "verdict": v.word,
             }
             for v in verdicts
         ]
@@ -127,6 +133,27 @@ class LiveView:
                 "saturated": "yes" if saturated else "no",
                 "clock_offset_ms": f"{health.get('clock_offset_ms', 0.0):.2f}",
                 "clock_uncertainty_ms": f"{health.get('clock_uncertainty_ms', 0.0):.2f}",
+                "rss_mib": f"{health.get('rss_bytes', 0.0) / (1 << 20):.1f}",
             }
             for process, health, phase, saturated in self.health()
-        ]
+        ] + self.server_rows()
+
+    def server_rows(self) -> list[dict[str, Any]]:
+        """The server's own CPU and RSS as last scraped (--server-metrics)."""
+        rows = []
+        for url, series in sorted(self.exporter.last_server.items()):
+            cpu = series.get("rate(process_cpu_seconds_total)")
+            rss = series.get("process_resident_memory_bytes")
+            rows.append(
+                {
+                    "process": f"server {url}",
+                    "phase": "",
+                    "cpu_percent": "" if cpu is None else f"{cpu * 100:.1f}",
+                    "rss_mib": "" if rss is None else f"{rss / (1 << 20):.1f}",
+                }
+            )
+        return rows
+
+    def drift_rows(self) -> list[dict[str, Any]]:
+        """Each series' drift so far (PREFIX_drift.csv's rows)."""
+        return [dict(zip(DRIFT_COLUMNS, row, strict=True)) for row in self.exporter.drift_rows()]

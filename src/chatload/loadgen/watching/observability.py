@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import gevent
+import psutil
 from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
+from chatload.loadgen.background import BackgroundJob
 from chatload.records.export import RecordsExporter, SampleWriter, Saturation
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, percentiles
 from chatload.tracking.clocks import Offset
@@ -61,27 +63,20 @@ def process_name(runner: Runner | None) -> str:
     return "local"
 
 
-class HealthMonitor:
+class HealthMonitor(BackgroundJob):
     """CPU share and event-loop lag of this process, per interval."""
 
     def __init__(self) -> None:
         self._lags: list[float] = []
         self._cpu, self._wall = self._clocks()
-        self._greenlet: gevent.Greenlet | None = None
+        self._process = psutil.Process()
 
     @staticmethod
     def _clocks() -> tuple[float, float]:
         times = os.times()
         return times.user + times.system, time.perf_counter()
 
-    def start(self) -> None:
-        self._greenlet = gevent.spawn(self._probe)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-
-    def _probe(self) -> None:
+    def _run(self) -> None:
         while True:
             started = time.perf_counter()
             gevent.sleep(_LAG_PROBE)
@@ -102,13 +97,16 @@ class HealthMonitor:
             "loop_lag_p50_ms": at(0.5),
             "loop_lag_p99_ms": at(0.99),
             "loop_lag_max_ms": lags[-1] * 1000 if lags else 0.0,
+            "rss_bytes": float(self._process.memory_info().rss),
         }
 
 
 class RunRecords:
     """On the master or a local runner: everything merged and written."""
 
-    def __init__(self, environment: Environment, saturation: Saturation) -> None:
+    def __init__(
+        self, environment: Environment, saturation: Saturation, horizon_hours: float = 24.0
+    ) -> None:
         self.environment = environment
         parsed = environment.parsed_options
         prefix = getattr(parsed, "csv_prefix", None) if parsed is not None else None
@@ -117,6 +115,7 @@ class RunRecords:
             prefix,
             processes=lambda: runner.worker_count if isinstance(runner, MasterRunner) else 1,
             saturation=saturation,
+            horizon_hours=horizon_hours,
         )
         self.summaries: list[ChatSummary] = []
         self.summary_reports = 0

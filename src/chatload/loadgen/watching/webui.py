@@ -73,6 +73,21 @@ TABS: Final = {
             {"key": "saturated", "title": "Saturated"},
             {"key": "clock_offset_ms", "title": "Clock offset ms"},
             {"key": "clock_uncertainty_ms", "title": "Clock uncertainty ms"},
+            {"key": "rss_mib", "title": "RSS MiB"},
+        ],
+    ),
+    "chat-drift": (
+        "Chat drift",
+        [
+            {"key": "subject", "title": "Series"},
+            {"key": "slope_per_h", "title": "Slope per hour"},
+            {"key": "ci_low_per_h", "title": "99% low"},
+            {"key": "ci_high_per_h", "title": "99% high"},
+            {"key": "unit", "title": "Unit"},
+            {"key": "projected", "title": "Projected"},
+            {"key": "verdict", "title": "Verdict"},
+            {"key": "whose", "title": "Whose"},
+            {"key": "points", "title": "Points"},
         ],
     ),
 }
@@ -85,6 +100,7 @@ def _rows(view: LiveView) -> list[dict[str, Any]]:
         {"key": "chat-slo", "data": view.slo_rows()},
         {"key": "chat-breaches", "data": view.breach_rows()},
         {"key": "chat-generator", "data": view.health_rows()},
+        {"key": "chat-drift", "data": view.drift_rows()},
     ]
 
 

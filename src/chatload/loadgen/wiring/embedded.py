@@ -146,6 +146,11 @@ class EmbeddedServer:
             root,
         )
 
+    @property
+    def metrics_url(self) -> str:
+        """The reference server serves its own metrics on its port (server/metrics.py)."""
+        return f"http://127.0.0.1:{self.server.port}/metrics"
+
     def identities(self) -> list[Identity]:
         return read_users(self.users_file)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -241,6 +242,27 @@ class ChatOptions:
         "with --slo-check-interval, end the run as soon as an SLO is breached",
         section="slo",
     )
+    soak_horizon: float = _option(
+        24.0,
+        "hours past the run's end each drift is projected over (PREFIX_drift.csv)",
+        section="slo",
+        metavar="H",
+    )
+    server_metrics: tuple[str, ...] = _option(
+        (),
+        "a Prometheus text endpoint of the server under test, scraped every --chat-interval "
+        "into PREFIX_server_metrics.csv (repeatable; the embedded server's without asking)",
+        section="slo",
+        web_ui=False,
+        metavar="URL",
+    )
+    server_metrics_match: str = _option(
+        "",
+        "keep only the scraped series whose name matches this regular expression",
+        section="slo",
+        web_ui=False,
+        metavar="REGEX",
+    )
     prometheus_port: int = _option(
         0,
         "serve the run's metrics for Prometheus on this port (0: off; master or local run)",
@@ -251,9 +273,44 @@ class ChatOptions:
     # Load shapes and the embedded server
     shape: str = _option(
         "",
-        "a load shape of the locustfile (StagesShape, StepShape) driven by --stages",
+        "a load shape: StagesShape or StepShape of the locustfile driven by --stages, or "
+        "search (the capacity search, --search-*)",
         section="shape",
         web_ui=False,
+    )
+    search_start_users: int = _option(
+        10, "the search's first level", section="shape", web_ui=False, metavar="N"
+    )
+    search_max_users: int = _option(
+        0,
+        "the search's highest level (0: what the users file or the embedded dataset holds; "
+        "an embedded dataset is made for 2,000 users)",
+        section="shape",
+        web_ui=False,
+        metavar="N",
+    )
+    search_hold: float = _option(
+        30.0,
+        "seconds each level is judged on, after its users are in; longer while an SLO's "
+        "percentile has too few samples to bound it",
+        section="shape",
+        web_ui=False,
+        metavar="S",
+    )
+    search_resolution: float = _option(
+        0.10,
+        "the search ends when the lowest failing level is within this fraction above the "
+        "highest holding one",
+        section="shape",
+        web_ui=False,
+        metavar="F",
+    )
+    capacity_at_least: int = _option(
+        0,
+        "with --shape search: exit 1 when the capacity found is below N users (a CI gate)",
+        section="shape",
+        web_ui=False,
+        metavar="N",
     )
     stages: str = _option(
         "", "the shape's stages as JSON (see scenarios/)", section="shape", web_ui=False
@@ -274,6 +331,8 @@ class ChatOptions:
             if choices and isinstance(value, str) and value not in choices:
                 raise ConfigError(f"{flag_of(field)} must be one of {', '.join(choices)}")
         self._check_transport()
+        self._check_observing()
+        self._check_search()
         if (
             self.owner_weight < 0
             or self.requester_weight < 0
@@ -302,6 +361,31 @@ class ChatOptions:
             )
         if not 0 < self.reconnect_base <= self.reconnect_max:
             raise ConfigError("reconnect delays need 0 < --reconnect-base <= --reconnect-max")
+
+    def _check_search(self) -> None:
+        if self.search_start_users < 1 or self.search_max_users < 0:
+            raise ConfigError("--search-start-users must be >= 1, --search-max-users >= 0")
+        if self.search_max_users and self.search_max_users < self.search_start_users:
+            raise ConfigError("--search-max-users must be at least --search-start-users")
+        if self.search_hold <= 0 or not 0 < self.search_resolution < 1:
+            raise ConfigError("--search-hold must be positive, --search-resolution within 0..1")
+        if self.capacity_at_least < 0:
+            raise ConfigError("--capacity-at-least cannot be negative")
+
+    def _check_observing(self) -> None:
+        if self.soak_horizon < 0:
+            raise ConfigError("--soak-horizon is hours, 0 or more")
+        for url in self.server_metrics:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"--server-metrics {url!r}: give an http(s) URL, e.g. http://host:9100/metrics"
+                )
+        try:
+            re.compile(self.server_metrics_match)
+        except re.error as exc:
+            raise ConfigError(
+                f"--server-metrics-match is not a regular expression: {exc}"
+            ) from None
 
     def _check_transport(self) -> None:
         if self.auth_mode == "auth" and self.transport != "socketio":

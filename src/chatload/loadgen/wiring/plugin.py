@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from chatload.loadgen.watching.observability import (
     breaches_from_wire,
 )
 from chatload.loadgen.watching.prometheus import serve_metrics
+from chatload.loadgen.watching.server_metrics import ServerMetricsScraper
 from chatload.loadgen.watching.webui import install_tabs
 from chatload.loadgen.wiring import options as chat_options
 from chatload.loadgen.wiring.dispatch import ChatDispatcher, check_dispatcher
@@ -70,6 +72,7 @@ from chatload.loadgen.wiring.preflight import (
     report_capacity,
 )
 from chatload.loadgen.wiring.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal, running
+from chatload.loadgen.wiring.search_shape import SearchShape, search_max_users, write_outcome
 from chatload.loadgen.wiring.shapes import choose_shape, run_peak_users
 from chatload.records.export import Saturation
 from chatload.records.hdr import IntervalSnapshot
@@ -100,6 +103,8 @@ class _Plugin:
         self.clock_offsets: dict[str, tuple[float, float]] = {}  # on the master, by origin
         self.shares: dict[str, Share] = {}  # each persona's role, weight and fixed count
         self.metrics_server: Any = None  # --prometheus-port
+        self.scraper: ServerMetricsScraper | None = None  # --server-metrics
+        self._searched = False  # the capacity search's answer was written
 
     def on_init(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
@@ -126,35 +131,94 @@ class _Plugin:
             choose_shape(environment, options)
             self.shares = self._shares(environment, options)
             self.records = RunRecords(
-                environment, Saturation(options.saturation_cpu, options.saturation_lag_ms)
+                environment,
+                Saturation(options.saturation_cpu, options.saturation_lag_ms),
+                options.soak_horizon,
             )
             self.gate = SloGate(environment, self.records.exporter, options)
-            peak = run_peak_users(environment)
+            searching = options.shape == "search"
+            peak = (
+                (
+                    options.search_max_users
+                    or (None if options.users_file else search_max_users(options))
+                )
+                if searching
+                else run_peak_users(environment)
+            )
             check_capacity(environment, options, peak)
             if not environment.host:
                 self.embedded = EmbeddedServer(
                     options, peak, _expected_workers(environment), self.shares
                 )
                 environment.host = self.embedded.url
+            self._scrape_server(options)
             self._resolve(environment, options)
             if isinstance(runner, MasterRunner):
-                if environment.dispatcher_class is UsersDispatcher:
-                    environment.dispatcher_class = ChatDispatcher
-                serve_identities(runner, self._current_pool)
-                serve_clock(runner, self.clock_offsets)
-                runner.register_message(CAPACITY, self._capacity_from_worker)
-                runner.register_message(READS, self._relay_reads)
-                runner.register_message(FATAL, self._fatal_from_worker)
-                runner.register_message(INTERVALS, self._interval_from_worker)
-                runner.register_message(BREACHES, self._breaches_from_worker)
-                runner.register_message(SUMMARIES, self._summaries_from_worker)
+                self._serve_workers(environment, runner)
             parsed = environment.parsed_options
+            if searching:
+                peak = self._search(environment, options, peak)
             if parsed is not None and parsed.headless:
-                self._check(environment, options, parsed.num_users)
+                self._check(environment, options, peak if searching else parsed.num_users)
             self._watch_live(environment, options, self.gate)  # last: the UI is ready then
         except ConfigError as exc:
             self.on_quitting()
             _fail_at_start(environment, str(exc))
+
+    def _serve_workers(self, environment: Environment, runner: MasterRunner) -> None:
+        if environment.dispatcher_class is UsersDispatcher:
+            environment.dispatcher_class = ChatDispatcher
+        serve_identities(runner, self._current_pool)
+        serve_clock(runner, self.clock_offsets)
+        runner.register_message(CAPACITY, self._capacity_from_worker)
+        runner.register_message(READS, self._relay_reads)
+        runner.register_message(FATAL, self._fatal_from_worker)
+        runner.register_message(INTERVALS, self._interval_from_worker)
+        runner.register_message(BREACHES, self._breaches_from_worker)
+        runner.register_message(SUMMARIES, self._summaries_from_worker)
+
+    def _search(
+        self, environment: Environment, options: chat_options.ChatOptions, peak: int | None
+    ) -> int:
+        """--shape search: the search shape, up to what the identities allow."""
+        assert self.records is not None and self.gate is not None and self.pool is not None
+        pool, workers = self.pool, _expected_workers(environment)
+
+        def fits(users: int) -> bool:
+            wanted = roles_wanted(users, options, workers, self.shares)
+            return all(pool.total[role] >= count for role, count in wanted.items())
+
+        max_users = peak or _largest(fits, sum(pool.total.values()))
+        # The search judges its SLOs level by level; over the whole run they mean nothing.
+        self.gate.per_level = True
+        parsed = environment.parsed_options
+        asked = float(getattr(parsed, "spawn_rate", None) or 0)
+        shape = SearchShape(
+            options,
+            self.records.exporter,
+            self.gate.thresholds,
+            max_users,
+            spawn_rate=max(asked, 20.0),
+        )
+        shape.runner = environment.runner
+        environment.shape_class = shape
+        return max_users
+
+    def _scrape_server(self, options: chat_options.ChatOptions) -> None:
+        """The server's own metrics (--server-metrics; the embedded server's always)."""
+        assert self.records is not None
+        exporter = self.records.exporter
+        urls = list(options.server_metrics)
+        if self.embedded is not None:
+            urls.append(self.embedded.metrics_url)
+        self.scraper = ServerMetricsScraper(
+            urls,
+            options.chat_interval,
+            exporter.add_server_metrics,
+            match=options.server_metrics_match,
+            failures=exporter.server_scrape_failures,
+        )
+        self.scraper.start()
 
     def _capacity_from_worker(self, environment: Environment, msg: Message) -> None:
         self.worker_capacity[msg.node_id] = Capacity(*map(int, msg.data))
@@ -321,6 +385,16 @@ class _Plugin:
         else:
             report_fatal(environment, message)
 
+    def _search_outcome(self, environment: Environment | None) -> None:
+        """The search's answer, once, when the run it steered ends."""
+        if environment is None:
+            return
+        shape = environment.shape_class
+        if isinstance(shape, SearchShape) and not self._searched:
+            self._searched = True
+            prefix = getattr(environment.parsed_options, "csv_prefix", None)
+            write_outcome(environment, shape, prefix, shape.options.capacity_at_least)
+
     def on_test_stop(self, environment: Environment, **_: Any) -> None:
         if self.runtime is not None:
             self.runtime.stop()
@@ -335,6 +409,8 @@ class _Plugin:
                 _let_locust_write_its_csv(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _hint_about_offline_interlocutors(environment)
+            if not _headless(environment):
+                self._search_outcome(environment)
             if self.gate is not None and self.gate.pending and not _headless(environment):
                 self.gate.judge()  # each test started from the web UI, with its thresholds
 
@@ -344,8 +420,14 @@ class _Plugin:
         if self.observer is not None:
             self.observer.stop()
             self.observer = None
+        if self.scraper is not None:
+            self.scraper.stop()
+            for url, failed in self.scraper.failures.items():
+                log.warning("server metrics: %d scrape(s) of %s failed", failed, url)
+            self.scraper = None
         if self.records is not None:
             self.records.exporter.finish()
+            self._search_outcome(environment)
             if self.gate is not None and (
                 (environment is not None and _headless(environment)) or self.gate.pending
             ):
@@ -397,6 +479,18 @@ def _fail_at_start(environment: Environment, message: str) -> None:
 def _headless(environment: Environment) -> bool:
     parsed = getattr(environment, "parsed_options", None)
     return bool(parsed is not None and parsed.headless)
+
+
+def _largest(fits: Callable[[int], bool], most: int) -> int:
+    """The largest n in 1..most that ``fits`` (fits is monotonic); at least 1."""
+    low, high = 1, max(1, most)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _expected_workers(environment: Environment) -> int:

@@ -22,13 +22,16 @@ __all__ = ["StagesShape", "StepShape", "choose_shape", "run_peak_users"]
 def choose_shape(environment: Environment, options: ChatOptions) -> None:
     """Run the shape ``--shape`` names, with ``--stages``; none without it."""
     shapes = environment.available_shape_classes or {}
-    if not options.shape:
-        environment.shape_class = None
+    if not options.shape or options.shape == "search":
+        environment.shape_class = None  # the search shape is made once the target is known
         return
     shape = shapes.get(options.shape)
     if not isinstance(shape, StagesShape):
         known = ", ".join(sorted(shapes)) or "none"
-        raise ConfigError(f"--shape {options.shape}: the locustfile's shapes are {known}")
+        raise ConfigError(
+            f"--shape {options.shape}: the locustfile's shapes are {known}, "
+            "or search (the capacity search)"
+        )
     shape.configure(parse_stages(options.shape, options.stages))
     environment.shape_class = shape
 

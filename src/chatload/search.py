@@ -1,0 +1,203 @@
+"""The capacity search: which load level to try next, and what the answer is. Pure.
+
+``--shape search`` (:mod:`chatload.loadgen.wiring.search_shape`) runs it: the users
+grow geometrically while every SLO holds; after the first failing level, the search
+bisects between the highest holding and the lowest failing level down to the
+resolution, then holds the answer once more to confirm it. A level where the
+generator was saturated is no verdict on the server: the search stops there,
+limited by the generator. A breach of the guarantees ends it as a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CapacitySearch", "LevelResult", "SearchOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class LevelResult:
+    """What one held level showed."""
+
+    users: int
+    seconds: float
+    messages_per_s: float  # acknowledged sends per second
+    verdicts: dict[str, tuple[bool, str]]  # threshold -> (holds, measured)
+    saturated: bool = False  # the generator was: no verdict on the server
+    breaches: int = 0
+    server_cpu_percent: float | None = None
+    server_rss_bytes: float | None = None
+
+    @property
+    def holds(self) -> bool:
+        return (
+            not self.saturated and not self.breaches and all(h for h, _ in self.verdicts.values())
+        )
+
+    def first_failing(self) -> tuple[str, str] | None:
+        for threshold, (holds, measured) in self.verdicts.items():
+            if not holds:
+                return threshold, measured
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "users": self.users,
+            "seconds": round(self.seconds, 1),
+            "messages_per_s": round(self.messages_per_s, 2),
+            "holds": self.holds,
+            "slos": [
+                {"slo": threshold, "holds": holds, "measured": measured}
+                for threshold, (holds, measured) in self.verdicts.items()
+            ],
+            "generator_saturated": self.saturated,
+            "breaches": self.breaches,
+            "server_cpu_percent": self.server_cpu_percent,
+            "server_rss_bytes": self.server_rss_bytes,
+        }
+
+
+@dataclass
+class SearchOutcome:
+    users: int  # the highest level that held (0: none did)
+    messages_per_s: float
+    limited_by: str  # server, generator, max_users, breach, or interrupted
+    first_failing: LevelResult | None
+    levels: list[LevelResult]
+
+    def line(self) -> str:
+        head = (
+            f"Capacity: {self.users} users, {self.messages_per_s:.1f} messages/s within every SLO"
+        )
+        failing = self.first_failing
+        if self.limited_by == "generator":
+            return head + (
+                f"; limited by the generator (saturated at {failing.users if failing else '?'} "
+                "users): add workers to find the server's"
+            )
+        if self.limited_by == "max_users":
+            return head + "; every level up to --search-max-users held: test further"
+        if self.limited_by == "interrupted":
+            return head + "; the run ended before the search did (no verdict yet)"
+        if self.limited_by == "breach":
+            return head + (
+                f"; the search ended at {failing.users if failing else '?'} users on a breach "
+                "of the guarantees"
+            )
+        if failing is None:
+            return head
+        broke = failing.first_failing()
+        what = f"{broke[0]} broke first ({broke[1]})" if broke else "a level failed"
+        cpu = (
+            f"; the server's CPU there: {failing.server_cpu_percent:.0f} %"
+            if failing.server_cpu_percent is not None
+            else ""
+        )
+        return head + f"; {what} at {failing.users} users{cpu}"
+
+    def to_json(self) -> dict[str, Any]:
+        failing = self.first_failing
+        broke = failing.first_failing() if failing is not None else None
+        return {
+            "users": self.users,
+            "messages_per_s": round(self.messages_per_s, 2),
+            "limited_by": self.limited_by,
+            "first_failing": None
+            if failing is None
+            else {
+                "users": failing.users,
+                "slo": broke[0] if broke else None,
+                "measured": broke[1] if broke else None,
+            },
+            "levels": [level.to_json() for level in self.levels],
+        }
+
+
+@dataclass
+class CapacitySearch:
+    start: int
+    max_users: int
+    resolution: float = 0.10
+    growth: float = 2.0
+    levels: list[LevelResult] = field(default_factory=list)
+    outcome: SearchOutcome | None = None
+    _confirming: int | None = None
+    _next: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.start <= self.max_users:
+            raise ValueError("the search needs 1 <= start <= max users")
+        if not 0 < self.resolution < 1:
+            raise ValueError("the resolution is a fraction between 0 and 1")
+
+    def _holding(self) -> list[LevelResult]:
+        return [level for level in self.levels if level.holds]
+
+    def _bounds(self) -> tuple[LevelResult | None, LevelResult | None]:
+        """The highest holding level below the lowest failing one, and that one.
+        A level that held and later failed at the same users counts as failing."""
+        failing = [level for level in self.levels if not level.holds]
+        lowest_failing = min(failing, key=lambda level: level.users, default=None)
+        ceiling = lowest_failing.users if lowest_failing else math.inf
+        holding = [level for level in self._holding() if level.users < ceiling]
+        return max(holding, key=lambda level: level.users, default=None), lowest_failing
+
+    def next_users(self) -> int | None:
+        """The users of the next level to hold; None when the search is over."""
+        if self.outcome is None:
+            self._step()
+        return None if self.outcome is not None else self._next
+
+    def _step(self) -> None:
+        if not self.levels:
+            self._next = self.start
+            return
+        last = self.levels[-1]
+        if last.saturated or last.breaches:
+            self._finish("generator" if last.saturated else "breach", last)
+            return
+        best, failing = self._bounds()
+        if failing is None:
+            assert best is not None
+            if best.users >= self.max_users:
+                self._finish("max_users", None)
+            else:
+                grown = max(best.users + 1, math.ceil(best.users * self.growth))
+                self._next = min(self.max_users, grown)
+        elif best is None:
+            if failing.users <= 1:
+                self._finish("server", failing)
+            else:
+                self._next = max(1, failing.users // 2)
+        elif failing.users - best.users > max(1, self.resolution * best.users):
+            self._next = (best.users + failing.users) // 2
+        elif self._confirming != best.users:
+            # Within the resolution: hold the answer once more to confirm it.
+            self._confirming = best.users
+            self._next = best.users
+        else:
+            self._finish("server", failing)
+
+    def record(self, level: LevelResult) -> None:
+        self.levels.append(level)
+
+    def stop_here(self) -> SearchOutcome:
+        """The run ended before the search did (a run-time limit, a stop): what is
+        known so far."""
+        if self.outcome is None:
+            self._finish("interrupted", self._bounds()[1])
+        assert self.outcome is not None
+        return self.outcome
+
+    def _finish(self, limited_by: str, failing: LevelResult | None) -> None:
+        best, _ = self._bounds()
+        confirmed = [level for level in self._holding() if best and level.users == best.users]
+        self.outcome = SearchOutcome(
+            best.users if best else 0,
+            min(level.messages_per_s for level in confirmed) if confirmed else 0.0,
+            limited_by,
+            failing,
+            list(self.levels),
+        )

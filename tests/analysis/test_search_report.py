@@ -1,0 +1,74 @@
+"""A capacity search in the report and in ``chatload compare``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from chatload.analysis.search_report import load_search, search_section
+from chatload.analysis.synthetic import SyntheticPlan, write_synthetic_run
+from chatload.cli import main
+from chatload.errors import ConfigError
+from chatload.search import CapacitySearch, LevelResult
+
+SLO = "send_ack p99 < 250ms"
+
+
+def _answer(capacity: int) -> dict[str, object]:
+    search = CapacitySearch(start=10, max_users=10_000)
+    while (users := search.next_users()) is not None:
+        holds = users <= capacity
+        rate = 2.0 * users / (1 + 0.01 * (users - 1) + 1e-5 * users * (users - 1))
+        search.record(
+            LevelResult(
+                users,
+                30.0,
+                rate,
+                {SLO: (holds, "80.000 ms" if holds else "912.000 ms")},
+                server_cpu_percent=users / capacity * 70,
+                server_rss_bytes=200e6,
+            )
+        )
+    assert search.outcome is not None
+    return search.outcome.to_json()
+
+
+def test_the_report_section_shows_the_answer_the_levels_and_a_usl_fit(tmp_path: Path) -> None:
+    (tmp_path / "run_capacity.json").write_text(json.dumps(_answer(137)))
+    search = load_search(tmp_path / "run")
+    assert search is not None
+    html = "".join(search_section(search))
+    assert f"Capacity: {search['users']:,} users" in html
+    assert escape(f"{SLO} broke first (912.000 ms)") in html
+    assert html.count("<tr>") == 1 + len(search["levels"])
+    assert "USL fit over" in html and "sigma = 0.0100" in html
+
+
+def test_a_malformed_answer_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "run_capacity.json").write_text('{"levels": 3}')
+    with pytest.raises(ConfigError, match=r"run_capacity\.json: not a capacity search"):
+        load_search(tmp_path / "run")
+    assert load_search(tmp_path / "other") is None
+
+
+def test_compare_calls_a_lower_capacity_a_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = SyntheticPlan(samples=20_000, seconds=120, interval=5, users=50)
+    base = write_synthetic_run(tmp_path / "base" / "run", plan)
+    runs = {}
+    for name, capacity in (("same", 130), ("lower", 100)):
+        shutil.copytree(tmp_path / "base", tmp_path / name)
+        (tmp_path / name / "run_capacity.json").write_text(json.dumps(_answer(capacity)))
+        runs[name] = tmp_path / name / "run"
+    (tmp_path / "base" / "run_capacity.json").write_text(json.dumps(_answer(137)))
+    code = main(["compare", str(base), str(runs["same"]), "--quiet"])
+    verdict = capsys.readouterr().out.strip().splitlines()[-1]
+    assert code == 0, verdict
+    code = main(["compare", str(base), str(runs["lower"]), "--quiet"])
+    verdict = capsys.readouterr().out.strip().splitlines()[-1]
+    assert code == 1 and "capacity users" in verdict, verdict
