@@ -84,11 +84,12 @@ def test_the_exports_agree_with_locust(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.serial
+@pytest.mark.timeout(300)
 def test_a_known_delivery_delay_is_measured_to_within_2_percent() -> None:
     # Half the users get every frame 100 ms late; the other half is the baseline,
     # measured side by side (chatload bench-accuracy), long enough that the p99 is the
-    # 20th-odd largest of each half, not a handful of samples from the end.
-    result = measure_accuracy(delay_ms=100.0, pairs=15, duration=45.0)
+    # 40th-odd largest of each half, not a handful of samples from the end.
+    result = measure_accuracy(delay_ms=100.0, pairs=15, duration=90.0)
     assert min(result.samples) > 800
     assert result.tolerance_ms == 2.0
     for share in (0.5, 0.99):
