@@ -253,10 +253,12 @@ def _whose(subject: Subject, generator_rising: Sequence[str]) -> str:
     return "server"
 
 
-def drift_rows(series: DriftSeries, horizon_h: float) -> list[list[str]]:
+def drift_rows(
+    series: DriftSeries, horizon_h: float, trends: Mapping[Subject, Trend | None] | None = None
+) -> list[list[str]]:
     """``PREFIX_drift.csv``: one row per subject, slopes per hour in its unit, the
     value projected ``horizon_h`` hours past the run's last point."""
-    trends = series.trends()
+    trends = series.trends() if trends is None else trends
     rising = series.generator_rising(trends)
     rows = []
     for subject, trend in trends.items():

@@ -60,7 +60,8 @@ def write_report(
     totals, per_step = aggregate(run, [(start, end) for _, start, end in steps], say)
     breaches = dict(Counter(breach.kind for breach in run.breaches))
     drift = drift_series(run)
-    figures = dataclasses.replace(totals.figures(breaches), drift=drift.trends())
+    trends = drift.trends()  # judged once: the SLOs, the table and the plot use them
+    figures = dataclasses.replace(totals.figures(breaches), drift=trends)
     if not thresholds and run.slo:
         try:
             thresholds = parse_thresholds(text for text, _, _ in run.slo)
@@ -108,12 +109,12 @@ def write_report(
             )
         )
     named = [t.statistic for t in thresholds if t.drift and t.target == "server"]
-    drift_image = drift_plot(drift, out / "drift.png", named)
+    drift_image = drift_plot(drift, out / "drift.png", trends, named)
     search = load_search(run.prefix)
     drift_section = [
         *(search_section(search) if search is not None else []),
         "<h2>Drift</h2>",
-        drift_table(drift, horizon_hours),
+        drift_table(drift, horizon_hours, trends),
         *([f'<img src="{drift_image.name}" alt="drift">'] if drift_image is not None else []),
     ]
     index = out / "index.html"

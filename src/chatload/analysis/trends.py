@@ -9,6 +9,7 @@ server series, all from the running phase only.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -90,8 +91,10 @@ def _within(windows: list[tuple[float, float]], wall: float) -> bool:
     return index >= 0 and windows[index][0] <= wall < windows[index][1]
 
 
-def drift_table(series: DriftSeries, horizon_hours: float) -> str:
-    rows = drift_rows(series, horizon_hours)
+def drift_table(
+    series: DriftSeries, horizon_hours: float, trends: Mapping[Subject, Trend | None]
+) -> str:
+    rows = drift_rows(series, horizon_hours, trends)
     if not rows:
         return "<p class='note'>No running intervals: nothing to judge a drift on.</p>"
     shown = ("subject", "slope_per_h", "ci_low_per_h", "ci_high_per_h", "unit", "projected")
@@ -136,14 +139,16 @@ def _panels(series: DriftSeries, wanted: list[str]) -> list[tuple[str, list[Subj
 
 
 def drift_plot(
-    series: DriftSeries, path: Path, server_series: list[str] | None = None
+    series: DriftSeries,
+    path: Path,
+    trends: Mapping[Subject, Trend | None],
+    server_series: list[str] | None = None,
 ) -> Path | None:
     """Each subject's running-phase points and its trend line."""
     wanted = [name for name, _, _ in _SERVER_PANELS] + list(server_series or [])
     panels = _panels(series, wanted)
     if not panels:
         return None
-    trends = series.trends()
     columns = 3
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(13, 2.8 * rows), squeeze=False)

@@ -23,6 +23,8 @@ from chatload.drift import (
     DriftSeries,
     Point,
     ServerPoints,
+    Subject,
+    Trend,
     drift_rows,
     generator_points,
     metric_points,
@@ -215,7 +217,10 @@ class RecordsExporter:
         self._server_waiting: list[tuple[float, Point]] = []
         self._server_points = ServerPoints()
         self.last_server: dict[str, dict[str, float]] = {}  # by URL: unlabelled series
-        self._drift_cache: tuple[int, int, list[list[str]]] | None = None
+        # The trends and rows of the drift, with the (intervals written, subjects) they
+        # were worked out at: a live view looks every 2 s, a trend costs O(n²).
+        self._drift_cache: tuple[tuple[int, int], dict[Subject, Trend | None]] | None = None
+        self._rows_cache: tuple[tuple[int, int], list[list[str]]] | None = None
         self.window: Window | None = None  # a search's level (loadgen.wiring.search_shape)
         self.server_scrape_failures: dict[str, int] = {}
         self.processes = processes
@@ -425,13 +430,21 @@ class RecordsExporter:
         self.window = Window(start, dict(self.breaches))
         return self.window
 
-    def drift_rows(self) -> list[list[str]]:
-        """PREFIX_drift.csv's rows; worked out again only when an interval was written
-        (a live view looks every 2 s, a trend costs O(n²) in its points)."""
+    def drift_trends(self) -> dict[Subject, Trend | None]:
+        """Each subject's trend so far, worked out again only once an interval was written."""
         key = (self.intervals_written, len(self.drift.points))
-        if self._drift_cache is None or self._drift_cache[:2] != key:
-            self._drift_cache = (*key, drift_rows(self.drift, self.horizon_hours))
-        return self._drift_cache[2]
+        if self._drift_cache is None or self._drift_cache[0] != key:
+            self._drift_cache = (key, self.drift.trends())
+        return self._drift_cache[1]
+
+    def drift_rows(self) -> list[list[str]]:
+        """PREFIX_drift.csv's rows, from the same trends."""
+        trends = self.drift_trends()
+        assert self._drift_cache is not None
+        key = self._drift_cache[0]
+        if self._rows_cache is None or self._rows_cache[0] != key:
+            self._rows_cache = (key, drift_rows(self.drift, self.horizon_hours, trends))
+        return self._rows_cache[1]
 
     @staticmethod
     def _stats(metric: MetricSnapshot, p: Percentiles) -> list[str]:

@@ -28,7 +28,7 @@ QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999))
 def figures_so_far(exporter: RecordsExporter) -> RunFigures:
     """The run so far as SLO thresholds judge it (the gates and the live views)."""
     return run_figures(
-        exporter.summary(), exporter.run_seconds(), exporter.breaches, exporter.drift.trends()
+        exporter.summary(), exporter.run_seconds(), exporter.breaches, exporter.drift_trends()
     )
 
 
