@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= var
 
-.PHONY: install chromium test-programs load ui serve test test-locust-lowest lint bench-server \
+.PHONY: install install-locust-lowest chromium test-programs load ui serve test test-locust-lowest lint bench-server \
 	bench-generator bench-scale bench-accuracy bench-report docs clean
 
 $(BIN)/chatload: pyproject.toml constraints.txt
@@ -59,11 +59,12 @@ chromium: test-programs
 # Two workers for the tests that check what happens; then, alone, the few whose
 # figures are timing-sensitive (marked serial), so that neither disturbs the other.
 # SERIAL=no leaves those out (CI runs them once, on the oldest Python: they check
-# figures, which do not depend on the Python version).
+# figures, which do not depend on the Python version); MARKS picks the others.
 SERIAL ?= yes
+MARKS ?= not serial
 test: lint test-programs
-	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
-	@if [ "$(SERIAL)" = yes ]; then $(BIN)/pytest -m serial; fi
+	$(BIN)/pytest -n 2 --dist loadfile -m "$(MARKS)" --durations=15
+	@if [ "$(SERIAL)" = yes ]; then $(BIN)/pytest -m serial --durations=0; fi
 
 # The lowest Locust that pyproject.toml allows, in a venv of its own pinned by
 # constraints-locust-lowest.txt: the tests of what leans on Locust's internals and
@@ -73,14 +74,19 @@ LOCUST_TESTS := tests/loadgen/wiring/test_embedded.py tests/loadgen/wiring/test_
 	tests/loadgen/test_environment.py tests/loadgen/test_locustfile.py \
 	tests/loadgen/test_distributed.py tests/loadgen/wiring/test_options.py
 
-test-locust-lowest: test-programs
+$(LOWEST_VENV)/bin/chatload: pyproject.toml constraints-locust-lowest.txt
 	rm -rf $(LOWEST_VENV)
 	$(PYTHON) -m venv $(LOWEST_VENV)
 	$(LOWEST_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(LOWEST_VENV)/bin/pip install --quiet --disable-pip-version-check \
 		-c constraints-locust-lowest.txt -e '.[test]'
+	touch $@
+
+install-locust-lowest: $(LOWEST_VENV)/bin/chatload
+
+test-locust-lowest: test-programs install-locust-lowest
 	$(LOWEST_VENV)/bin/python -c 'import locust; print("Locust", locust.__version__)'
-	$(LOWEST_VENV)/bin/pytest -n 2 --dist loadfile $(LOCUST_TESTS)
+	$(LOWEST_VENV)/bin/pytest -n 2 --dist loadfile -m "not serial" $(LOCUST_TESTS)
 
 # The generated parts of docs/ (options, CSV columns), written from the code.
 docs: install

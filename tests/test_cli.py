@@ -98,3 +98,26 @@ def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_generator_on_a_missing_core(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench-generator", "--client-cpu", "999"]) == 2
     assert "choose --server-cpu/--client-cpu" in _one_error_line(capsys)
+
+
+def test_provision_offers_every_layout(tmp_path: Path) -> None:
+    for layout in ("random", "pairs", "local"):
+        owners, requesters = ("2", "4") if layout == "pairs" else ("2", "6")
+        code = main(
+            [
+                "provision",
+                "--db",
+                str(tmp_path / f"{layout}.db"),
+                "--users-out",
+                str(tmp_path / f"{layout}.csv"),
+                "--owners",
+                owners,
+                "--requesters",
+                requesters,
+                "--chats-per-requester",
+                "1" if layout == "pairs" else "2",
+                "--layout",
+                layout,
+            ]
+        )
+        assert code == 0, layout

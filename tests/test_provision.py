@@ -4,6 +4,7 @@ import sqlite3
 from contextlib import closing
 from dataclasses import replace
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,47 @@ def test_local_layout_puts_the_first_owners_and_requesters_together(tmp_path: Pa
     first = {int(owner) for rid in range(11, 41) for owner in owners_of[rid].split(",")}
     assert first <= {1, 2, 3, 4}
     assert len(owners_of) == 100
+
+
+def test_the_history_is_whole_ordered_and_varied(tmp_path: Path) -> None:
+    plan = replace(PLAN, requesters=60, history=40)
+    summary = provision(tmp_path / "h.db", tmp_path / "h.csv", plan)
+    with closing(sqlite3.connect(tmp_path / "h.db")) as db:
+        participants = {
+            key: (owner, requester)
+            for key, owner, requester in db.execute(
+                "SELECT c.chat_key, e.owner_id, c.requester_id FROM chats c "
+                "JOIN events e ON e.id = c.event_id"
+            )
+        }
+        rows = db.execute(
+            "SELECT chat_key, message_id, from_user_id, text, photos, date FROM messages "
+            "ORDER BY chat_key, message_id"
+        ).fetchall()
+    assert len(rows) == summary.messages == len(participants) * 40
+    by_chat: dict[int, list[tuple[int, int, str, str, str]]] = {}
+    for key, *rest in rows:
+        by_chat.setdefault(key, []).append(tuple(rest))  # type: ignore[arg-type]
+    for key, messages in by_chat.items():
+        assert [m[0] for m in messages] == list(range(1, 41))
+        assert {m[1] for m in messages} == set(participants[key]), "both sides write"
+        dates = [datetime.fromisoformat(m[4]) for m in messages]
+        assert all(a < b for a, b in pairwise(dates))
+    texts = {m[3] for m in rows}
+    assert len(texts) > 300, "texts are drawn from the whole pool"
+    with_photos = sum(1 for m in rows if m[4]) / len(rows)
+    assert 0.10 < with_photos < 0.20, f"{with_photos:.1%} of messages have photos, not ~15%"
+
+
+def test_sent_messages_follow_the_history(tmp_path: Path) -> None:
+    provision(tmp_path / "s.db", tmp_path / "s.csv", PLAN)
+    with closing(sqlite3.connect(tmp_path / "s.db")) as db:
+        db.execute(
+            "INSERT INTO sent_messages VALUES (1, 16, 2, 'after', '', '2026-12-02T10:00:00.000Z')"
+        )
+        db.commit()
+        last = db.execute(
+            "SELECT message_id, text FROM messages WHERE chat_key = 1 AND message_id > 14"
+        ).fetchall()
+    assert last[-1] == (16, "after")
+    assert [m for m, _ in last] == [15, 16]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatload.search import CapacitySearch, LevelResult
+from chatload.search import EMBEDDED_MAX_USERS, CapacitySearch, LevelResult, embedded_max_users
 
 SLO = "send_ack p99 < 500ms"
 
@@ -100,3 +100,10 @@ def test_a_server_that_fails_the_first_level_is_searched_downwards() -> None:
     assert report["limited_by"] == "server"
     assert report["first_failing"]["slo"] == SLO
     assert [level["users"] for level in report["levels"]][:3] == [40, 20, 10]
+
+
+def test_the_embedded_dataset_is_made_for_20_000_users_within_the_limits() -> None:
+    assert embedded_max_users(1 << 20, None) == EMBEDDED_MAX_USERS == 20_000
+    assert embedded_max_users(19_872, None) == 19_872  # the server's open files
+    assert embedded_max_users(19_872, 5_000) == 5_000  # this process's ports or files
+    assert embedded_max_users(0, 0) == 1

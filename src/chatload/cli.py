@@ -137,8 +137,10 @@ def _add_provision(commands: Any) -> None:
     prov.add_argument(
         "--layout",
         default="random",
-        choices=("random", "pairs"),
-        help="pairs: requester i writes to event i only (independent chats)",
+        choices=("random", "pairs", "local"),
+        help="pairs: requester i writes to event i only (independent chats); local: "
+        "requesters join the events of owners of the same rank, so the users file's "
+        "first identities talk together (the embedded server's layout)",
     )
     prov.add_argument("--force", action="store_true", help="replace an existing database")
     prov.set_defaults(handler=_provision)

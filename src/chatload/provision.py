@@ -2,8 +2,10 @@
 
 Everything is drawn from one seeded random generator and one seeded Faker, so
 the same options give the same database and users file, byte for byte.
-Message text comes from a pool of Faker texts of varied length (drawing each
-message from Faker directly would make large datasets slow to build).
+The history's messages are not written one by one: each chat gets who wrote
+them and when they began, and the database's ``messages`` view draws their text
+and photos from pools of Faker texts and photo sets (``server.store``), so a
+dataset of millions of messages is provisioned in seconds.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from chatload.errors import ConfigError
-from chatload.protocol.dates import format_message_date
-from chatload.server.store import create_schema, join_uuids
+from chatload.server.store import HISTORY_PHOTOS, HISTORY_TEXTS, create_schema, join_uuids
 from chatload.users_file import Identity, Role, write_users
 
 __all__ = ["ProvisionPlan", "ProvisionSummary", "provision"]
@@ -25,6 +26,7 @@ __all__ = ["ProvisionPlan", "ProvisionSummary", "provision"]
 _TEXT_LENGTHS: Final = (20, 40, 80, 80, 160, 160, 300, 600, 1200)
 _BASE_EPOCH: Final = 1_767_225_600  # 2026-01-01T00:00:00Z: dates depend on the seed only
 _DAY: Final = 86_400
+_AUTHOR_LETTERS: Final = str.maketrans("10", "or")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,16 @@ class _Draw:
         self.fake.seed_instance(seed)
         self.texts = [
             self.fake.text(max_nb_chars=length)
-            for length in (self.rng.choice(_TEXT_LENGTHS) for _ in range(400))
+            for length in (self.rng.choice(_TEXT_LENGTHS) for _ in range(HISTORY_TEXTS))
+        ]
+
+    def photo_sets(self, share: float) -> list[str]:
+        """The history's photo pool: a ``share`` of 1 to 3 photos, the rest none."""
+        return [
+            join_uuids([self.uuid() for _ in range(self.rng.randint(1, 3))])
+            if self.rng.random() < share
+            else ""
+            for _ in range(HISTORY_PHOTOS)
         ]
 
     def uuid(self) -> str:
@@ -99,8 +110,7 @@ class _Draw:
 
 UserRow = tuple[int, str, str, str, str]
 EventRow = tuple[int, int, str, str, str, int, int]
-ChatRow = tuple[int, str, int, int, bool, bool, int, int]
-MessageRow = tuple[int, int, int, str, str, str]
+ChatRow = tuple[int, str, int, int, bool, bool, int, int, int, str]
 
 
 def provision(
@@ -115,7 +125,7 @@ def provision(
     draw = _Draw(plan.seed, plan.locale)
     users, identities = _users(plan, draw)
     events = _events(plan, draw)
-    chats, messages = _chats(plan, draw, {event[0]: event[1] for event in events})
+    chats = _chats(plan, draw, {event[0]: event[1] for event in events})
     connection = sqlite3.connect(db, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -124,14 +134,20 @@ def provision(
         connection.execute("BEGIN")
         connection.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?)", users)
         connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-        connection.executemany("INSERT INTO chats VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chats)
-        connection.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)", messages)
+        connection.executemany("INSERT INTO chats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chats)
+        connection.executemany("INSERT INTO history_texts VALUES (?, ?)", enumerate(draw.texts))
+        connection.executemany(
+            "INSERT INTO history_photos VALUES (?, ?)", enumerate(draw.photo_sets(plan.photo_share))
+        )
+        connection.executemany(
+            "INSERT INTO history_numbers VALUES (?)", ((n,) for n in range(1, plan.history + 1))
+        )
         connection.execute("COMMIT")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
     write_users(users_out, identities, extra_columns=("name", "group"))
-    return ProvisionSummary(len(users), len(events), len(chats), len(messages))
+    return ProvisionSummary(len(users), len(events), len(chats), len(chats) * plan.history)
 
 
 def _users(plan: ProvisionPlan, draw: _Draw) -> tuple[list[UserRow], list[Identity]]:
@@ -198,39 +214,20 @@ def _group(plan: ProvisionPlan, user_id: int) -> str:
     return str(owner // plan.events_per_owner + 1 if plan.layout == "pairs" else owner + 1)
 
 
-def _chats(
-    plan: ProvisionPlan, draw: _Draw, owner_of: dict[int, int]
-) -> tuple[list[ChatRow], list[MessageRow]]:
+def _chats(plan: ProvisionPlan, draw: _Draw, owner_of: dict[int, int]) -> list[ChatRow]:
+    """The chats, with who wrote each message of their history; the messages
+    themselves are drawn by the database's ``messages`` view (``server.store``)."""
     rng = draw.rng
     chats: list[ChatRow] = []
-    messages: list[MessageRow] = []
     for rank in range(plan.requesters):
         requester_id = plan.owners + 1 + rank
         for event_id in _chosen_events(plan, draw, rank, len(owner_of)):
-            chat_key = len(chats) + 1
-            participants = (owner_of[event_id], requester_id)
-            moment = float(_BASE_EPOCH - rng.randrange(30 * _DAY))
-            for message_id in range(1, plan.history + 1):
-                moment += rng.uniform(5, 900)
-                photos = (
-                    [draw.uuid() for _ in range(rng.randint(1, 3))]
-                    if rng.random() < plan.photo_share
-                    else []
-                )
-                messages.append(
-                    (
-                        chat_key,
-                        message_id,
-                        rng.choice(participants),
-                        rng.choice(draw.texts),
-                        join_uuids(photos),
-                        format_message_date(moment),
-                    )
-                )
+            started_ms = (_BASE_EPOCH - rng.randrange(30 * _DAY)) * 1000
+            authors = _authors(rng, plan.history)
             is_request = rng.random() < 0.7
             chats.append(
                 (
-                    chat_key,
+                    len(chats) + 1,
                     draw.uuid(),
                     event_id,
                     requester_id,
@@ -238,6 +235,15 @@ def _chats(
                     is_request and rng.random() < 0.5,
                     max(0, plan.history - rng.randint(0, 5)),
                     max(0, plan.history - rng.randint(0, 5)),
+                    started_ms,
+                    authors,
                 )
             )
-    return chats, messages
+    return chats
+
+
+def _authors(rng: random.Random, messages: int) -> str:
+    """Who wrote each of ``messages``: ``o`` the owner, ``r`` the requester, even odds."""
+    if not messages:
+        return ""
+    return format(rng.getrandbits(messages), f"0{messages}b").translate(_AUTHOR_LETTERS)

@@ -12,9 +12,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["CapacitySearch", "LevelResult", "SearchOutcome"]
+__all__ = [
+    "EMBEDDED_MAX_USERS",
+    "CapacitySearch",
+    "LevelResult",
+    "SearchOutcome",
+    "embedded_max_users",
+]
+
+# The embedded dataset is provisioned in seconds (its history is a view), so it can
+# be made for a search towards tens of thousands of users.
+EMBEDDED_MAX_USERS: Final = 20_000
+
+
+def embedded_max_users(server_connections: int, generator_connections: int | None) -> int:
+    """The search's highest level on the embedded server when the run does not name
+    one: what its dataset is made for, within the connections the server can hold
+    and, in a one-process run, those this process can open (None: workers)."""
+    highest = min(EMBEDDED_MAX_USERS, server_connections)
+    if generator_connections is not None:
+        highest = min(highest, generator_connections)
+    return max(1, highest)
 
 
 @dataclass(frozen=True, slots=True)

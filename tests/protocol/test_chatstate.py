@@ -57,6 +57,22 @@ def test_restore_matches_replay() -> None:
     assert restored.written_by(OWNER) == sum(1 for _, a in authors if a == OWNER)
 
 
+def test_restore_from_an_opening_matches_replay() -> None:
+    rng = random.Random(6)
+    authors = [(i, rng.choice((OWNER, REQUESTER))) for i in range(1, 300)]
+    opening = bytes(author == OWNER for _, author in authors[:200])
+    restored = ChatState.restore("c", OWNER, REQUESTER, authors[200:], (120, 250), opening=opening)
+    replayed = ChatState.restore("c", OWNER, REQUESTER, authors, (120, 250))
+    assert restored.last_message_id == 299
+    for user in (OWNER, REQUESTER):
+        assert restored.unread(user) == replayed.unread(user)
+        assert restored.written_by(user) == replayed.written_by(user)
+    with pytest.raises(ValueError, match="does not follow 200"):
+        ChatState.restore("c", OWNER, REQUESTER, authors[:5], opening=opening)
+    with pytest.raises(ValueError, match="must be 0 or 1 bytes"):
+        ChatState.restore("c", OWNER, REQUESTER, (), opening=b"\x01\x02")
+
+
 def test_unread_matches_brute_force() -> None:
     rng = random.Random(11)
     chat = ChatState("c", OWNER, REQUESTER)

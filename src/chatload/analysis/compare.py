@@ -43,12 +43,13 @@ from chatload.analysis.significance import (
     holm,
     quantile_p_value,
 )
+from chatload.records.hdr import PERCENTILE_SHARES
 from chatload.slo import MetricFigures
 from chatload.tracking.metrics import METRICS, SEND_ACK
 
 __all__ = ["Change", "ComparePolicy", "Comparison", "compare_runs", "table", "write_comparison"]
 
-_SHARE: Final = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999, "max": 1.0}
+_SHARE: Final = {**PERCENTILE_SHARES, "max": 1.0}
 _LABEL: Final = {share: name for name, share in _SHARE.items()}
 
 

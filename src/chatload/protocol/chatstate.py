@@ -17,9 +17,12 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import compress
 from typing import NamedTuple
 
 __all__ = ["ChatState", "UnreadCounts"]
+
+_FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 class UnreadCounts(NamedTuple):
@@ -49,10 +52,22 @@ class ChatState:
         requester_id: int,
         authors: Iterable[tuple[int, int]],
         read_pointers: tuple[int, int] = (0, 0),
+        *,
+        opening: bytes = b"",
     ) -> ChatState:
         """Rebuild a chat from ``(messageId, fromUserId)`` pairs in id order and
-        the ``(owner, requester)`` read pointers."""
+        the ``(owner, requester)`` read pointers. ``opening``, when given, says who
+        wrote the first messages, one byte each from id 1: 1 the owner, 0 the
+        requester; ``authors`` then go on from the message after it."""
         state = cls(chat_id, owner_id, requester_id)
+        if opening.translate(None, b"\x00\x01"):
+            raise ValueError(f"chat {chat_id}: the opening's authors must be 0 or 1 bytes")
+        if opening:
+            # Bulk, at C speed: a big provisioned dataset has millions of these.
+            ids = range(1, len(opening) + 1)
+            state._authored[owner_id].extend(compress(ids, opening))
+            state._authored[requester_id].extend(compress(ids, opening.translate(_FLIP)))
+            state.last_message_id = len(opening)
         for message_id, from_user_id in authors:
             state.add_message(message_id, from_user_id)
         state.mark_read(owner_id, read_pointers[0])

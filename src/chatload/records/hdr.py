@@ -20,6 +20,7 @@ from hdrh.histogram import HdrHistogram
 
 __all__ = [
     "HIGHEST_US",
+    "PERCENTILE_SHARES",
     "IntervalRecorder",
     "IntervalSnapshot",
     "MetricSnapshot",
@@ -91,7 +92,10 @@ class Percentiles:
     max_ms: float
 
 
-_SHARES: Final = (0.5, 0.9, 0.95, 0.99, 0.999)
+# Each percentile's name and share of the samples at or below it: one table for
+# the exports, SLOs, comparisons and the capacity search.
+PERCENTILE_SHARES: Final = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+_SHARES: Final = tuple(PERCENTILE_SHARES.values())
 
 
 def percentiles(histogram: HdrHistogram, unanswered: int = 0) -> Percentiles:

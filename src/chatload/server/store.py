@@ -19,6 +19,8 @@ from chatload.protocol.chatstate import ChatState
 from chatload.server.world import ChatRecord, EventRecord, UserRecord, WireMessage, World
 
 __all__ = [
+    "HISTORY_PHOTOS",
+    "HISTORY_TEXTS",
     "SCHEMA_VERSION",
     "MessageRow",
     "ReadRow",
@@ -28,9 +30,21 @@ __all__ = [
     "split_uuids",
 ]
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"
 
-_SCHEMA: Final = """
+# The provisioned history is not stored row by row: a big dataset has millions of
+# messages, and writing (then reading back) gigabytes of them took minutes. Each
+# chat keeps who wrote its first messages (``history_authors``, one letter each,
+# ``o`` the owner, ``r`` the requester) and when they started; the view
+# ``messages`` draws their texts, photos and dates from small pools with a hash of
+# (chat, message id), the same every time, and adds the messages sent since
+# (``sent_messages``). Reading the view is reading every message.
+HISTORY_TEXTS: Final = 400  # rows of history_texts, ids 0..HISTORY_TEXTS-1
+HISTORY_PHOTOS: Final = 1000  # rows of history_photos, ids 0..HISTORY_PHOTOS-1
+HISTORY_STEP_MS: Final = 450_000  # a message every 7.5 min on average ...
+HISTORY_JITTER_MS: Final = 400_000  # ... give or take; dates stay increasing
+
+_SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -60,9 +74,22 @@ CREATE TABLE IF NOT EXISTS chats (
     is_access_granted INTEGER NOT NULL,
     owner_read        INTEGER NOT NULL DEFAULT 0,
     requester_read    INTEGER NOT NULL DEFAULT 0,
+    history_start_ms  INTEGER NOT NULL DEFAULT 0,
+    history_authors   TEXT NOT NULL DEFAULT '' CHECK (ltrim(history_authors, 'or') = ''),
     UNIQUE (event_id, requester_id)
 );
-CREATE TABLE IF NOT EXISTS messages (
+CREATE TABLE IF NOT EXISTS history_texts (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history_photos (
+    id     INTEGER PRIMARY KEY,
+    photos TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history_numbers (
+    n INTEGER PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS sent_messages (
     chat_key     INTEGER NOT NULL,
     message_id   INTEGER NOT NULL,
     from_user_id INTEGER NOT NULL,
@@ -71,6 +98,27 @@ CREATE TABLE IF NOT EXISTS messages (
     date         TEXT NOT NULL,
     PRIMARY KEY (chat_key, message_id)
 ) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS messages (chat_key, message_id, from_user_id, text, photos, date) AS
+SELECT chat_key, message_id,
+    CASE substr(history_authors, message_id, 1) WHEN 'o' THEN owner_id ELSE requester_id END,
+    (SELECT text FROM history_texts WHERE id = hash % {HISTORY_TEXTS}),
+    (SELECT photos FROM history_photos WHERE id = hash / 3 % {HISTORY_PHOTOS}),
+    strftime(
+        '%Y-%m-%dT%H:%M:%fZ',
+        (history_start_ms + message_id * {HISTORY_STEP_MS} + hash / 7 % {HISTORY_JITTER_MS})
+            / 1000.0,
+        'unixepoch'
+    )
+FROM (
+    SELECT c.chat_key AS chat_key, h.n AS message_id, c.history_authors AS history_authors,
+        e.owner_id AS owner_id, c.requester_id AS requester_id,
+        c.history_start_ms AS history_start_ms,
+        (c.chat_key * 1103515245 + h.n * 12345) % 2147483647 * 48271 % 2147483647 AS hash
+    FROM chats AS c CROSS JOIN history_numbers AS h JOIN events AS e ON e.id = c.event_id
+    WHERE h.n <= length(c.history_authors)
+)
+UNION ALL
+SELECT chat_key, message_id, from_user_id, text, photos, date FROM sent_messages;
 """
 
 # (chat_key, message_id, from_user_id, text, photos joined by ",", date)
@@ -79,6 +127,8 @@ MessageRow = tuple[int, int, int, str, str, str]
 ReadRow = tuple[int, int]
 
 _SYNCHRONOUS: Final = ("full", "normal")
+# history_authors' letters as ChatState.restore's opening bytes: 1 the owner.
+_OPENING: Final = bytes.maketrans(b"or", b"\x01\x00")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -174,14 +224,16 @@ class Store:
             )
         authors: dict[int, list[tuple[int, int]]] = {}
         for chat_key, message_id, from_user_id in db.execute(
-            "SELECT chat_key, message_id, from_user_id FROM messages ORDER BY chat_key, message_id"
+            "SELECT chat_key, message_id, from_user_id FROM sent_messages "
+            "ORDER BY chat_key, message_id"
         ):
             authors.setdefault(chat_key, []).append((message_id, from_user_id))
         for row in db.execute(
             "SELECT chat_key, chat_id, event_id, requester_id, is_request_sended, "
-            "is_access_granted, owner_read, requester_read FROM chats ORDER BY chat_key"
+            "is_access_granted, owner_read, requester_read, history_authors "
+            "FROM chats ORDER BY chat_key"
         ):
-            chat_key, chat_id, event_id, requester_id, is_request, granted, o_read, r_read = row
+            chat_key, chat_id, event_id, requester_id, is_request, granted, o_read, r_read = row[:8]
             event = world.events[event_id]
             try:
                 state = ChatState.restore(
@@ -190,6 +242,7 @@ class Store:
                     requester_id,
                     authors.pop(chat_key, ()),
                     (o_read, r_read),
+                    opening=row[8].encode("ascii").translate(_OPENING),
                 )
             except ValueError as exc:
                 raise StoreError(f"database {self.path} is inconsistent: {exc}") from None
@@ -240,7 +293,7 @@ class Store:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany(
-                "INSERT INTO messages(chat_key, message_id, from_user_id, text, photos, date) "
+                "INSERT INTO sent_messages(chat_key, message_id, from_user_id, text, photos, date) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 messages,
             )

@@ -284,7 +284,8 @@ class ChatOptions:
     search_max_users: int = _option(
         0,
         "the search's highest level (0: what the users file or the embedded dataset holds; "
-        "an embedded dataset is made for 2,000 users)",
+        "an embedded dataset is made for up to 20,000 users, within the open files of the "
+        "server and of a one-process run)",
         section="shape",
         web_ui=False,
         metavar="N",

@@ -29,7 +29,7 @@ from locust.dispatch import UsersDispatcher
 from locust.env import Environment
 from locust.event import Events
 from locust.rpc.protocol import Message
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from chatload.errors import ConfigError
@@ -140,7 +140,11 @@ class _Plugin:
             peak = (
                 (
                     options.search_max_users
-                    or (None if options.users_file else search_max_users(options))
+                    or (
+                        None
+                        if options.users_file
+                        else search_max_users(options, isinstance(environment.runner, LocalRunner))
+                    )
                 )
                 if searching
                 else run_peak_users(environment)

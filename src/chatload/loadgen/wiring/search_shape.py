@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING, Final
 
 from locust import LoadTestShape
 
+from chatload.limits import RESERVED_FILES, open_file_limits
+from chatload.loadgen.wiring.preflight import local_capacity
 from chatload.records.export import RecordsExporter, Window
-from chatload.search import CapacitySearch, LevelResult, SearchOutcome
+from chatload.records.hdr import PERCENTILE_SHARES
+from chatload.search import CapacitySearch, LevelResult, SearchOutcome, embedded_max_users
 from chatload.slo import LATENCIES, Threshold, evaluate, run_figures
+from chatload.tracking.metrics import SEND_ACK
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -34,15 +38,22 @@ __all__ = ["SearchShape", "write_outcome"]
 
 log = logging.getLogger("chatload.loadgen")
 
-_QUANTILES: Final = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 _SAMPLES_ABOVE: Final = 10  # a percentile is bounded once this many samples lie above it
 _LONGEST_HOLD: Final = 4.0  # times --search-hold, however few the samples
-_EMBEDDED_MAX_USERS: Final = 2_000
+_LONGEST_DRAIN: Final = 4.0  # times --search-hold at the draining level, at most
+_RAMP_S: Final = 10.0  # a level's new users come in within this, at --spawn-rate or faster
 
 
-def search_max_users(options: ChatOptions) -> int:
-    """The highest level when the run does not say: what an embedded dataset is made for."""
-    return options.search_max_users or _EMBEDDED_MAX_USERS
+def search_max_users(options: ChatOptions, local: bool) -> int:
+    """The highest level when the run does not say (``chatload.search``): the
+    embedded server's open files and, in a ``local`` run, this process's connections."""
+    if options.search_max_users:
+        return options.search_max_users
+    highest = embedded_max_users(
+        open_file_limits()[1] - RESERVED_FILES,
+        local_capacity(options).connections if local else None,
+    )
+    return max(options.search_start_users, highest)
 
 
 class SearchShape(LoadTestShape):
@@ -66,26 +77,41 @@ class SearchShape(LoadTestShape):
             options.search_resolution,
         )
         self.spawn_rate = spawn_rate
+        self._rate = spawn_rate
         self._users: int | None = None
         self._window: Window | None = None
         self._hold_until = 0.0
         self._asked = 0.0
+        self._after_drain: int | None = None  # the level to go on with once drained
 
     def tick(self) -> tuple[int, float] | None:
         if self._users is None:
             return self._level(self.search.next_users())
-        if self._window is None:
-            if self.runner is not None and self.runner.state == "running" and self._recovered():
-                self._open_window()
-            return self._users, self.spawn_rate
+        if self._after_drain is not None:
+            if not self._drained():
+                return self._users, self._rate
+            upcoming, self._after_drain = self._after_drain, None
+            return self._level(upcoming)
         window = self._window
+        if window is None:
+            if self.runner is not None and self.runner.state == "running":
+                self._open_window()
+        elif not self._holding(window):
+            return self._judged(self._judge(window))
+        return self._users, self._rate
+
+    def _holding(self, window: Window) -> bool:
+        """The level is held on: its window is not over, or an SLO's percentile is
+        not bounded yet and the hold can still be extended."""
         if window.end is None or window.end < self._hold_until:
-            return self._users, self.spawn_rate
+            return True
         longest = window.start + _LONGEST_HOLD * self.options.search_hold
         if not self._bounded(window) and self._hold_until < longest:
             self._hold_until = min(longest, self._hold_until + self.options.search_hold / 2)
-            return self._users, self.spawn_rate
-        level = self._judge(window)
+            return True
+        return False
+
+    def _judged(self, level: LevelResult) -> tuple[int, float] | None:
         self.search.record(level)
         log.info(
             "search level %d users: %s (%.1f messages/s)",
@@ -93,25 +119,47 @@ class SearchShape(LoadTestShape):
             "holds" if level.holds else "fails",
             level.messages_per_s,
         )
-        return self._level(self.search.next_users())
+        upcoming = self.search.next_users()
+        if upcoming is not None and not level.holds:
+            return self._drain(upcoming)
+        return self._level(upcoming)
 
     def _level(self, users: int | None) -> tuple[int, float] | None:
         self.exporter.window = self._window = None
+        if users is not None:
+            # A level of 10,000 more users at 20 a second would ramp for 8 minutes.
+            self._rate = max(self.spawn_rate, abs(users - (self._users or 0)) / _RAMP_S)
         self._users = users
         self._asked = time.time()
-        return None if users is None else (users, self.spawn_rate)
+        return None if users is None else (users, self._rate)
 
-    def _recovered(self) -> bool:
-        """After a failing level the server may still be working off its backlog: the
-        next level is judged from the first interval whose latencies meet the SLOs
-        (or, if none does, after twice --search-hold)."""
-        levels = self.search.levels
-        if not levels or levels[-1].holds:
+    def _drain(self, upcoming: int) -> tuple[int, float] | None:
+        """After a failing level the server has a backlog, and a next level still
+        above its capacity would only add to it (each level after would be judged on
+        the one before): first half the highest level that held below ``upcoming``,
+        until the server has worked the backlog off."""
+        holding = [lv.users for lv in self.search.levels if lv.holds and lv.users < upcoming]
+        users = max(1, max(holding, default=upcoming) // 2)
+        log.info("search: %d users until the server has worked off its backlog", users)
+        self._after_drain = upcoming
+        return self._level(users)
+
+    def _drained(self) -> bool:
+        """A whole interval at the draining level met every latency SLO (or, if none
+        does within _LONGEST_DRAIN holds, the next level goes on, said once)."""
+        waited = time.time() - self._asked
+        if waited > _LONGEST_DRAIN * self.options.search_hold:
+            log.warning(
+                "search: the server had not worked off its backlog after %.0f s at %d users; "
+                "the next level is judged with what is left of it",
+                waited,
+                self._users or 0,
+            )
             return True
-        if time.time() - self._asked > 2 * self.options.search_hold:
-            return True
-        last = self.exporter.last_interval
         seconds = self.options.chat_interval
+        if waited < 2 * seconds:  # the last interval may still be the failing level's
+            return False
+        last = self.exporter.last_interval
         latencies = [t for t in self.thresholds if t.statistic in LATENCIES]
         figures = run_figures(last, seconds, {})
         return bool(last) and all(v.passed for v in evaluate(latencies, figures))
@@ -127,7 +175,7 @@ class SearchShape(LoadTestShape):
     def _bounded(self, window: Window) -> bool:
         """Each latency SLO's percentile has enough samples above it."""
         for threshold in self.thresholds:
-            quantile = _QUANTILES.get(threshold.statistic)
+            quantile = PERCENTILE_SHARES.get(threshold.statistic)
             if quantile is None or threshold.target in ("all", "invariant"):
                 continue
             metric = window.metrics.get(threshold.target)
@@ -143,7 +191,7 @@ class SearchShape(LoadTestShape):
             verdict.threshold.text: (verdict.passed, verdict.measured())
             for verdict in evaluate(self.thresholds, figures)
         }
-        sends = window.metrics.get("send_ack")
+        sends = window.metrics.get(SEND_ACK)
         acknowledged = (sends.operations - sends.failures) if sends is not None else 0
         cpu = window.server_cpu
         return LevelResult(
