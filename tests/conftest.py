@@ -28,14 +28,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Files with a slow test first: the workers (make test: -n 2 --dist loadfile)
-    # take files in this order, so the long ones start early and the short ones
-    # fill in at the end, instead of one long file running alone for minutes.
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
-
-
 @pytest.fixture(scope="session")
 def template_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     root = tmp_path_factory.mktemp("template")

@@ -125,7 +125,7 @@ def provision(
     draw = _Draw(plan.seed, plan.locale)
     users, identities = _users(plan, draw)
     events = _events(plan, draw)
-    chats = _chats(plan, draw, {event[0]: event[1] for event in events})
+    chats = _chats(plan, draw, len(events))
     connection = sqlite3.connect(db, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -214,14 +214,14 @@ def _group(plan: ProvisionPlan, user_id: int) -> str:
     return str(owner // plan.events_per_owner + 1 if plan.layout == "pairs" else owner + 1)
 
 
-def _chats(plan: ProvisionPlan, draw: _Draw, owner_of: dict[int, int]) -> list[ChatRow]:
+def _chats(plan: ProvisionPlan, draw: _Draw, events: int) -> list[ChatRow]:
     """The chats, with who wrote each message of their history; the messages
     themselves are drawn by the database's ``messages`` view (``server.store``)."""
     rng = draw.rng
     chats: list[ChatRow] = []
     for rank in range(plan.requesters):
         requester_id = plan.owners + 1 + rank
-        for event_id in _chosen_events(plan, draw, rank, len(owner_of)):
+        for event_id in _chosen_events(plan, draw, rank, events):
             started_ms = (_BASE_EPOCH - rng.randrange(30 * _DAY)) * 1000
             authors = _authors(rng, plan.history)
             is_request = rng.random() < 0.7

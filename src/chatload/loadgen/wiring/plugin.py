@@ -138,14 +138,7 @@ class _Plugin:
             self.gate = SloGate(environment, self.records.exporter, options)
             searching = options.shape == "search"
             peak = (
-                (
-                    options.search_max_users
-                    or (
-                        None
-                        if options.users_file
-                        else search_max_users(options, isinstance(environment.runner, LocalRunner))
-                    )
-                )
+                search_max_users(options, isinstance(runner, LocalRunner))
                 if searching
                 else run_peak_users(environment)
             )

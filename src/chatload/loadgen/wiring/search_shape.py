@@ -44,11 +44,15 @@ _LONGEST_DRAIN: Final = 4.0  # times --search-hold at the draining level, at mos
 _RAMP_S: Final = 10.0  # a level's new users come in within this, at --spawn-rate or faster
 
 
-def search_max_users(options: ChatOptions, local: bool) -> int:
-    """The highest level when the run does not say (``chatload.search``): the
-    embedded server's open files and, in a ``local`` run, this process's connections."""
+def search_max_users(options: ChatOptions, local: bool) -> int | None:
+    """The search's highest level: --search-max-users; else None with a users file
+    (what its identities allow, known once they are read); else the embedded
+    dataset's (``chatload.search``), within the embedded server's open files and, in
+    a ``local`` run, this process's connections."""
     if options.search_max_users:
         return options.search_max_users
+    if options.users_file:
+        return None
     highest = embedded_max_users(
         open_file_limits()[1] - RESERVED_FILES,
         local_capacity(options).connections if local else None,
@@ -71,6 +75,7 @@ class SearchShape(LoadTestShape):
         self.options = options
         self.exporter = exporter
         self.thresholds = [t for t in thresholds if not t.drift]
+        self._latencies = [t for t in self.thresholds if t.statistic in LATENCIES]
         self.search = CapacitySearch(
             min(options.search_start_users, max_users),
             max_users,
@@ -160,9 +165,8 @@ class SearchShape(LoadTestShape):
         if waited < 2 * seconds:  # the last interval may still be the failing level's
             return False
         last = self.exporter.last_interval
-        latencies = [t for t in self.thresholds if t.statistic in LATENCIES]
         figures = run_figures(last, seconds, {})
-        return bool(last) and all(v.passed for v in evaluate(latencies, figures))
+        return bool(last) and all(v.passed for v in evaluate(self._latencies, figures))
 
     def _open_window(self) -> None:
         """From the first whole interval that starts after the users settled."""
