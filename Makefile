@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= var
 
 .PHONY: install install-locust-lowest chromium test-programs load ui serve test test-locust-lowest lint bench-server \
-	bench-generator bench-scale bench-accuracy bench-report docs clean
+	bench-generator bench-scale bench-accuracy bench-report docs clean test-blas
 
 $(BIN)/chatload: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,22 @@ MARKS ?= not serial
 test: lint test-programs
 	$(BIN)/pytest -n 2 --dist loadfile -m "$(MARKS)" --durations=15
 	@if [ "$(SERIAL)" = yes ]; then $(BIN)/pytest -m serial --durations=0; fi
+
+# The numeric units (fits, intervals, significance, the search's and the SLOs'
+# decisions) once more under another OpenBLAS kernel than the one this processor
+# picks by itself: their results must not depend on it. BLAS_KERNEL names one
+# (OPENBLAS_CORETYPE: Haswell, SandyBridge, Prescott, SkylakeX, Zen, ...).
+NUMERIC_TESTS := tests/analysis/test_usl.py tests/analysis/test_significance.py \
+	tests/analysis/test_capacity.py tests/analysis/test_compare.py \
+	tests/analysis/test_search_report.py tests/test_drift.py tests/test_search.py \
+	tests/test_slo.py tests/records/test_hdr.py
+test-blas: install
+	@kernel="$(BLAS_KERNEL)"; \
+	if [ -z "$$kernel" ]; then kernel=$$($(BIN)/python -c 'import numpy, threadpoolctl; \
+	  own = {p.get("architecture") for p in threadpoolctl.threadpool_info()}; \
+	  print("SandyBridge" if "Haswell" in own else "Haswell")'); fi; \
+	echo "numeric tests under OPENBLAS_CORETYPE=$$kernel"; \
+	OPENBLAS_CORETYPE=$$kernel $(BIN)/pytest -n 2 -p no:cacheprovider $(NUMERIC_TESTS)
 
 # The lowest Locust that pyproject.toml allows, in a venv of its own pinned by
 # constraints-locust-lowest.txt: the tests of what leans on Locust's internals and

@@ -18,6 +18,18 @@ TEST_PLAN = ProvisionPlan(
 )
 
 
+def pytest_report_header() -> str:
+    # The numeric tests must not depend on the BLAS kernel OpenBLAS picks for this
+    # processor (.ci/run runs them again under another: OPENBLAS_CORETYPE).
+    import numpy  # noqa: F401  (loads OpenBLAS, so that it is seen)
+    from threadpoolctl import threadpool_info
+
+    kernels = sorted(
+        {f"{pool['internal_api']} {pool.get('architecture')}" for pool in threadpool_info()}
+    )
+    return "BLAS: " + (", ".join(kernels) or "none loaded")
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Importing Locust patches threading and sockets with gevent for the whole test
     # process, and servers on threads then hang: Locust runs in child processes only.

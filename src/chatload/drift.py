@@ -12,6 +12,7 @@ points). A slope is *rising* only when its whole interval lies above zero.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ MIN_SPAN_S: Final = 60.0
 _MAX_POINTS: Final = 600  # more are binned into medians: the pairs grow as n²
 _Z99: Final = 2.575829  # two-sided 99 %: a steady run's slope is called rising 1 time in 200
 _HOUR: Final = 3600.0
+# Residuals within this share of a series' magnitude are rounding (a few hundred ulps).
+_ROUNDING: Final = 1e-13
 
 DRIFT_COLUMNS: Final = (
     "subject",
@@ -116,7 +119,7 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> Trend | None:
     # positive lag-1 autocorrelation r of the residuals.
     residuals = y - (intercept + slope * x)
     variance = n * (n - 1) * (2 * n + 5) / 18
-    rho = _lag1(residuals)
+    rho = _lag1(residuals, float(np.abs(y).max()))
     if rho > 0:
         variance *= (1 + rho) / (1 - rho)
     spread = _Z99 * math.sqrt(variance)
@@ -137,12 +140,20 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> Trend | None:
     )
 
 
-def _lag1(values: np.ndarray) -> float:
-    centred = values - values.mean()
-    denominator = float(np.dot(centred, centred))
-    if denominator == 0 or len(values) < 3:
+def _lag1(residuals: np.ndarray, scale: float) -> float:
+    """The lag-1 autocorrelation of ``residuals``; 0 when they are rounding residue
+    of a series that fits its line exactly (within ``_ROUNDING`` of ``scale``, the
+    series' largest magnitude): their correlation is then the BLAS kernel's summation
+    order, not the series. Sums are exact (fsum), so no kernel decides the interval."""
+    if len(residuals) < 3 or float(np.abs(residuals).max()) <= _ROUNDING * scale:
         return 0.0
-    return min(float(np.dot(centred[:-1], centred[1:])) / denominator, 0.95)
+    mean = math.fsum(residuals) / len(residuals)
+    centred = [float(r) - mean for r in residuals]
+    denominator = math.fsum(c * c for c in centred)
+    if denominator == 0:
+        return 0.0
+    lagged = math.fsum(a * b for a, b in itertools.pairwise(centred))
+    return min(lagged / denominator, 0.95)
 
 
 @dataclass(frozen=True, slots=True, order=True)
