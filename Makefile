@@ -88,7 +88,7 @@ test-blas: install
 LOWEST_VENV ?= .venv-locust-lowest
 LOCUST_TESTS := tests/loadgen/wiring/test_embedded.py tests/loadgen/wiring/test_locust_csv.py \
 	tests/loadgen/test_environment.py tests/loadgen/test_locustfile.py \
-	tests/loadgen/test_distributed.py tests/loadgen/wiring/test_options.py
+	tests/loadgen/test_distributed.py tests/loadgen/engine/test_options.py
 
 $(LOWEST_VENV)/bin/chatload: pyproject.toml constraints-locust-lowest.txt
 	rm -rf $(LOWEST_VENV)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatload import docgen
-from chatload.loadgen.wiring.options import ChatOptions
-from chatload.records.export import CHAT_METRICS_COLUMNS
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.records.files import CHAT_METRICS_COLUMNS
 
 
 def test_the_docs_are_up_to_date_with_the_code() -> None:

@@ -102,3 +102,48 @@ def test_the_checker_finds_a_circle() -> None:
     assert _cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": set()}) == [
         ["a.x", "a.y", "a.z"]
     ]
+
+
+# loadgen's rooms, lowest first: a module may import its own room's modules and
+# the rooms below, never one above. The modules at loadgen's top (the side-job
+# base, the wire, the exit codes) are below every room and import none.
+ROOMS = ("connection", "engine", "people", "watching", "wiring")
+
+
+def _room(module: str) -> int | None:
+    """Its room's rank; -1 for loadgen's top-level modules; None outside loadgen."""
+    parts = module.split(".")
+    if parts[:2] != ["chatload", "loadgen"] or len(parts) < 3:
+        return None
+    return ROOMS.index(parts[2]) if parts[2] in ROOMS else -1
+
+
+def _upward(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    found = []
+    for module, targets in sorted(graph.items()):
+        rank = _room(module)
+        if rank is None:
+            continue
+        for target in sorted(targets):
+            target_rank = _room(target)
+            if target_rank is not None and target_rank > rank:
+                found.append((module, target))
+    return found
+
+
+def test_loadgens_rooms_are_layers() -> None:
+    rooms = {path.name for path in (SRC / "chatload" / "loadgen").iterdir() if path.is_dir()}
+    assert rooms - {"__pycache__"} == set(ROOMS)
+    assert _upward(_graph()) == []
+
+
+def test_the_layer_checker_finds_an_upward_import() -> None:
+    graph = {
+        "chatload.loadgen.people.user": {"chatload.loadgen.wiring.embedded"},
+        "chatload.loadgen.wiring.plugin": {"chatload.loadgen.people.user"},
+        "chatload.loadgen.messages": {"chatload.loadgen.connection.client"},
+    }
+    assert _upward(graph) == [
+        ("chatload.loadgen.messages", "chatload.loadgen.connection.client"),
+        ("chatload.loadgen.people.user", "chatload.loadgen.wiring.embedded"),
+    ]

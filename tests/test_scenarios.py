@@ -30,7 +30,7 @@ _READ = """
 import json, runpy, sys
 runpy.run_path(sys.argv[1])
 from locust.argument_parser import parse_options
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 from chatload.loadgen.wiring.shapes import parse_stages
 from chatload.slo import parse_thresholds
 parsed = parse_options(["-f", sys.argv[1], "--config", sys.argv[2]])

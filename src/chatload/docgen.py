@@ -30,7 +30,7 @@ _BLOCK: Final = re.compile(
 
 def _options() -> str:
     """The options reference, one table per section (``docs/options.md`` embeds it)."""
-    from chatload.loadgen.wiring.options import SECTIONS, ChatOptions, flag_of
+    from chatload.loadgen.engine.options import SECTIONS, ChatOptions, flag_of
 
     lines: list[str] = []
     fields = dataclasses.fields(ChatOptions)
@@ -63,23 +63,27 @@ def _shown_default(field: dataclasses.Field[Any]) -> str:
 
 def _exports() -> str:
     from chatload import drift, slo
-    from chatload.records import export
+    from chatload.records import files as contracts
 
     files = (
-        ("PREFIX_chat_metrics.csv", "interval and metric", export.CHAT_METRICS_COLUMNS),
-        ("PREFIX_chat_summary.csv", "metric, whole run", export.SUMMARY_COLUMNS),
-        ("PREFIX_generator_health.csv", "interval and process", export.HEALTH_COLUMNS),
-        ("PREFIX_invariants.csv", "breach", export.INVARIANT_COLUMNS),
-        ("PREFIX_chat_hdr.csv", "interval and metric", export.HDR_COLUMNS),
-        ("PREFIX_chat_failures.csv", "interval, metric and failure kind", export.FAILURE_COLUMNS),
+        ("PREFIX_chat_metrics.csv", "interval and metric", contracts.CHAT_METRICS_COLUMNS),
+        ("PREFIX_chat_summary.csv", "metric, whole run", contracts.SUMMARY_COLUMNS),
+        ("PREFIX_generator_health.csv", "interval and process", contracts.HEALTH_COLUMNS),
+        ("PREFIX_invariants.csv", "breach", contracts.INVARIANT_COLUMNS),
+        ("PREFIX_chat_hdr.csv", "interval and metric", contracts.HDR_COLUMNS),
+        (
+            "PREFIX_chat_failures.csv",
+            "interval, metric and failure kind",
+            contracts.FAILURE_COLUMNS,
+        ),
         ("PREFIX_drift.csv", "series (subject)", drift.DRIFT_COLUMNS),
         (
             "PREFIX_server_metrics.csv (--server-metrics)",
             "scrape and series",
-            export.SERVER_METRICS_COLUMNS,
+            contracts.SERVER_METRICS_COLUMNS,
         ),
         ("PREFIX_slo.csv (--slo)", "threshold", slo.VERDICT_COLUMNS),
-        ("PATH.<process>.csv (--chat-samples)", "sample", export.SAMPLE_COLUMNS),
+        ("PATH.<process>.csv (--chat-samples)", "sample", contracts.SAMPLE_COLUMNS),
     )
     lines = ["| file | one row per | columns |", "|---|---|---|"]
     lines += [f"| `{name}` | {row} | `{','.join(columns)}` |" for name, row, columns in files]
@@ -92,10 +96,41 @@ def _failure_kinds() -> str:
     return ", ".join(f"`{kind}`" for kind in FAILURE_KINDS) + "\n"
 
 
+def _modules() -> str:
+    """Every module of the package with the first sentence of its docstring, read
+    without importing anything (``docs/architecture.md``'s code layout)."""
+    import ast
+
+    package = Path(__file__).resolve().parent
+    lines = ["| module | what it is |", "|---|---|"]
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package.parent)
+        if path.name == "__init__.py" and path.parent == package:
+            continue
+        shown = relative.parent if path.name == "__init__.py" else relative
+        text = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        if not text:
+            raise ValueError(f"{relative} has no docstring: say in one line what it is")
+        first = " ".join(text.split("\n\n")[0].split())
+        sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].rstrip(".")
+        lines.append(f"| `{shown}{'/' if path.name == '__init__.py' else ''}` | {sentence} |")
+    return "\n".join(lines) + "\n"
+
+
+def _exit_codes() -> str:
+    from chatload.loadgen.exits import EXIT_CODES
+
+    lines = ["| exit code | means |", "|---|---|"]
+    lines += [f"| {code} | {meaning} |" for code, meaning in EXIT_CODES]
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: Final[dict[str, Callable[[], str]]] = {
     "options": _options,
     "exports": _exports,
     "failure_kinds": _failure_kinds,
+    "modules": _modules,
+    "exit_codes": _exit_codes,
 }
 
 

@@ -24,6 +24,9 @@ __all__ = [
     "DRIFT_COLUMNS",
     "MIN_POINTS",
     "MIN_SPAN_S",
+    "SERVER_CPU",
+    "SERVER_OPEN_FILES",
+    "SERVER_RSS",
     "DriftSeries",
     "ServerPoints",
     "Subject",
@@ -31,6 +34,7 @@ __all__ = [
     "drift_rows",
     "generator_points",
     "metric_points",
+    "rate_of",
     "theil_sen",
 ]
 
@@ -209,6 +213,18 @@ Point = tuple[Subject, float]
 _SKIPPED_SERVER_SERIES: Final = ("_bucket", "_created")  # per-bucket counts, creation times
 
 
+def rate_of(counter: str) -> str:
+    """The name of a counter's per-second rate, as a server series' points carry it."""
+    return f"rate({counter})"
+
+
+# The process series every Prometheus client library exports (prom-client,
+# prometheus_client, Micrometer): the server's CPU (seconds per second), RSS, files.
+SERVER_CPU: Final = rate_of("process_cpu_seconds_total")
+SERVER_RSS: Final = "process_resident_memory_bytes"
+SERVER_OPEN_FILES: Final = "process_open_fds"
+
+
 def metric_points(
     name: str, *, p50_ms: float, p99_ms: float, answered: int, operations: int, failures: int
 ) -> list[Point]:
@@ -251,7 +267,7 @@ class ServerPoints:
             if before is None or wall <= before[0] or value < before[1]:
                 return None  # the first scrape, or a restarted counter
             value = (value - before[1]) / (wall - before[0])
-            name = f"rate({name})"
+            name = rate_of(name)
         unit = "bytes" if name.endswith("_bytes") else ""
         return Subject("server", name + labels, source=url, unit=unit), value
 

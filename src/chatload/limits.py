@@ -15,7 +15,7 @@ import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "RESERVED_FILES",
@@ -77,6 +77,14 @@ class Capacity:
     @property
     def connections(self) -> int:
         return max(0, min(self.files - RESERVED_FILES, self.ports * max(1, self.sources)))
+
+    def to_wire(self) -> list[int]:
+        return [self.files, self.hard_files, self.ports, self.sources]
+
+    @classmethod
+    def from_wire(cls, item: list[Any]) -> Capacity:
+        files, hard_files, ports, sources = map(int, item)
+        return cls(files, hard_files, ports, sources)
 
     def problem(self, users: int, target: str, where: str = "this process") -> str | None:
         """Why ``users`` connections do not fit, in one line with the fix; None if they do."""

@@ -27,11 +27,26 @@ from typing import Final, Literal, cast
 
 from chatload.errors import UsersFileError
 
-__all__ = ["REQUIRED_COLUMNS", "ROLES", "Identity", "Role", "read_users", "write_users"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "ROLES",
+    "Identity",
+    "Role",
+    "parse_role",
+    "read_users",
+    "write_users",
+]
 
 REQUIRED_COLUMNS: Final = ("user_id", "token", "role")
 ROLES: Final = ("owner", "requester")
 Role = Literal["owner", "requester"]
+
+
+def parse_role(text: str) -> Role:
+    """``text`` as a role; ValueError when it is neither."""
+    if text not in ROLES:
+        raise ValueError(f"role must be owner or requester, got {text!r}")
+    return cast(Role, text)
 
 
 @dataclass(frozen=True, slots=True)

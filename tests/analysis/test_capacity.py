@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatload.analysis.capacity import aggregate, find_steps, judge_capacity
+from chatload.analysis.capacity import find_steps, judge_capacity
 from chatload.analysis.inputs import load_run
+from chatload.analysis.replay import replay
 from chatload.analysis.synthetic import SyntheticPlan, write_synthetic_run
 from chatload.slo import parse_thresholds
 
@@ -23,7 +24,7 @@ def test_plateaus_held_long_enough_are_steps_with_their_settling_left_out() -> N
 def _capacity(step_run: Path, *slos: str) -> object:
     run = load_run(step_run)
     steps = find_steps(run.users, min_hold=20, settle=10)
-    _, per_step = aggregate(run, [(start, end) for _, start, end in steps])
+    per_step = replay(run, [(start, end) for _, start, end in steps]).steps
     return judge_capacity(run, per_step, steps, parse_thresholds(slos))
 
 
@@ -55,7 +56,7 @@ def test_steps_shorter_than_an_interval_are_not_judged(tmp_path: Path) -> None:
     plan = SyntheticPlan(samples=20_000, seconds=60, interval=15, steps=(10, 20, 30))
     run = load_run(write_synthetic_run(tmp_path / "short", plan))
     steps = find_steps(run.users, min_hold=15, settle=10)
-    _, per_step = aggregate(run, [(start, end) for _, start, end in steps])
+    per_step = replay(run, [(start, end) for _, start, end in steps]).steps
     capacity = judge_capacity(run, per_step, steps, parse_thresholds(["delivery p99 < 1s"]))
     assert capacity is not None and capacity.highest_passing is None
     assert not any(step.measured or step.passed for step in capacity.steps)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatload.cli import main
-from chatload.records.export import CHAT_METRICS_COLUMNS
+from chatload.records.files import CHAT_METRICS_COLUMNS
 from tests.analysis.conftest import copy_run
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from chatload.analysis.capacity import Totals, aggregate
 from chatload.analysis.compare import compare_totals
-from chatload.analysis.comparison import ComparePolicy
+from chatload.analysis.comparison import ComparePolicy, Totals
 from chatload.analysis.inputs import load_run
+from chatload.analysis.replay import replay
 from chatload.analysis.significance import (
     failure_p_value,
     highest_judged_share,
@@ -19,7 +19,8 @@ from chatload.analysis.significance import (
     quantile_p_value,
     share_is_bounded,
 )
-from chatload.records.hdr import new_histogram, record_many, value_buckets
+from chatload.records.hdr import MetricSnapshot, new_histogram, record_many, value_buckets
+from chatload.records.windows import Window
 from tests.loadgen.support import headless, run_locust
 
 
@@ -65,13 +66,13 @@ def test_holm_controls_the_family() -> None:
 def _resample(totals: Totals, rng: np.random.Generator, change: object = None) -> Totals:
     """The same run measured again: as many samples of each metric, drawn from it;
     ``change`` (metric, microseconds) -> microseconds, applied to the draw."""
-    out = Totals(totals.start, totals.end)
-    for metric, population in totals.histograms.items():
-        values_ms, counts = value_buckets(population)
+    out = Totals(Window(), totals.seconds)
+    for metric, merged in totals.window.metrics.items():
+        values_ms, counts = value_buckets(merged.histogram)
         draw = rng.choice(values_ms * 1000, size=int(counts.sum()), p=counts / counts.sum())
         if callable(change):
             draw = change(metric, draw)
-        out.histograms[metric] = histogram(draw)
+        out.window.metrics[metric] = MetricSnapshot(histogram(draw))
     return out
 
 
@@ -89,8 +90,8 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Totals:
         "--only-summary",
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    totals, _ = aggregate(load_run(Path(f"{prefix}_chat_metrics.csv").parent), [])
-    return totals
+    run = load_run(Path(f"{prefix}_chat_metrics.csv").parent)
+    return Totals(replay(run).run, run.end - run.start)
 
 
 @pytest.mark.slow

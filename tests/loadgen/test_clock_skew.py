@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chatload.analysis.capacity import aggregate
 from chatload.analysis.inputs import load_run
+from chatload.analysis.replay import replay
 from chatload.analysis.significance import RANK_Z
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
@@ -94,8 +94,7 @@ def _p99_span(prefix: Path) -> tuple[float, float]:
     """Where the true run's p99 may lie, from its own samples: the values at the
     ends of the binomial rank interval of the 99th percentile (z = 3). Two runs'
     p99 differ by chance by about that much, whatever the clocks."""
-    totals, _ = aggregate(load_run(prefix), [])
-    delivery = totals.histograms["delivery"]
+    delivery = replay(load_run(prefix)).run.metrics["delivery"].histogram
     count = delivery.get_total_count()
     spread = RANK_Z * (0.99 * 0.01 / count) ** 0.5 * 100
     return (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chatload.bench.accuracy import measure_accuracy
-from chatload.records.export import (
+from chatload.records.files import (
     CHAT_METRICS_COLUMNS,
     HEALTH_COLUMNS,
     INVARIANT_COLUMNS,

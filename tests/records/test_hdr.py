@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, new_histogram, percentiles
+from chatload.records.health import Health
 
 
 def test_intervals_are_aligned_on_the_wall_clock() -> None:
@@ -38,9 +39,9 @@ def test_snapshots_travel_and_merge() -> None:
     second = IntervalRecorder(5.0, "worker-1", 0.0)
     first.record("history", 0.010)
     second.record("history", 0.020, "disconnect")
-    a = IntervalSnapshot.from_wire(first.roll(5.0, {"cpu_percent": 40.0}).to_wire())
+    a = IntervalSnapshot.from_wire(first.roll(5.0, Health(cpu_percent=40.0)).to_wire())
     b = IntervalSnapshot.from_wire(second.roll(5.0).to_wire())
-    assert a.health == {"cpu_percent": 40.0} and a.process == "worker-0"
+    assert a.health == Health(cpu_percent=40.0) and a.process == "worker-0"
     a.metrics["history"].add(b.metrics["history"])
     merged = a.metrics["history"]
     assert merged.histogram.get_total_count() == 2 and merged.failures == 1

@@ -47,7 +47,7 @@ def test_a_duplicate() -> None:
 
 
 def settled_kinds(t: ConnectionTracker, *, quiet: bool = True) -> list[str]:
-    return [b.kind for b in t.settle(99.0, nothing_more_coming=quiet).breaches]
+    return [b.kind for b in t.conclude(99.0, nothing_more_coming=quiet).breaches]
 
 
 def test_a_reorder_and_a_gap() -> None:
@@ -66,7 +66,7 @@ def test_a_reorder_and_a_gap() -> None:
     assert kinds(owner) == []
     assert owner.owed() == {CHAT: 2}
     owner.frame(unread(4, 0), 1, 2.0, 2.0)
-    [gap] = owner.settle(9.0, nothing_more_coming=True).breaches
+    [gap] = owner.conclude(9.0, nothing_more_coming=True).breaches
     assert (gap.kind, gap.message_ids) == ("gap", (4, 5))
     owner.expire(9.0)
     assert kinds(owner) == []
@@ -93,7 +93,7 @@ def test_an_acknowledged_message_lost_on_its_way() -> None:
     requester.frame(updates(with_id(draft, 1)), 1, 0.01, 0.01)  # acknowledged
     owner.expire(2.0)
     assert kinds(owner) == [], "a timeout is a failure, not a verdict"
-    [loss] = owner.settle(3.0, nothing_more_coming=True).breaches
+    [loss] = owner.conclude(3.0, nothing_more_coming=True).breaches
     assert (loss.kind, loss.message_ids, loss.users) == ("loss", (1,), (REQUESTER, OWNER))
     # A message never acknowledged is a delivery timeout, not a loss.
     other = tracker(OWNER, Ledger(), timeouts=timeouts)
@@ -125,8 +125,8 @@ def test_a_delivery_after_its_timeout_is_late_with_its_true_latency_and_no_loss(
         pytest.approx(12.1),
     )
     assert owner.owed() == {}
-    settlement = owner.settle(13.0, nothing_more_coming=True)
-    assert settlement.breaches == [] and settlement.unsettled == []
+    conclusion = owner.conclude(13.0, nothing_more_coming=True)
+    assert conclusion.breaches == [] and conclusion.unsettled == []
 
 
 def test_a_count_after_its_timeout_is_late() -> None:
@@ -150,11 +150,11 @@ def test_what_is_still_owed_when_time_runs_out_is_unsettled_not_lost() -> None:
     requester.frame(updates(with_id(draft, 1)), 1, 0.01, 0.01)
     owner.frame(unread(5, 0), 1, 0.02, 0.02)  # a count the model disagrees with
     owner.expire(2.0)
-    settlement = owner.settle(3.0, nothing_more_coming=False)
-    assert settlement.breaches == [] and settlement.summaries == []
-    assert settlement.unsettled == [CHAT]
+    conclusion = owner.conclude(3.0, nothing_more_coming=False)
+    assert conclusion.breaches == [] and conclusion.summaries == []
+    assert conclusion.unsettled == [CHAT]
     # The sender's side owes nothing: it is judged (and agrees with itself).
-    judged = requester.settle(3.0, nothing_more_coming=False)
+    judged = requester.conclude(3.0, nothing_more_coming=False)
     assert judged.unsettled == [] and [s.chat_id for s in judged.summaries] == [CHAT]
 
 

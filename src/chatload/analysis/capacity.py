@@ -1,8 +1,7 @@
-"""Whole-run and per-step figures from the HDR export, and the capacity verdict.
+"""The steps of a capacity run and its capacity verdict.
 
-A decoded interval histogram holds 23,552 counters, so intervals are decoded one at
-a time and added into the totals they belong to: the whole run, and each step of a
-capacity run. Memory stays flat however long the run.
+Each step's window (``records.windows.Window``) is merged by the report's one pass
+over the run's intervals (``analysis.replay``), as the run's own windows are.
 
 Steps are the plateaus of the user count (Locust's stats history): a level held
 for at least ``min_hold`` seconds; the first ``settle`` seconds of each are left out
@@ -16,96 +15,18 @@ for at least ``min_hold`` seconds; the first ``settle`` seconds of each are left
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
-from hdrh.histogram import HdrHistogram
+from chatload.analysis.inputs import RunData
+from chatload.records.windows import Window
+from chatload.slo import RunFigures, Threshold, Verdict, evaluate, run_figures
 
-from chatload.analysis.inputs import RunData, iter_hdr
-from chatload.records.hdr import decode_histogram, new_histogram, percentiles
-from chatload.slo import MetricFigures, RunFigures, Threshold, Verdict, evaluate
-
-__all__ = ["Capacity", "Step", "Totals", "aggregate", "find_steps", "judge_capacity"]
+__all__ = ["Capacity", "Step", "find_steps", "judge_capacity"]
 
 KNEE_LATENCY: Final = 2.0
 KNEE_EFFICIENCY: Final = 0.8
-
-
-@dataclass
-class Totals:
-    """Merged histograms and failure counts over one window of the run."""
-
-    start: float
-    end: float
-    histograms: dict[str, HdrHistogram] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
-    timeouts: dict[str, int] = field(default_factory=dict)  # counted with no latency
-    late: dict[str, int] = field(default_factory=dict)  # in the histograms at their latency
-
-    def operations(self, metric: str) -> int:
-        """As ``records.hdr.MetricSnapshot.operations``: answers (late ones once)
-        and failures."""
-        histogram = self.histograms.get(metric)
-        answered: int = histogram.get_total_count() if histogram is not None else 0
-        return answered - self.late.get(metric, 0) + self.timeouts.get(metric, 0)
-
-    def unanswered(self, metric: str) -> int:
-        return max(0, self.timeouts.get(metric, 0) - self.late.get(metric, 0))
-
-    def add(self, metric: str, histogram: HdrHistogram) -> None:
-        total = self.histograms.get(metric)
-        if total is None:
-            total = self.histograms[metric] = new_histogram()
-        total.add(histogram)
-
-    def figures(self, breaches: dict[str, int]) -> RunFigures:
-        metrics = {
-            name: MetricFigures(
-                self.operations(name),
-                self.failures.get(name, 0),
-                percentiles(h, self.unanswered(name)),
-            )
-            for name, h in self.histograms.items()
-        }
-        return RunFigures(metrics, max(self.end - self.start, 0.0), breaches)
-
-
-def aggregate(
-    run: RunData, windows: list[tuple[float, float]], progress: Callable[[str], None] | None = None
-) -> tuple[Totals, list[Totals]]:
-    """The whole run and each window, decoding every interval once."""
-    run_totals = Totals(run.start, run.end)
-    per_window = [Totals(start, end) for start, end in windows]
-    starts = [start for start, _ in windows]
-    for start, end, metric, count, encoded in iter_hdr(run, progress):
-        if not count:
-            continue
-        histogram = decode_histogram(encoded)
-        run_totals.add(metric, histogram)
-        slot = bisect.bisect_right(starts, start) - 1
-        if slot >= 0 and start >= windows[slot][0] and end <= windows[slot][1]:
-            per_window[slot].add(metric, histogram)
-
-    def tally(start: float, figure: str, metric: str, count: int) -> None:
-        places = [run_totals]
-        slot = bisect.bisect_right(starts, start) - 1
-        if slot >= 0 and windows[slot][0] <= start < windows[slot][1]:
-            places.append(per_window[slot])
-        for totals in places:
-            counts: dict[str, int] = getattr(totals, figure)
-            counts[metric] = counts.get(metric, 0) + count
-
-    for start, metric, kind, count in run.failures:
-        tally(start, "failures", metric, count)
-        if kind == "timeout":
-            tally(start, "timeouts", metric, count)
-    for metric, series in run.series.items():
-        for index, late in enumerate(series.late):
-            if late:
-                tally(series.start[index], "late", metric, late)
-    return run_totals, per_window
 
 
 def find_steps(
@@ -160,7 +81,7 @@ class Capacity:
 
 def judge_capacity(
     run: RunData,
-    per_step: list[Totals],
+    per_step: list[Window],
     steps: list[tuple[int, float, float]],
     thresholds: list[Threshold],
     key_metric: str = "delivery",
@@ -169,12 +90,12 @@ def judge_capacity(
     if len(steps) < 2:
         return None
     judged = []
-    for (users, start, end), totals in zip(steps, per_step, strict=True):
+    for (users, start, end), window in zip(steps, per_step, strict=True):
         breaches: dict[str, int] = {}
         for breach in run.breaches:
             if start <= breach.time < end:
                 breaches[breach.kind] = breaches.get(breach.kind, 0) + 1
-        figures = totals.figures(breaches)
+        figures = run_figures(window.metrics, end - start, breaches)
         acked = figures.metrics.get("send_ack")
         throughput = (
             (acked.count - acked.failures) / (end - start) if acked and end > start else 0.0

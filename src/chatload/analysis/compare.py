@@ -31,11 +31,11 @@ from html import escape
 from pathlib import Path
 from typing import Any, Final
 
-from chatload.analysis.capacity import Totals, aggregate
 from chatload.analysis.compare_plots import distributions_plot, percentiles_plot
-from chatload.analysis.comparison import SHOWN, Change, ComparePolicy, Comparison
+from chatload.analysis.comparison import SHOWN, Change, ComparePolicy, Comparison, Totals
 from chatload.analysis.html import cell, page
-from chatload.analysis.inputs import load_run
+from chatload.analysis.inputs import RunData, load_run
+from chatload.analysis.replay import replay
 from chatload.analysis.search_report import load_search
 from chatload.analysis.significance import (
     failure_p_value,
@@ -60,11 +60,14 @@ def compare_runs(
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     base_run, cand_run = load_run(baseline, progress), load_run(candidate, progress)
-    base, _ = aggregate(base_run, [], progress)
-    cand, _ = aggregate(cand_run, [], progress)
+    base, cand = _totals(base_run, progress), _totals(cand_run, progress)
     changes = compare_totals(base, cand, len(base_run.breaches), len(cand_run.breaches), policy)
     changes += _capacity(load_search(base_run.prefix), load_search(cand_run.prefix), policy)
     return Comparison(base_run, cand_run, base, cand, changes, policy)
+
+
+def _totals(run: RunData, progress: Callable[[str], None] | None) -> Totals:
+    return Totals(replay(run, progress=progress).run, run.end - run.start)
 
 
 def _capacity(
@@ -85,9 +88,9 @@ def compare_totals(
     base: Totals, cand: Totals, old_breaches: int, new_breaches: int, policy: ComparePolicy
 ) -> list[Change]:
     """Every figure of two runs' merged histograms, baseline against candidate."""
-    measured: set[str] = set(base.histograms) | set(cand.histograms)
+    measured: set[str] = set(base.window.metrics) | set(cand.window.metrics)
     names = [m for m in METRICS if m in measured] + sorted(measured - set(METRICS))
-    base_figures, cand_figures = base.figures({}), cand.figures({})
+    base_figures, cand_figures = base.figures(), cand.figures()
     changes: list[Change] = []
     family = _Family()
     for metric in names:
@@ -100,7 +103,7 @@ def compare_totals(
                 change = _judge_latency(change, base, cand, policy, family.at(len(changes)))
             changes.append(change)
         changes.append(_failures(metric, before, after, policy, family.at(len(changes))))
-    changes = family.settle(changes)
+    changes = family.weigh(changes)
     changes.append(_rate(base, cand, policy))
     changes.append(
         Change(
@@ -134,7 +137,7 @@ class _Family:
         if worse:
             self.worse.add(self.position)
 
-    def settle(self, changes: list[Change]) -> list[Change]:
+    def weigh(self, changes: list[Change]) -> list[Change]:
         """Each member once Holm's procedure has weighed every p-value."""
         significant = holm(self.p_values)
         settled = []
@@ -159,7 +162,8 @@ def _judge_latency(
     if new is None:
         return replace(change, regressed=True)  # the candidate lost the metric
     share = _SHARE[change.statistic]
-    base_hist, cand_hist = base.histograms[change.metric], cand.histograms[change.metric]
+    base_hist, cand_hist = base.histogram(change.metric), cand.histogram(change.metric)
+    assert base_hist is not None and cand_hist is not None, "both runs measured the metric"
     fewest = min(base_hist.get_total_count(), cand_hist.get_total_count())
     if share >= 1.0:
         regressed = new > old * (1 + policy.tolerance) and new - old > policy.min_change_ms
@@ -194,15 +198,7 @@ def _failures(
 
 
 def _rate(base: Totals, cand: Totals, policy: ComparePolicy) -> Change:
-    def rate(totals: Totals) -> float | None:
-        histogram = totals.histograms.get(SEND_ACK)
-        seconds = totals.end - totals.start
-        if histogram is None or seconds <= 0:
-            return None
-        acknowledged = totals.operations(SEND_ACK) - totals.failures.get(SEND_ACK, 0)
-        return acknowledged / seconds
-
-    old, new = rate(base), rate(cand)
+    old, new = base.rate(), cand.rate()
     regressed = old is not None and (new is None or new < old * (1 - policy.tolerance))
     return Change(SEND_ACK, "rate", old, new, "/s", True, regressed)
 

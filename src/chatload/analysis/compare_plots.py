@@ -48,7 +48,7 @@ def distributions_plot(comparison: Comparison, path: Path) -> Path:
         axis.set_title(f"{metric}: cumulative distribution")
         drawn = False
         for name, totals, color in runs:
-            histogram = totals.histograms.get(metric)
+            histogram = totals.histogram(metric)
             if histogram is None or not histogram.get_total_count():
                 continue
             values_ms, weights = value_buckets(histogram)

@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from chatload.analysis.capacity import Totals
+from hdrh.histogram import HdrHistogram
+
 from chatload.analysis.inputs import RunData
 from chatload.errors import ConfigError
+from chatload.records.windows import Window
+from chatload.slo import RunFigures, run_figures
+from chatload.tracking.metrics import SEND_ACK
 
-__all__ = ["SHOWN", "Change", "ComparePolicy", "Comparison"]
+__all__ = ["SHOWN", "Change", "ComparePolicy", "Comparison", "Totals"]
 
 SHOWN: Final = ("p50", "p90", "p95", "p99", "p999", "max")
 
@@ -74,6 +78,28 @@ class Change:
             return f"{(self.candidate - self.baseline) * 100:+.3f} pt"
         relative = self.relative
         return f"{relative:+.1%}" if relative is not None else f"{self.candidate:+g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """One run merged whole (``records.windows.Window``, replayed from its files)
+    over its span in seconds."""
+
+    window: Window
+    seconds: float
+
+    def histogram(self, metric: str) -> HdrHistogram | None:
+        snapshot = self.window.metrics.get(metric)
+        return snapshot.histogram if snapshot is not None else None
+
+    def figures(self) -> RunFigures:
+        return run_figures(self.window.metrics, self.seconds, {})
+
+    def rate(self) -> float | None:
+        """Sends acknowledged in time per second."""
+        if SEND_ACK not in self.window.metrics or self.seconds <= 0:
+            return None
+        return self.window.acknowledged() / self.seconds
 
 
 @dataclass(frozen=True, slots=True)

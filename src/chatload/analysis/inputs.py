@@ -24,15 +24,23 @@ from chatload.analysis.csvfiles import (
     timestamp,
 )
 from chatload.errors import ConfigError
-from chatload.records.export import (
+from chatload.records.files import (
     CHAT_METRICS_COLUMNS,
     FAILURE_COLUMNS,
     HDR_COLUMNS,
     SERVER_METRICS_COLUMNS,
 )
-from chatload.records.trust import Trust
+from chatload.records.health import Health, ProcessHealth, parse_phase
 
-__all__ = ["Breach", "MetricSeries", "RunData", "find_prefix", "iter_hdr", "load_run"]
+__all__ = [
+    "Breach",
+    "HealthRow",
+    "MetricSeries",
+    "RunData",
+    "find_prefix",
+    "iter_hdr",
+    "load_run",
+]
 
 _LOCUST: Final = {
     "stats": ("Type", "Name", "Request Count", "Failure Count", "Requests/s"),
@@ -41,7 +49,7 @@ _LOCUST: Final = {
     "exceptions": ("Count", "Message"),
 }
 _CHATLOAD: Final = {
-    # The columns of the exports (records.export) that a report needs; the later
+    # The columns of the exports (records.files) that a report needs; the later
     # ones (cross_process, late) are read when present, so older runs still load.
     "chat_metrics": CHAT_METRICS_COLUMNS[: CHAT_METRICS_COLUMNS.index("generator_saturated") + 1],
     "chat_summary": ("metric", "count", "failures", "p50_ms", "p99_ms"),
@@ -61,7 +69,6 @@ _OPTIONAL: Final = {
     "slo": ("threshold", "value", "passed"),
     "server_metrics": SERVER_METRICS_COLUMNS,
 }
-_PHASES: Final = ("running", "spawning", "stopping")
 
 
 class MetricSeries:
@@ -98,6 +105,15 @@ class MetricSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthRow:
+    """One process's row of generator_health: its interval and its health."""
+
+    start: float
+    end: float
+    process: ProcessHealth
+
+
+@dataclass(frozen=True, slots=True)
 class Breach:
     time: float
     kind: str
@@ -120,15 +136,9 @@ class RunData:
     failures: list[tuple[float, str, str, int]] = field(
         default_factory=list
     )  # (start, metric, kind, n)
-    # (start, end, process, cpu_percent, loop_lag_p99_ms, saturated, phase,
-    #  clock_offset_ms, clock_uncertainty_ms)
-    health: list[tuple[float, float, str, float, float, bool, str, float, float]] = field(
-        default_factory=list
-    )
+    health: list[HealthRow] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
     slo: list[tuple[str, str, bool]] = field(default_factory=list)
-    unsettled: int = 0  # chats still owed answers when settling ran out of time
-    generator_rss: dict[tuple[float, str], float] = field(default_factory=dict)  # bytes
     # (time, url, name, labels, value) of each scraped series (--server-metrics)
     server_samples: list[tuple[float, str, str, str, float]] = field(default_factory=list)
 
@@ -143,46 +153,6 @@ class RunData:
     @property
     def end(self) -> float:
         return max((s.end[-1] for s in self.series.values() if len(s)), default=0.0)
-
-    def _hot_phases(self) -> dict[float, str]:
-        """Each interval where some generator process was saturated: in what phase
-        (running, under load, outranks spawning, which outranks stopping)."""
-        hot: dict[float, str] = {}
-        for start, _, _, _, _, saturated, phase, _, _ in self.health:
-            current = hot.get(start)
-            if saturated and (current is None or _PHASES.index(phase) < _PHASES.index(current)):
-                hot[start] = phase
-        return hot
-
-    def saturated_by_phase(self) -> dict[str, int]:
-        """Intervals where some generator process was saturated, by what it was doing:
-        ``running`` (under load), ``spawning`` or ``stopping``."""
-        counts = dict.fromkeys(_PHASES, 0)
-        for phase in self._hot_phases().values():
-            counts[phase] += 1
-        return counts
-
-    def trust(self) -> Trust:
-        """How far the run's measurements can be trusted (``records.trust``)."""
-        trust, hot = Trust(), self._hot_phases()
-        kinds: dict[tuple[float, str], dict[str, int]] = {}
-        for start, metric, kind, count in self.failures:
-            by_kind = kinds.setdefault((start, metric), {})
-            by_kind[kind] = by_kind.get(kind, 0) + count
-        for metric, series in self.series.items():
-            for index, start in enumerate(series.start):
-                trust.add_metric(
-                    metric,
-                    series.count[index],
-                    kinds.get((start, metric), {}),
-                    cross_process=series.cross_process[index],
-                    late=series.late[index],
-                    saturated=hot.get(start),
-                )
-        for *_, uncertainty in self.health:
-            trust.add_clock(uncertainty)
-        trust.unsettled = self.unsettled
-        return trust
 
     @property
     def interval_seconds(self) -> float:
@@ -309,25 +279,31 @@ def _failures(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]
 
 def _health(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
     for line, row in rows:
+        # Columns a file from before them lacks: no lag p50 or maximum, no clocks,
+        # nothing unsettled, no RSS (0.0 is written when it was not measured).
+        rss = number(path, line, row, "rss_mib") if row.get("rss_mib") else 0.0
+        health = Health(
+            cpu_percent=number(path, line, row, "cpu_percent"),
+            loop_lag_p50_ms=float(row.get("loop_lag_p50_ms") or 0.0),
+            loop_lag_p99_ms=number(path, line, row, "loop_lag_p99_ms"),
+            loop_lag_max_ms=float(row.get("loop_lag_max_ms") or 0.0),
+            clock_offset_ms=float(row.get("clock_offset_ms") or 0.0),
+            clock_uncertainty_ms=float(row.get("clock_uncertainty_ms") or 0.0),
+            unsettled_chats=int(row.get("unsettled_chats") or 0),
+            rss_mib=rss or None,
+        )
+        try:
+            phase = parse_phase(row.get("phase") or "running")  # older files: load only
+        except ValueError as exc:
+            raise ConfigError(f"{path}, line {line}: {exc}") from None
+        process = ProcessHealth(row["process"], health, phase, row["saturated"] == "true")
         run.health.append(
-            (
+            HealthRow(
                 timestamp(path, line, row["interval_start"]),
                 timestamp(path, line, row["interval_end"]),
-                row["process"],
-                number(path, line, row, "cpu_percent"),
-                number(path, line, row, "loop_lag_p99_ms"),
-                row["saturated"] == "true",
-                row.get("phase") or "running",  # files from before phases were load only
-                float(row.get("clock_offset_ms") or 0.0),
-                float(row.get("clock_uncertainty_ms") or 0.0),
+                process,
             )
         )
-        run.unsettled += int(row.get("unsettled_chats") or 0)
-        if row.get("rss_mib"):  # files from before the column have none
-            start = run.health[-1][0]
-            run.generator_rss[(start, row["process"])] = number(path, line, row, "rss_mib") * (
-                1 << 20
-            )
 
 
 def _breaches(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:

@@ -324,8 +324,11 @@ def health_plot(run: RunData, path: Path) -> Path:
     clock = _Clock(run)
     figure, (cpu, lag) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
     processes: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for start, _, process, cpu_percent, lag_p99, *_ in run.health:
-        processes[process].append((start, cpu_percent, lag_p99))
+    for row in run.health:
+        health = row.process.health
+        processes[row.process.process].append(
+            (row.start, health.cpu_percent, health.loop_lag_p99_ms)
+        )
     for axis in (cpu, lag):
         _shade_saturated(axis, run, clock)
     for process, points in sorted(processes.items()):

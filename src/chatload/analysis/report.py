@@ -16,7 +16,6 @@ The page opens in a browser straight from disk (images are files beside it):
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,14 +23,18 @@ from html import escape
 from pathlib import Path
 
 from chatload.analysis import plots
-from chatload.analysis.capacity import Capacity, Totals, aggregate, find_steps, judge_capacity
+from chatload.analysis.capacity import Capacity, find_steps, judge_capacity
 from chatload.analysis.html import cell, page, rows_table
 from chatload.analysis.inputs import RunData, load_run
+from chatload.analysis.replay import replay
 from chatload.analysis.search_report import load_search, search_section
-from chatload.analysis.trends import drift_plot, drift_series, drift_table, server_plot
+from chatload.analysis.trends import drift_plot, drift_table, server_plot
 from chatload.errors import ConfigError
-from chatload.records.export import iso_time
-from chatload.slo import RunFigures, Threshold, Verdict, evaluate, parse_thresholds
+from chatload.records.drift_feed import DriftFeed
+from chatload.records.files import iso_time
+from chatload.records.trust import TrustCounter
+from chatload.records.windows import Window
+from chatload.slo import RunFigures, Threshold, Verdict, evaluate, parse_thresholds, run_figures
 from chatload.tracking.metrics import METRICS
 
 __all__ = ["write_report"]
@@ -57,20 +60,62 @@ def write_report(
     steps = find_steps(run.users, min_hold=step_hold, settle=step_settle)
     levels = f"{len(steps)} load level" + ("" if len(steps) == 1 else "s")
     say(f"merging the interval histograms ({levels})")
-    totals, per_step = aggregate(run, [(start, end) for _, start, end in steps], say)
+    replayed = replay(
+        run,
+        [(start, end) for _, start, end in steps],
+        horizon_hours=horizon_hours,
+        progress=say,
+    )
+    totals = replayed.run
     breaches = dict(Counter(breach.kind for breach in run.breaches))
-    drift = drift_series(run)
-    trends = drift.trends()  # judged once: the SLOs, the table and the plot use them
-    figures = dataclasses.replace(totals.figures(breaches), drift=trends)
+    trends = replayed.drift.trends()  # judged once: the SLOs, the table and the plot use them
+    figures = run_figures(totals.metrics, run.end - run.start, breaches, trends)
     if not thresholds and run.slo:
         try:
             thresholds = parse_thresholds(text for text, _, _ in run.slo)
         except ConfigError as exc:
             raise ConfigError(f"{run.prefix}_slo.csv: {exc}") from None
     verdicts = evaluate(thresholds, figures)
-    capacity = judge_capacity(run, per_step, steps, list(thresholds))
+    capacity = judge_capacity(run, replayed.steps, steps, list(thresholds))
     out.mkdir(parents=True, exist_ok=True)
     say("drawing the plots")
+    images = _images(run, totals, capacity, out)
+    named = [t.statistic for t in thresholds if t.drift and t.target == "server"]
+    search = load_search(run.prefix)
+    drift_section = [
+        *(search_section(search) if search is not None else []),
+        *_drift_section(replayed.drift, named, out),
+    ]
+    index = out / "index.html"
+    page = _page(
+        run,
+        figures,
+        totals,
+        replayed.trust,
+        verdicts=verdicts,
+        capacity=capacity,
+        images=images,
+        drift=drift_section,
+    )
+    index.write_text(page, encoding="utf-8")
+    say(f"done in {time.monotonic() - started:.1f} s")
+    return index
+
+
+def _drift_section(drift: DriftFeed, server_series: list[str], out: Path) -> list[str]:
+    trends = drift.trends()
+    image = drift_plot(drift.series, out / "drift.png", trends, server_series)
+    return [
+        "<h2>Drift</h2>",
+        drift_table(drift.series, drift.horizon_hours, trends),
+        *([f'<img src="{image.name}" alt="drift">'] if image is not None else []),
+    ]
+
+
+def _images(
+    run: RunData, totals: Window, capacity: Capacity | None, out: Path
+) -> list[tuple[str, Path, str]]:
+    """The report's pictures: (title, PNG, caption) each."""
     images = [
         (
             "Latency over time",
@@ -81,7 +126,9 @@ def write_report(
         (
             "Delivery and unread propagation",
             plots.distribution_plot(
-                totals.histograms, ("delivery", "unread_propagation"), out / "distributions.png"
+                {name: metric.histogram for name, metric in totals.metrics.items()},
+                ("delivery", "unread_propagation"),
+                out / "distributions.png",
             ),
             "Whole-run distributions at microsecond resolution; the dashed lines are p50 and p99.",
         ),
@@ -108,31 +155,10 @@ def write_report(
                 "with --server-metrics (the embedded server's without asking).",
             )
         )
-    named = [t.statistic for t in thresholds if t.drift and t.target == "server"]
-    drift_image = drift_plot(drift, out / "drift.png", trends, named)
-    search = load_search(run.prefix)
-    drift_section = [
-        *(search_section(search) if search is not None else []),
-        "<h2>Drift</h2>",
-        drift_table(drift, horizon_hours, trends),
-        *([f'<img src="{drift_image.name}" alt="drift">'] if drift_image is not None else []),
-    ]
-    index = out / "index.html"
-    page = _page(
-        run,
-        figures,
-        totals,
-        verdicts=verdicts,
-        capacity=capacity,
-        images=images,
-        drift=drift_section,
-    )
-    index.write_text(page, encoding="utf-8")
-    say(f"done in {time.monotonic() - started:.1f} s")
-    return index
+    return images
 
 
-def _summary_table(figures: RunFigures, totals: Totals) -> str:
+def _summary_table(figures: RunFigures, totals: Window) -> str:
     head = (
         "metric",
         "count",
@@ -159,14 +185,15 @@ def _summary_table(figures: RunFigures, totals: Totals) -> str:
             continue
         p = data.percentiles
         share = data.failures / data.count if data.count else 0.0
+        merged = totals.metrics[metric]
         rows.append(
             "<tr>"
             + cell(metric, "left")
             + cell(f"{data.count:,}")
             + cell(f"{data.failures:,}")
             + cell(f"{share:.2%}")
-            + cell(f"{totals.late.get(metric, 0):,}")
-            + cell(f"{totals.unanswered(metric):,}")
+            + cell(f"{merged.late:,}")
+            + cell(f"{merged.unanswered:,}")
             + "".join(
                 cell(f"{v:.3f}")
                 for v in (p.min_ms, p.p50_ms, p.p90_ms, p.p95_ms, p.p99_ms, p.p999_ms, p.max_ms)
@@ -222,21 +249,11 @@ def _capacity_table(capacity: Capacity) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def _page(
-    run: RunData,
-    figures: RunFigures,
-    totals: Totals,
-    *,
-    verdicts: list[Verdict],
-    capacity: Capacity | None,
-    images: list[tuple[str, Path, str]],
-    drift: list[str],
-) -> str:
-    peak_users = max((users for _, users in run.users), default=0)
-    by_phase = run.saturated_by_phase()
-    saturated = by_phase["running"]
-    spawning = by_phase["spawning"]
-    verdict_line = (
+def _verdict_line(run: RunData, verdicts: list[Verdict], trust: TrustCounter) -> str:
+    """The page's verdict: SLOs, breaches, saturation and the trust line."""
+    saturated = trust.saturated_by_phase["running"]
+    spawning = trust.saturated_by_phase["spawning"]
+    line = (
         "every SLO holds"
         if verdicts and all(v.passed for v in verdicts)
         else f"{sum(1 for v in verdicts if not v.passed)} SLO(s) breached"
@@ -245,7 +262,33 @@ def _page(
     )
     unjudged = sum(1 for v in verdicts if not v.judged)
     if unjudged:
-        verdict_line += f" ({unjudged} not judged: the run was too short to tell)"
+        line += f" ({unjudged} not judged: the run was too short to tell)"
+    return (
+        f"<p class='verdict'><b>{escape(line)}</b>; {len(run.breaches)} breach(es) of the "
+        f"guarantees; generator saturated in {saturated} interval(s) under load"
+        + (" (latencies measured then are the generator's, not the server's)" if saturated else "")
+        + (
+            f", and in {spawning} while users were spawning (start-up work, marked in the "
+            "generator health)"
+            if spawning
+            else ""
+        )
+        + f".<br>{escape(trust.trust.line())}</p>"
+    )
+
+
+def _page(
+    run: RunData,
+    figures: RunFigures,
+    totals: Window,
+    trust: TrustCounter,
+    *,
+    verdicts: list[Verdict],
+    capacity: Capacity | None,
+    images: list[tuple[str, Path, str]],
+    drift: list[str],
+) -> str:
+    peak_users = max((users for _, users in run.users), default=0)
     breach_rows = [
         {
             "time": iso_time(b.time),
@@ -262,16 +305,7 @@ def _page(
         f"<p class='note'>{iso_time(run.start)} to {iso_time(run.end)} "
         f"({(run.end - run.start) / 60:.1f} min), up to {peak_users} users; "
         f"report made {iso_time(time.time())}.</p>",
-        f"<p class='verdict'><b>{escape(verdict_line)}</b>; {len(run.breaches)} breach(es) of the "
-        f"guarantees; generator saturated in {saturated} interval(s) under load"
-        + (" (latencies measured then are the generator's, not the server's)" if saturated else "")
-        + (
-            f", and in {spawning} while users were spawning (start-up work, marked in the "
-            "generator health)"
-            if spawning
-            else ""
-        )
-        + f".<br>{escape(run.trust().line())}</p>",
+        _verdict_line(run, verdicts, trust),
         "<h2>Summary</h2>",
         _summary_table(figures, totals),
         "<h2>SLO verdicts</h2>",

@@ -2,7 +2,7 @@
 
 The samples are real: drawn from a log-normal distribution per metric and
 recorded into the same interval histograms a run records, and the chatload
-files are written by the run's own :class:`~chatload.records.export.RecordsExporter`,
+files are written by the run's own :class:`~chatload.records.pipeline.IntervalPipeline`,
 so the report reads exactly what a run leaves. Locust's files follow Locust's
 columns. The load is shaped by the plan: constant users (a soak) or steps (a
 capacity run), latency that turns up past ``knee_users``, failures, breaches of
@@ -21,8 +21,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from chatload.records.export import RecordsExporter
 from chatload.records.hdr import IntervalSnapshot, MetricSnapshot, new_histogram, record_many
+from chatload.records.health import Health
+from chatload.records.pipeline import IntervalPipeline
 from chatload.tracking.invariants import BREACH_KINDS, Breach
 from chatload.tracking.metrics import METRICS, REQUEST_TYPE
 
@@ -130,7 +131,7 @@ def write_synthetic_run(
     per_metric = {m: int(plan.samples * w / total_weight) for m, w in weights.items()}
     per_metric["send_ack"] += plan.samples - sum(per_metric.values())  # exactly plan.samples
     counts = {m: rng.multinomial(n, users / users.sum()) for m, n in per_metric.items()}
-    exporter = RecordsExporter(str(prefix), processes=lambda: plan.processes)
+    pipeline = IntervalPipeline(str(prefix), processes=lambda: plan.processes)
     totals: dict[str, list[int]] = {metric: [0, 0] for metric in METRICS}  # count, failures
     for index, start in enumerate(starts):
         if index and index % 10_000 == 0:
@@ -159,15 +160,15 @@ def write_synthetic_run(
                 )
         for process, snapshot in enumerate(per_process):
             cpu = 95.0 if hot[index] else float(rng.normal(45 + 5 * process, 4))
-            snapshot.health = {
-                "cpu_percent": cpu,
-                "loop_lag_p50_ms": 0.2,
-                "loop_lag_p99_ms": float(rng.gamma(2.0, 0.8)) + (12.0 if hot[index] else 0.0),
-                "loop_lag_max_ms": 5.0,
-            }
-            exporter.add_interval(snapshot)
-    exporter.add_breaches(_breaches(rng, plan))
-    exporter.close()
+            snapshot.health = Health(
+                cpu_percent=cpu,
+                loop_lag_p50_ms=0.2,
+                loop_lag_p99_ms=float(rng.gamma(2.0, 0.8)) + (12.0 if hot[index] else 0.0),
+                loop_lag_max_ms=5.0,
+            )
+            pipeline.add_interval(snapshot)
+    pipeline.add_breaches(_breaches(rng, plan))
+    pipeline.close()
     _write_locust_files(prefix, plan, totals)
     say(f"wrote {intervals:,} intervals of {sum(c for c, _ in totals.values()):,} samples")
     return prefix
@@ -218,44 +219,14 @@ def _breaches(rng: np.random.Generator, plan: SyntheticPlan) -> list[Breach]:
 def _write_locust_files(prefix: Path, plan: SyntheticPlan, totals: dict[str, list[int]]) -> None:
     """Locust's own four files, in its columns (the report reads a few of them)."""
     seconds = max(plan.seconds, 1e-9)
+    count = sum(c for c, _ in totals.values())
+    failures = sum(f for _, f in totals.values())
     with _csv(prefix, "stats", _STATS_COLUMNS) as writer:
-        for metric, (count, failures) in totals.items():
+        for metric, (metric_count, metric_failures) in totals.items():
             median = _PROFILE[metric][1]
-            writer.writerow(
-                [
-                    REQUEST_TYPE,
-                    metric,
-                    count,
-                    failures,
-                    median,
-                    median * 1.1,
-                    0.1,
-                    median * 20,
-                    0,
-                    count / seconds,
-                    failures / seconds,
-                    *[median] * len(_LOCUST_PERCENTILES),
-                ]
-            )
-        count = sum(c for c, _ in totals.values())
-        failures = sum(f for _, f in totals.values())
-        writer.writerow(
-            [
-                "",
-                "Aggregated",
-                count,
-                failures,
-                4,
-                4.4,
-                0.1,
-                100,
-                0,
-                count / seconds,
-                failures / seconds,
-                *[4] * len(_LOCUST_PERCENTILES),
-            ]
-        )
-    rate = sum(c for c, _ in totals.values()) / seconds
+            writer.writerow(_stats_row(metric, metric_count, metric_failures, median, seconds))
+        writer.writerow(_stats_row("Aggregated", count, failures, 4, seconds))
+    rate = count / seconds
     with _csv(prefix, "stats_history", _HISTORY_COLUMNS) as writer:
         for second in range(int(plan.seconds)):
             users = plan.users_at(second)
@@ -278,11 +249,32 @@ def _write_locust_files(prefix: Path, plan: SyntheticPlan, totals: dict[str, lis
                 ]
             )
     with _csv(prefix, "failures", ("Method", "Name", "Error", "Occurrences")) as writer:
-        for metric, (_, failures) in totals.items():
-            if failures:
-                writer.writerow([REQUEST_TYPE, metric, "timeout: no answer in time", failures])
+        for metric, (_, metric_failures) in totals.items():
+            if metric_failures:
+                writer.writerow(
+                    [REQUEST_TYPE, metric, "timeout: no answer in time", metric_failures]
+                )
     with _csv(prefix, "exceptions", ("Count", "Message", "Traceback", "Nodes")):
         pass
+
+
+def _stats_row(name: str, count: int, failures: int, median: float, seconds: float) -> list[object]:
+    """A row of Locust's stats file: the aggregate's median is 4 ms, its maximum 100."""
+    aggregate = name == "Aggregated"
+    return [
+        "" if aggregate else REQUEST_TYPE,
+        name,
+        count,
+        failures,
+        median,
+        median * 1.1,
+        0.1,
+        100 if aggregate else median * 20,
+        0,
+        count / seconds,
+        failures / seconds,
+        *[median] * len(_LOCUST_PERCENTILES),
+    ]
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """A run's drift and the server's resources, from its files: the report's part.
 
-The points are those the run judged (``records.export`` feeds the same
-:mod:`chatload.drift` functions interval by interval): each metric's interval p50,
-p99 and failure ratio, each generator process's RSS and loop lag, each scraped
-server series, all from the running phase only.
+The points are those the run judged: the report replays the run's own drift feed
+(``records.drift_feed``) over its files (``analysis.replay``): each metric's
+interval p50, p99 and failure ratio, each generator process's RSS and loop lag,
+each scraped server series, all from the running phase only.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from chatload.analysis.html import cell
 from chatload.analysis.plots import empty_axis, plt, save
 from chatload.drift import (
     DRIFT_COLUMNS,
+    SERVER_CPU,
+    SERVER_OPEN_FILES,
+    SERVER_RSS,
     DriftSeries,
     ServerPoints,
     Subject,
     Trend,
     drift_rows,
-    generator_points,
-    metric_points,
 )
 
 if TYPE_CHECKING:
@@ -37,58 +38,17 @@ __all__ = ["drift_plot", "drift_series", "drift_table", "server_plot"]
 # The server series a report draws when they were scraped (the process metrics
 # prom-client, prometheus_client and Micrometer all export).
 _SERVER_PANELS: Final = (
-    ("rate(process_cpu_seconds_total)", "CPU %", 100.0),
-    ("process_resident_memory_bytes", "RSS (MiB)", 1 / (1 << 20)),
-    ("process_open_fds", "open files", 1.0),
+    (SERVER_CPU, "CPU %", 100.0),
+    (SERVER_RSS, "RSS (MiB)", 1 / (1 << 20)),
+    (SERVER_OPEN_FILES, "open files", 1.0),
 )
 
 
-def _running_starts(run: RunData) -> set[float]:
-    phases: dict[float, set[str]] = defaultdict(set)
-    for start, _, _, _, _, _, phase, _, _ in run.health:
-        phases[start].add(phase)
-    return {start for start, seen in phases.items() if seen == {"running"}}
-
-
 def drift_series(run: RunData) -> DriftSeries:
-    """The drift points of a run as it judged them, from its files."""
-    running = _running_starts(run)
-    series = DriftSeries()
-    ends: dict[float, float] = {}
-    for name, metric in run.series.items():
-        for i, start in enumerate(metric.start):
-            if start not in running:
-                continue
-            ends[start] = metric.end[i]
-            # Answers are operations less failures, and late answers come back in.
-            answered = metric.count[i] - metric.failures[i] + metric.late[i]
-            for subject, value in metric_points(
-                name,
-                p50_ms=metric.p50_ms[i],
-                p99_ms=metric.p99_ms[i],
-                answered=answered,
-                operations=metric.count[i],
-                failures=metric.failures[i],
-            ):
-                series.add(subject, metric.end[i], value)
-    for start, end, process, _, lag_p99, *_ in run.health:
-        if start in running:
-            rss = run.generator_rss.get((start, process))
-            for subject, value in generator_points(process, rss, lag_p99):
-                series.add(subject, end, value)
-    windows = sorted((start, ends.get(start, start + run.interval_seconds)) for start in running)
-    points = ServerPoints()
-    for wall, url, name, labels, value in run.server_samples:
-        point = points.point(url, name, labels, wall, value)
-        if point is not None and _within(windows, wall):
-            series.add(point[0], wall, point[1])
-    return series
+    """The drift points of a run as it judged them, from its files (``analysis.replay``)."""
+    from chatload.analysis.replay import replay
 
-
-def _within(windows: list[tuple[float, float]], wall: float) -> bool:
-    starts = [start for start, _ in windows]
-    index = int(np.searchsorted(starts, wall, side="right")) - 1
-    return index >= 0 and windows[index][0] <= wall < windows[index][1]
+    return replay(run).drift.series
 
 
 def drift_table(

@@ -1,8 +1,9 @@
-"""chatload's Locust side: users, client, transport and the wiring into Locust.
+"""chatload's Locust side, in rooms that are layers (lowest first): connection, engine,
+people, watching, wiring; the wire, the exit codes and the side-job base below them all.
 
 Most of this package imports Locust, which monkey-patches the standard library
 with gevent: a locustfile imports ``locust`` first, as Locust wants. The names
-below are imported on first use, so that ``chatload.loadgen.wiring.options`` and other
+below are imported on first use, so that ``chatload.loadgen.engine.options`` and other
 Locust-free modules can be used (and tested) without that patching. Nothing here
 registers anything on import; ``install(events)`` does.
 """
@@ -25,7 +26,7 @@ __all__ = [
 
 _HOMES: Final = {
     "ChatClient": "chatload.loadgen.connection.client",
-    "ChatOptions": "chatload.loadgen.wiring.options",
+    "ChatOptions": "chatload.loadgen.engine.options",
     "ChatUser": "chatload.loadgen.people.user",
     "chat_task": "chatload.loadgen.people.user",
     "OwnerUser": "chatload.loadgen.people.personas",

@@ -18,6 +18,8 @@ from typing import Any, Final
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from chatload.records.health import Health, Phase, parse_phase
+
 __all__ = [
     "HIGHEST_US",
     "PERCENTILE_SHARES",
@@ -40,7 +42,7 @@ _DIGITS: Final = 3
 def _acyclic(histogram: HdrHistogram) -> HdrHistogram:
     """hdrh's histogram and its encoder point at each other: a reference cycle that
     only the cyclic garbage collector frees. Generator processes keep that
-    collector away from what they freeze (``loadgen.gc_policy``), so every
+    collector away from what they freeze (``loadgen.engine.gc_policy``), so every
     histogram here points back through a weak proxy and is freed as soon as it
     is dropped."""
     histogram.encoder.histogram = weakref.proxy(histogram)
@@ -165,13 +167,18 @@ class MetricSnapshot:
         return self.kinds.get("timeout", 0)
 
     @property
+    def answered(self) -> int:
+        """Answers with their latency, late ones included (the histogram's count)."""
+        count: int = self.histogram.get_total_count()
+        return count
+
+    @property
     def operations(self) -> int:
         """Requests and awaited frames ended here: the histogram holds a latency
         for each answer (late ones too) and each failure that took a measurable
         time; a timeout is counted with no latency, and its late answer is no
         second operation."""
-        answered: int = self.histogram.get_total_count()
-        return answered - self.late + self.timeouts
+        return self.answered - self.late + self.timeouts
 
     @property
     def unanswered(self) -> int:
@@ -216,11 +223,11 @@ class IntervalSnapshot:
     end: float
     process: str
     metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
-    health: dict[str, float] = field(default_factory=dict)
+    health: Health | None = None
     final: bool = False  # the process's last interval of the run
     # What the generator was doing: "running" (the load), or "spawning" /
     # "stopping" (start-up and shutdown work, whose health is not the load's).
-    phase: str = "running"
+    phase: Phase = "running"
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -228,7 +235,7 @@ class IntervalSnapshot:
             "end": self.end,
             "process": self.process,
             "metrics": {name: snap.to_wire() for name, snap in self.metrics.items()},
-            "health": self.health,
+            "health": None if self.health is None else self.health.to_wire(),
             "final": self.final,
             "phase": self.phase,
         }
@@ -240,9 +247,9 @@ class IntervalSnapshot:
             float(data["end"]),
             str(data["process"]),
             {name: MetricSnapshot.from_wire(item) for name, item in data["metrics"].items()},
-            {key: float(value) for key, value in data["health"].items()},
-            bool(data.get("final", False)),
-            str(data.get("phase", "running")),
+            None if data["health"] is None else Health.from_wire(data["health"]),
+            bool(data["final"]),
+            parse_phase(data["phase"]),
         )
 
 
@@ -307,7 +314,7 @@ class IntervalRecorder:
     def due(self, wall: float) -> bool:
         return wall >= self.end
 
-    def roll(self, wall: float, health: dict[str, float] | None = None) -> IntervalSnapshot:
+    def roll(self, wall: float, health: Health | None = None) -> IntervalSnapshot:
         """Close the current interval (at ``wall`` if it is the end of the run)."""
         metrics = {
             metric: MetricSnapshot(
@@ -320,7 +327,7 @@ class IntervalRecorder:
             for metric in list(self._values)
         }
         snapshot = IntervalSnapshot(
-            self.start, min(self.end, max(wall, self.start)), self.process, metrics, health or {}
+            self.start, min(self.end, max(wall, self.start)), self.process, metrics, health
         )
         self._open(wall)
         return snapshot

@@ -11,8 +11,9 @@ run says how much of each it had:
   timed out or were cut by a dropped connection (the server may have applied
   them), and how many answered late.
 
-The run's exporter fills a :class:`Trust` as it writes its intervals; a report
-fills one from the files; both say it with :meth:`Trust.line`.
+A :class:`TrustCounter` fills a :class:`Trust` from the merged intervals: the run
+live, and a report from its files replayed (``analysis.replay``); both say it with
+:meth:`Trust.line`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from chatload.records.health import PHASES, Phase
+from chatload.records.intervals import MergedInterval
 from chatload.tracking.metrics import (
     DELIVERY,
     HISTORY,
@@ -30,7 +33,7 @@ from chatload.tracking.metrics import (
     UNREAD_PROPAGATION,
 )
 
-__all__ = ["OPERATIONS", "PROPAGATIONS", "Trust"]
+__all__ = ["OPERATIONS", "PROPAGATIONS", "Trust", "TrustCounter"]
 
 PROPAGATIONS: Final = (DELIVERY, UNREAD_PROPAGATION, READ_PROPAGATION)
 OPERATIONS: Final = (SEND_ACK, READ_ACK, HISTORY)
@@ -109,6 +112,40 @@ class Trust:
             "ends of chats in one worker (a group column in the users file) or run the "
             "workers nearer the master"
         )
+
+
+class TrustCounter:
+    """The run's trust and its saturated intervals, interval by interval."""
+
+    def __init__(self) -> None:
+        self.trust = Trust()
+        self.intervals = 0
+        self.saturated_by_process: dict[str, int] = {}  # intervals under load, by process
+        # Intervals where some process was saturated, by the hottest phase among them.
+        self.saturated_by_phase: dict[Phase, int] = dict.fromkeys(PHASES, 0)
+
+    def add_interval(self, interval: MergedInterval) -> None:
+        trust = self.trust
+        self.intervals += 1
+        hot = interval.hot_phase
+        if hot is not None:
+            self.saturated_by_phase[hot] += 1
+        for process in interval.processes:
+            trust.add_clock(process.health.clock_uncertainty_ms)
+            trust.unsettled += process.health.unsettled_chats
+            if process.saturated and process.phase == "running":
+                name = process.process
+                self.saturated_by_process[name] = self.saturated_by_process.get(name, 0) + 1
+        for name in sorted(interval.metrics):
+            metric = interval.metrics[name]
+            trust.add_metric(
+                name,
+                metric.operations,
+                metric.kinds,
+                cross_process=metric.cross_process,
+                late=metric.late,
+                saturated=hot,
+            )
 
 
 def share_of(part: int, whole: int) -> str:

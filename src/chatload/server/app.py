@@ -39,6 +39,26 @@ __all__ = ["ChatServer", "ServerConfig", "event_loop_factory", "run_server"]
 log = logging.getLogger("chatload.server")
 
 
+def _warn_of_test_modes(config: ServerConfig, faulty: bool) -> None:
+    """One warning each when test faults or test overload are on."""
+    if faulty:
+        log.warning(
+            "test faults are on: this server breaks its guarantees on purpose",
+            extra={"faults": dict(config.test_faults), "delay_ms": config.test_delay_ms},
+        )
+    overloads = {
+        "capacity_per_s": config.test_capacity,
+        "fanout_lag_ms": config.test_fanout_lag_ms,
+        "creep_ms_per_min": config.test_creep_ms_per_min,
+        "leak_kib_per_s": config.test_leak_kib_per_s,
+    }
+    if any(overloads.values()):
+        log.warning(
+            "test overload is on: this server is slow on purpose (it loses nothing)",
+            extra=overloads,
+        )
+
+
 class ChatServer:
     """One running reference server; ``start`` then ``stop`` on one event loop."""
 
@@ -81,22 +101,7 @@ class ChatServer:
             else None
         )
         self.leak = Leak(config.test_leak_kib_per_s * 1024) if config.test_leak_kib_per_s else None
-        if faults is not None or self.delay_line is not None:
-            log.warning(
-                "test faults are on: this server breaks its guarantees on purpose",
-                extra={"faults": dict(config.test_faults), "delay_ms": config.test_delay_ms},
-            )
-        overloads = {
-            "capacity_per_s": config.test_capacity,
-            "fanout_lag_ms": config.test_fanout_lag_ms,
-            "creep_ms_per_min": config.test_creep_ms_per_min,
-            "leak_kib_per_s": config.test_leak_kib_per_s,
-        }
-        if any(overloads.values()):
-            log.warning(
-                "test overload is on: this server is slow on purpose (it loses nothing)",
-                extra=overloads,
-            )
+        _warn_of_test_modes(config, faults is not None or self.delay_line is not None)
         self.pipeline: CommitPipeline[PendingWrite] = CommitPipeline(
             self.loop,
             commit=self.service.commit,

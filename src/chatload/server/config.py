@@ -119,7 +119,7 @@ class ServerConfig:
         metavar="K",
     )
     # Keep Python's cyclic garbage collector off the world and the connections
-    # (loadgen.gc_policy explains why): on for `chatload serve`, off for a
+    # (loadgen.engine.gc_policy explains why): on for `chatload serve`, off for a
     # server embedded in another program's process, whose objects it would freeze.
     freeze_gc: bool = False
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from chatload.errors import InvariantBreach
 
@@ -63,6 +63,30 @@ class Breach:
             " ".join(map(str, self.users)),
             self.detail,
         ]
+
+    def to_wire(self) -> list[object]:
+        return [
+            self.kind,
+            self.chat_id,
+            list(self.message_ids),
+            list(self.users),
+            self.detail,
+            self.seconds,
+            self.wall,
+        ]
+
+    @classmethod
+    def from_wire(cls, item: list[Any]) -> Breach:
+        kind, chat, ids, users, detail, seconds, wall = item
+        return cls(
+            str(kind),
+            str(chat),
+            tuple(map(int, ids)),
+            tuple(map(int, users)),
+            str(detail),
+            float(seconds),
+            float(wall),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,12 +50,12 @@ from chatload.tracking.replies import Replies
 from chatload.tracking.state import ConnectionState
 from chatload.tracking.view import ChatView, push
 
-__all__ = ["ChatView", "ConnectionTracker", "Settlement", "Timeouts"]
+__all__ = ["ChatView", "Conclusion", "ConnectionTracker", "Timeouts"]
 
 
 @dataclass(slots=True)
-class Settlement:
-    """One connection's verdicts at the end of a run (see ``ConnectionTracker.settle``)."""
+class Conclusion:
+    """One connection's verdicts at the end of a run (see ``ConnectionTracker.conclude``)."""
 
     breaches: list[Breach] = field(default_factory=list)
     summaries: list[ChatSummary] = field(default_factory=list)
@@ -320,8 +320,8 @@ class ConnectionTracker:
                 owed[view.chat_id] = owed.get(view.chat_id, 0) + waiting
         return owed
 
-    def settle(self, wall: float, *, nothing_more_coming: bool) -> Settlement:
-        """The verdicts of the end of a run, once answers stopped arriving.
+    def conclude(self, wall: float, *, nothing_more_coming: bool) -> Conclusion:
+        """The verdicts of the end of a run, once it settled (``tracking.settling``).
 
         ``nothing_more_coming``: the run went quiet, so what is still owed never
         came: an acknowledged message not delivered is a ``loss``, skipped ids are
@@ -332,7 +332,7 @@ class ConnectionTracker:
         owed = self.owed()
         me = self.user_id
         judged = {chat_id for chat_id in self.chats if nothing_more_coming or not owed.get(chat_id)}
-        settlement = Settlement(
+        conclusion = Conclusion(
             breaches=self.messages.losses(judged, wall),
             unsettled=[chat_id for chat_id in self.chats if chat_id not in judged],
         )
@@ -340,11 +340,11 @@ class ConnectionTracker:
             view = self.chats[chat_id]
             gap = checks.missing_ids(view, me, wall)
             if gap is not None:
-                settlement.breaches.append(gap)
+                conclusion.breaches.append(gap)
             breach = checks.unread_breach(view, me, wall)
             if breach is not None:
-                settlement.breaches.append(breach)
-            settlement.summaries.append(
+                conclusion.breaches.append(breach)
+            conclusion.summaries.append(
                 ChatSummary(
                     chat_id,
                     me,
@@ -354,7 +354,7 @@ class ConnectionTracker:
                     view.interlocutor_unread,
                 )
             )
-        return settlement
+        return conclusion
 
     def unread_breaches(self, wall: float) -> list[Breach]:
         """After settling: each count that is not what the messages and this

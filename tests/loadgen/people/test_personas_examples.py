@@ -58,7 +58,7 @@ def test_the_example_personas_run_clean(tmp_path: Path) -> None:
 def test_a_persona_keeps_its_own_weight_and_fixed_count() -> None:
     code = """
 import locust, json
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location("example", sys.argv[1])
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)

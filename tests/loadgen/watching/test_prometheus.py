@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from chatload.loadgen.watching.live import LiveView
 from chatload.loadgen.watching.prometheus import ChatSeries
-from chatload.records.export import RecordsExporter
+from chatload.records.pipeline import IntervalPipeline
 from chatload.slo import parse_thresholds
 from chatload.tracking.invariants import BREACH_KINDS
 from chatload.tracking.metrics import METRICS
 
 
 def test_a_clean_run_serves_every_counter_at_zero_and_its_slos() -> None:
-    exporter = RecordsExporter(None, processes=lambda: 1)
+    exporter = IntervalPipeline(None, processes=lambda: 1)
     thresholds = parse_thresholds(["delivery p99 < 250ms"])
     view = LiveView(exporter, lambda: (thresholds, None), lambda: 0)
     families = {family.name: family for family in ChatSeries(view, "run-1").collect()}

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from chatload.loadgen.watching.server_metrics import ServerMetricsScraper, parse_metrics
-from chatload.records.export import ServerSample
+from chatload.records.files import ServerSample
 from tests.support import ServerThread
 
 EXPOSITION = """\

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from chatload.loadgen.wiring.embedded import roles_wanted, weighted_split
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.people.shares import roles_wanted, weighted_split
 from tests.loadgen.support import ROOT
 
 
@@ -147,7 +147,7 @@ def test_the_dispatcher_chatload_overrides_is_checked_at_start() -> None:
 _TWENTY_THOUSAND = """
 import json, resource, time
 from chatload.loadgen.wiring.embedded import EmbeddedServer
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 started = time.perf_counter()
 server = EmbeddedServer(ChatOptions(), 20_000)
 ready_s = time.perf_counter() - started

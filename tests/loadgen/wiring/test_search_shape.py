@@ -8,16 +8,16 @@ import sys
 
 _FIRST_LEVELS = """
 import json
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 from chatload.loadgen.wiring.search_shape import SearchShape
 
-class Exporter:
-    window = None
+from chatload.records.pipeline import IntervalPipeline
 
 ticks = []
 for start, asked in ((10, 20.0), (5000, 20.0), (5000, 1000.0)):
     options = ChatOptions(search_start_users=start, search_max_users=20000)
-    ticks.append(SearchShape(options, Exporter(), [], 20000, spawn_rate=asked).tick())
+    pipeline = IntervalPipeline(None, processes=lambda: 1)
+    ticks.append(SearchShape(options, pipeline, [], 20000, spawn_rate=asked).tick())
 print(json.dumps(ticks))
 """
 
@@ -31,15 +31,14 @@ def test_a_big_level_ramps_within_10_s_and_never_below_the_spawn_rate() -> None:
 
 _AFTER_A_FAILING_LEVEL = """
 import json
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 from chatload.loadgen.wiring.search_shape import SearchShape
 from chatload.search import LevelResult
 
-class Exporter:
-    window = None
-    last_interval = {}
+from chatload.records.pipeline import IntervalPipeline
 
-shape = SearchShape(ChatOptions(search_start_users=400), Exporter(), [], 2000, spawn_rate=20.0)
+pipeline = IntervalPipeline(None, processes=lambda: 1)
+shape = SearchShape(ChatOptions(search_start_users=400), pipeline, [], 2000, spawn_rate=20.0)
 steps = [shape.tick()]
 steps.append(shape._judged(LevelResult(400, 30, 160.0, {"send_ack p99 < 1s": (True, "9 ms")})))
 steps.append(shape._judged(LevelResult(800, 30, 90.0, {"send_ack p99 < 1s": (False, "4 s")})))

@@ -32,7 +32,6 @@ from chatload.errors import (
 )
 from chatload.loadgen.connection.receiver import Receiver
 from chatload.loadgen.connection.transport import WebSocketTransport
-from chatload.loadgen.wiring.options import ChatOptions
 from chatload.protocol.codec import EnvelopeCodec
 from chatload.protocol.models import InitialData, Message
 from chatload.protocol.validation import parse_server_event
@@ -40,19 +39,38 @@ from chatload.tracking.deadlines import Deadlines
 from chatload.tracking.invariants import Breach
 from chatload.tracking.ledger import Ledger
 from chatload.tracking.metrics import CONNECT, INITIAL_DATA, SEND_ACK, Sample
-from chatload.tracking.tracker import ConnectionTracker
+from chatload.tracking.tracker import ConnectionTracker, Timeouts
 from chatload.tracking.view import ChatView
 from chatload.users_file import Identity
 
-__all__ = ["ChatClient", "ClientHost"]
+__all__ = ["ChatClient", "ClientHost", "ClientOptions"]
 
 log = logging.getLogger("chatload.loadgen")
 
 
-class ClientHost(Protocol):
-    """What one process shares with its clients (see ``loadgen.runtime``)."""
+class ClientOptions(Protocol):
+    """The options a client reads (``loadgen.engine.options.ChatOptions`` has them)."""
 
-    options: ChatOptions
+    @property
+    def answer_timeout(self) -> float: ...
+    @property
+    def max_in_flight(self) -> int: ...
+    @property
+    def markers(self) -> bool: ...
+    @property
+    def photo_fields(self) -> str: ...
+    @property
+    def timeouts(self) -> Timeouts: ...
+    @property
+    def initial_data_timeout(self) -> float: ...
+
+
+class ClientHost(Protocol):
+    """What one process shares with its clients (see ``loadgen.engine.runtime``)."""
+
+    @property
+    def options(self) -> ClientOptions: ...
+
     codec: EnvelopeCodec
     ledger: Ledger
     receiver: Receiver

@@ -174,7 +174,7 @@ class WebSocketTransport:
             # Only the upgrade was wanted. websocket-client's object points at itself
             # (its frame buffer reads through a bound method): emptied here, it is
             # freed now instead of at a full garbage collection (see
-            # loadgen.gc_policy).
+            # loadgen.engine.gc_policy).
             if hasattr(upgraded, "__dict__"):  # a later websocket-client may use slots
                 upgraded.__dict__.clear()
         except websocket.WebSocketBadStatusException as exc:

@@ -1,3 +1,3 @@
 """Who the simulated people are and what they do: the abstract chat user, the personas,
-their identities and what they write.
+their identities and their shares of a run.
 """

@@ -17,25 +17,27 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from gevent.event import AsyncResult
 
 from chatload.errors import ConfigError
+from chatload.loadgen.messages import (
+    IDENTITY_GRANT,
+    IDENTITY_REQUEST,
+    IDENTITY_RETURN,
+    Grant,
+    on,
+    send,
+)
 from chatload.users_file import Identity, Role
 
 if TYPE_CHECKING:
-    from locust.env import Environment
-    from locust.rpc.protocol import Message
     from locust.runners import MasterRunner, WorkerRunner
 
 __all__ = ["IdentityPool", "LocalLender", "RemoteLender"]
 
 log = logging.getLogger("chatload.loadgen")
-
-REQUEST: Final = "chatload_identity_request"
-GRANT: Final = "chatload_identity_grant"
-RETURN: Final = "chatload_identity_return"
 
 
 class IdentityPool:
@@ -148,12 +150,12 @@ class RemoteLender:
     def __init__(self, runner: WorkerRunner) -> None:
         self.runner = runner
         self._waiting: dict[str, deque[AsyncResult]] = {"owner": deque(), "requester": deque()}
-        runner.register_message(GRANT, self._granted)
+        on(runner, IDENTITY_GRANT, self._granted)
 
     def acquire(self, role: Role, timeout: float) -> Identity:
         result: AsyncResult = AsyncResult()
         self._waiting[role].append(result)
-        self.runner.send_message(REQUEST, {"role": role})
+        send(self.runner, IDENTITY_REQUEST, role)
         try:
             granted: Identity = result.get(timeout=timeout)
         except TimeoutError:
@@ -164,39 +166,31 @@ class RemoteLender:
         return granted
 
     def release(self, identity: Identity) -> None:
-        self.runner.send_message(RETURN, {"user_id": identity.user_id})
+        send(self.runner, IDENTITY_RETURN, identity.user_id)
 
-    def _granted(self, environment: Environment, msg: Message) -> None:
-        data = msg.data
-        waiting = self._waiting[data["role"]]
+    def _granted(self, grant: Grant, _: str) -> None:
+        waiting = self._waiting[grant.role]
         if not waiting:
             return
         result = waiting.popleft()
-        if data.get("error"):
-            result.set_exception(ConfigError(data["error"]))
+        if grant.identity is None:
+            result.set_exception(ConfigError(grant.error or "no identity"))
         else:
-            user_id, token = data["identity"]
-            result.set(Identity(user_id, token, data["role"]))
+            result.set(grant.identity)
 
 
 def serve_identities(runner: MasterRunner, pool: Callable[[], IdentityPool]) -> None:
     """On the master: answer workers' requests from the current ``pool()``."""
 
-    def lend(environment: Environment, msg: Message) -> None:
-        role = msg.data["role"]
+    def lend(role: Role, worker: str) -> None:
         try:
-            identity = pool().lend(role, str(msg.node_id))
+            grant = Grant(role, pool().lend(role, worker))
         except ConfigError as exc:
-            runner.send_message(GRANT, {"role": role, "error": str(exc)}, client_id=msg.node_id)
-            return
-        runner.send_message(
-            GRANT,
-            {"role": role, "identity": [identity.user_id, identity.token]},
-            client_id=msg.node_id,
-        )
+            grant = Grant(role, error=str(exc))
+        send(runner, IDENTITY_GRANT, grant, client_id=worker)
 
-    def give_back(environment: Environment, msg: Message) -> None:
-        pool().give_back(msg.data["user_id"])
+    def give_back(user_id: int, _: str) -> None:
+        pool().give_back(user_id)
 
-    runner.register_message(REQUEST, lend)
-    runner.register_message(RETURN, give_back)
+    on(runner, IDENTITY_REQUEST, lend)
+    on(runner, IDENTITY_RETURN, give_back)

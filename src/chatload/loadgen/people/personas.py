@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.people.shares import Share
 from chatload.loadgen.people.user import ChatUser, chat_task
-from chatload.loadgen.wiring.embedded import Share
-from chatload.loadgen.wiring.options import ChatOptions
 from chatload.tracking.view import Chat
 
 __all__ = ["OwnerUser", "ProbeUser", "RequesterUser"]

@@ -25,9 +25,9 @@ from chatload.errors import ChatloadError, ConfigError, HandshakeRejected
 from chatload.loadgen.connection.backoff import Backoff
 from chatload.loadgen.connection.client import ChatClient
 from chatload.loadgen.connection.transport import refused_token
-from chatload.loadgen.wiring.embedded import Share
-from chatload.loadgen.wiring.options import ChatOptions
-from chatload.loadgen.wiring.runtime import ChatRuntime
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.engine.runtime import ChatRuntime
+from chatload.loadgen.people.shares import Share
 from chatload.tracking.view import Chat
 from chatload.users_file import Identity, Role
 

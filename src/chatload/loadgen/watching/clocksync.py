@@ -1,9 +1,9 @@
 """Clock offsets over Locust's messages (the estimate itself: ``tracking.clocks``).
 
 Each worker, every ``EVERY_SECONDS``, makes a burst of exchanges with the master
-(``chatload_clock_ping`` / ``chatload_clock_pong``), takes its estimate and
-tells the master (``chatload_clock_offset``), which sends every worker's estimate
-to every worker (``chatload_clock_offsets``). A worker then reads another
+(``messages.CLOCK_PING`` / ``CLOCK_PONG``), takes its estimate and tells the
+master (``CLOCK_OFFSET``), which sends every worker's estimate to every worker
+(``CLOCK_OFFSETS``). A worker then reads another
 worker's marker or read notice on its own wall clock.
 """
 
@@ -11,26 +11,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import gevent
 from gevent.event import AsyncResult
 
 from chatload.loadgen.background import BackgroundJob
+from chatload.loadgen.messages import CLOCK_OFFSET, CLOCK_OFFSETS, CLOCK_PING, CLOCK_PONG, on, send
 from chatload.tracking.clocks import ClockEstimator, Exchange, Offset, Offsets
-
-if TYPE_CHECKING:
-    from locust.env import Environment
-    from locust.rpc.protocol import Message
 
 __all__ = ["EVERY_SECONDS", "ClockSync", "serve_clock"]
 
 log = logging.getLogger("chatload.loadgen")
 
-PING: Final = "chatload_clock_ping"
-PONG: Final = "chatload_clock_pong"
-OFFSET: Final = "chatload_clock_offset"
-OFFSETS: Final = "chatload_clock_offsets"
 EVERY_SECONDS: Final = 5.0
 _BURST: Final = 5
 _SPACING: Final = 0.02
@@ -57,9 +50,7 @@ class ClockSync(BackgroundJob):
             estimate = self.estimator.estimate
             if estimate is not None:
                 self.offsets.own = estimate
-                self.runner.send_message(
-                    OFFSET, [self.offsets.origin, estimate.offset, estimate.uncertainty]
-                )
+                send(self.runner, CLOCK_OFFSET, (self.offsets.origin, estimate))
             gevent.sleep(EVERY_SECONDS)
 
     def _exchange(self) -> None:
@@ -67,7 +58,7 @@ class ClockSync(BackgroundJob):
         answer: AsyncResult = AsyncResult()
         self._waiting[self._next_id] = answer
         t1 = time.time()
-        self.runner.send_message(PING, [self._next_id, t1])
+        send(self.runner, CLOCK_PING, (self._next_id, t1))
         try:
             t2 = float(answer.get(timeout=_ANSWER_SECONDS))
         except gevent.Timeout:
@@ -76,28 +67,27 @@ class ClockSync(BackgroundJob):
             self._waiting.pop(self._next_id, None)
         self.estimator.add(Exchange(t1, t2, time.time()))
 
-    def on_pong(self, environment: Environment, msg: Message) -> None:
-        exchange_id, master_wall = msg.data
-        answer = self._waiting.get(int(exchange_id))
+    def on_pong(self, exchange: tuple[int, float]) -> None:
+        exchange_id, master_wall = exchange
+        answer = self._waiting.get(exchange_id)
         if answer is not None:
             answer.set(master_wall)
 
-    def on_offsets(self, environment: Environment, msg: Message) -> None:
-        for origin, offset, uncertainty in msg.data:
-            self.offsets.update(str(origin), Offset(float(offset), float(uncertainty)))
+    def on_offsets(self, known: dict[str, Offset]) -> None:
+        for origin, offset in known.items():
+            self.offsets.update(origin, offset)
 
 
-def serve_clock(runner: Any, known: dict[str, tuple[float, float]]) -> None:
+def serve_clock(runner: Any) -> None:
     """On the master: answer every worker's exchanges, and share their offsets."""
+    known: dict[str, Offset] = {}
 
-    def ping(environment: Environment, msg: Message) -> None:
-        exchange_id, _ = msg.data
-        runner.send_message(PONG, [exchange_id, time.time()], client_id=msg.node_id)
+    def ping(exchange: tuple[int, float], worker: str) -> None:
+        send(runner, CLOCK_PONG, (exchange[0], time.time()), client_id=worker)
 
-    def offset(environment: Environment, msg: Message) -> None:
-        origin, value, uncertainty = msg.data
-        known[str(origin)] = (float(value), float(uncertainty))
-        runner.send_message(OFFSETS, [[o, v, u] for o, (v, u) in known.items()])
+    def offset(item: tuple[str, Offset], _: str) -> None:
+        known[item[0]] = item[1]
+        send(runner, CLOCK_OFFSETS, known)
 
-    runner.register_message(PING, ping)
-    runner.register_message(OFFSET, offset)
+    on(runner, CLOCK_PING, ping)
+    on(runner, CLOCK_OFFSET, offset)

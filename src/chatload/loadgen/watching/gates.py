@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import gevent
 
 from chatload.errors import ConfigError
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.exits import fail_verdict
 from chatload.loadgen.watching.live import figures_so_far
-from chatload.loadgen.wiring.options import ChatOptions
-from chatload.records.export import RecordsExporter
+from chatload.records.pipeline import IntervalPipeline
 from chatload.slo import (
     VERDICT_COLUMNS,
     RunFigures,
@@ -39,10 +40,10 @@ log = logging.getLogger("chatload.loadgen")
 
 class SloGate:
     def __init__(
-        self, environment: Environment, exporter: RecordsExporter, options: ChatOptions
+        self, environment: Environment, pipeline: IntervalPipeline, options: ChatOptions
     ) -> None:
         self.environment = environment
-        self.exporter = exporter
+        self.pipeline = pipeline
         self.options = options
         self.thresholds = parse_thresholds(options.slo)
         self.problem: str | None = None  # why the thresholds given at a start are invalid
@@ -96,16 +97,10 @@ class SloGate:
 
     def _abort(self) -> None:
         sys.stderr.write("Error: an SLO was breached during the run (--slo-abort)\n")
-        environment = self.environment
-        environment.process_exit_code = 1
-        parsed = environment.parsed_options
-        headless = bool(parsed is not None and parsed.headless)
-        runner = environment.runner
-        assert runner is not None, "no runner yet: a gate judges a run Locust started"
-        gevent.spawn(runner.quit if headless else runner.stop)
+        fail_verdict(self.environment, end_now=True)
 
     def _figures(self) -> RunFigures:
-        return figures_so_far(self.exporter)
+        return figures_so_far(self.pipeline)
 
     def judge(self) -> list[Verdict]:
         """The verdicts of the whole run (in the web UI: at the end of each test)."""
@@ -118,14 +113,11 @@ class SloGate:
         verdicts = evaluate(self.thresholds, self._figures())
         for verdict in verdicts:
             sys.stderr.write(verdict.line() + "\n")
-        self.exporter.write_table("slo", VERDICT_COLUMNS, verdict_rows(verdicts))
+        self.pipeline.write_table("slo", VERDICT_COLUMNS, verdict_rows(verdicts))
         junit = self.options.slo_junit
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)
             junit.write_text(junit_xml(verdicts), encoding="utf-8")
-        if (
-            not all(verdict.passed for verdict in verdicts)
-            and self.environment.process_exit_code != 2
-        ):
-            self.environment.process_exit_code = 1
+        if not all(verdict.passed for verdict in verdicts):
+            fail_verdict(self.environment)
         return verdicts

@@ -1,8 +1,9 @@
 """The run so far, as the Chat tab and the Prometheus endpoint show it.
 
-One :class:`LiveView` on the master (or the only process) reads what the records
-exporter already merged: the last interval's and the whole run's HDR histograms,
-failures by kind, breaches, each process's health, and the SLO verdicts so far.
+One :class:`LiveView` on the master (or the only process) reads what the interval
+pipeline (``records.pipeline``) already merged: the last interval's and the whole
+run's HDR histograms, failures by kind, breaches, each process's health, the
+server's last scrape, drift, and the SLO verdicts so far.
 Both views read the same figures, so the tab, the scrape and the final report
 agree. Nothing here walks users or connections: a look costs O(metrics x
 processes).
@@ -14,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatload.drift import DRIFT_COLUMNS
-from chatload.records.export import RecordsExporter
+from chatload.drift import DRIFT_COLUMNS, SERVER_CPU, SERVER_RSS
 from chatload.records.hdr import MetricSnapshot, percentiles
+from chatload.records.health import ProcessHealth
+from chatload.records.pipeline import IntervalPipeline
 from chatload.slo import RunFigures, Threshold, Verdict, evaluate, run_figures
 from chatload.tracking.metrics import METRICS
 
@@ -25,11 +27,10 @@ __all__ = ["LiveView", "Quantiles", "figures_so_far"]
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999))
 
 
-def figures_so_far(exporter: RecordsExporter) -> RunFigures:
+def figures_so_far(pipeline: IntervalPipeline) -> RunFigures:
     """The run so far as SLO thresholds judge it (the gates and the live views)."""
-    return run_figures(
-        exporter.summary(), exporter.run_seconds(), exporter.breaches, exporter.drift_trends()
-    )
+    run = pipeline.run
+    return run_figures(run.metrics, run.seconds, pipeline.live.breaches, pipeline.drift.trends())
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +54,12 @@ class Quantiles:
 class LiveView:
     def __init__(
         self,
-        exporter: RecordsExporter,
+        pipeline: IntervalPipeline,
         thresholds: Callable[[], tuple[list[Threshold], str | None]],
         users: Callable[[], int],
     ) -> None:
-        self.exporter = exporter
+        self.pipeline = pipeline
+        self.state = pipeline.live
         self._thresholds = thresholds  # the gate's current ones, and why not, if invalid
         self._users = users
 
@@ -66,19 +68,28 @@ class LiveView:
 
     def metrics(self) -> list[tuple[str, MetricSnapshot | None, MetricSnapshot | None]]:
         """(metric, last interval, whole run), every chat metric with samples."""
-        run, last = self.exporter.summary(), self.exporter.last_interval
+        run, last = self.pipeline.run.metrics, self.state.last_interval
         names = [m for m in METRICS if m in run] + sorted(set(run) - set(METRICS))
         return [(name, last.get(name), run.get(name)) for name in names]
 
     def verdicts(self) -> tuple[list[Verdict], str | None]:
         thresholds, problem = self._thresholds()
-        return evaluate(thresholds, figures_so_far(self.exporter)), problem
+        return evaluate(thresholds, figures_so_far(self.pipeline)), problem
 
-    def health(self) -> list[tuple[str, dict[str, float], str, bool]]:
-        return [
-            (process, health, phase, saturated)
-            for process, (health, phase, saturated) in sorted(self.exporter.last_health.items())
-        ]
+    def write_summary(self) -> None:
+        """``PREFIX_chat_summary.csv`` of the run so far, for a report of it."""
+        self.pipeline.files.write_summary(self.pipeline.run)
+
+    def failure_kinds(self) -> dict[tuple[str, str], int]:
+        """Failures so far by (metric, kind)."""
+        return dict(self.state.failure_kinds)
+
+    def breach_counts(self) -> dict[str, int]:
+        """Breaches so far by kind."""
+        return dict(self.state.breaches)
+
+    def health(self) -> list[ProcessHealth]:
+        return [self.state.last_health[process] for process in sorted(self.state.last_health)]
 
     # The Chat tab's tables (rows of strings, Locust's extended tables)
 
@@ -114,36 +125,36 @@ class LiveView:
     def breach_rows(self) -> list[dict[str, Any]]:
         counts = [
             {"time": "", "kind": kind, "count": count, "chat": "", "detail": "(total)"}
-            for kind, count in sorted(self.exporter.breaches.items())
+            for kind, count in sorted(self.state.breaches.items())
         ]
         latest = [
             {"time": row[0], "kind": row[1], "count": 1, "chat": row[2], "detail": row[5]}
-            for row in reversed(self.exporter.recent_breaches)
+            for row in reversed(self.state.recent_breaches)
         ]
         return counts + latest
 
     def health_rows(self) -> list[dict[str, Any]]:
         return [
             {
-                "process": process,
-                "phase": phase,
-                "cpu_percent": f"{health.get('cpu_percent', 0.0):.1f}",
-                "loop_lag_p99_ms": f"{health.get('loop_lag_p99_ms', 0.0):.2f}",
-                "loop_lag_max_ms": f"{health.get('loop_lag_max_ms', 0.0):.2f}",
-                "saturated": "yes" if saturated else "no",
-                "clock_offset_ms": f"{health.get('clock_offset_ms', 0.0):.2f}",
-                "clock_uncertainty_ms": f"{health.get('clock_uncertainty_ms', 0.0):.2f}",
-                "rss_mib": f"{health.get('rss_bytes', 0.0) / (1 << 20):.1f}",
+                "process": p.process,
+                "phase": p.phase,
+                "cpu_percent": f"{p.health.cpu_percent:.1f}",
+                "loop_lag_p99_ms": f"{p.health.loop_lag_p99_ms:.2f}",
+                "loop_lag_max_ms": f"{p.health.loop_lag_max_ms:.2f}",
+                "saturated": "yes" if p.saturated else "no",
+                "clock_offset_ms": f"{p.health.clock_offset_ms:.2f}",
+                "clock_uncertainty_ms": f"{p.health.clock_uncertainty_ms:.2f}",
+                "rss_mib": f"{p.health.rss_mib or 0.0:.1f}",
             }
-            for process, health, phase, saturated in self.health()
+            for p in self.health()
         ] + self.server_rows()
 
     def server_rows(self) -> list[dict[str, Any]]:
         """The server's own CPU and RSS as last scraped (--server-metrics)."""
         rows = []
-        for url, series in sorted(self.exporter.last_server.items()):
-            cpu = series.get("rate(process_cpu_seconds_total)")
-            rss = series.get("process_resident_memory_bytes")
+        for url, series in sorted(self.state.last_server.items()):
+            cpu = series.get(SERVER_CPU)
+            rss = series.get(SERVER_RSS)
             rows.append(
                 {
                     "process": f"server {url}",
@@ -156,4 +167,4 @@ class LiveView:
 
     def drift_rows(self) -> list[dict[str, Any]]:
         """Each series' drift so far (PREFIX_drift.csv's rows)."""
-        return [dict(zip(DRIFT_COLUMNS, row, strict=True)) for row in self.exporter.drift_rows()]
+        return [dict(zip(DRIFT_COLUMNS, row, strict=True)) for row in self.pipeline.drift.rows()]

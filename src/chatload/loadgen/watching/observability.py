@@ -7,8 +7,8 @@ In every generator process, an :class:`Observer` keeps:
 - the breaches found.
 
 Workers ship intervals and breaches to the master with Locust messages. The
-master (or the only process of a local run) merges them into the exports of
-:mod:`chatload.records.export`. The master also runs the cross-side comparison of
+master (or the only process of a local run) puts them through the interval
+pipeline of :mod:`chatload.records.pipeline`. The master also runs the cross-side comparison of
 the quiescence phase, from every process's chat summaries.
 """
 
@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import gevent
 import psutil
@@ -28,31 +28,22 @@ from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
 from chatload.loadgen.background import BackgroundJob
-from chatload.records.export import RecordsExporter, SampleWriter, Saturation
+from chatload.loadgen.engine.runtime import fire_breach
+from chatload.loadgen.messages import BREACHES, INTERVALS, send
+from chatload.records.files import SampleWriter
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot, percentiles
+from chatload.records.health import PHASES, Health, Phase, Saturation
+from chatload.records.pipeline import IntervalPipeline
 from chatload.tracking.clocks import Offset
-from chatload.tracking.invariants import INVARIANT, Breach, ChatSummary, compare_sides
+from chatload.tracking.invariants import Breach, ChatSummary, compare_sides
 from chatload.tracking.metrics import DELIVERY, Sample, failure_kind
 
-__all__ = [
-    "BREACHES",
-    "INTERVALS",
-    "SUMMARIES",
-    "WIND_DOWN",
-    "HealthMonitor",
-    "Observer",
-    "RunRecords",
-]
+__all__ = ["HealthMonitor", "Observer", "RunRecords"]
 
 log = logging.getLogger("chatload.loadgen")
 
-INTERVALS: Final = "chatload_interval"
-BREACHES: Final = "chatload_breaches"
-SUMMARIES: Final = "chatload_summaries"
-WIND_DOWN: Final = "chatload_wind_down"
 _LAG_PROBE: Final = 0.02
 _TICK: Final = 0.25
-_PHASE_RANK: Final = {"running": 0, "spawning": 1, "stopping": 2}
 
 
 def process_name(runner: Runner | None) -> str:
@@ -82,7 +73,7 @@ class HealthMonitor(BackgroundJob):
             gevent.sleep(_LAG_PROBE)
             self._lags.append(max(time.perf_counter() - started - _LAG_PROBE, 0.0))
 
-    def take(self) -> dict[str, float]:
+    def take(self, clock: Offset, unsettled_chats: int = 0) -> Health:
         cpu, wall = self._clocks()
         elapsed = max(wall - self._wall, 1e-9)
         lags, self._lags = sorted(self._lags), []
@@ -92,13 +83,16 @@ class HealthMonitor(BackgroundJob):
         def at(fraction: float) -> float:
             return lags[min(len(lags) - 1, int(fraction * len(lags)))] * 1000 if lags else 0.0
 
-        return {
-            "cpu_percent": share,
-            "loop_lag_p50_ms": at(0.5),
-            "loop_lag_p99_ms": at(0.99),
-            "loop_lag_max_ms": lags[-1] * 1000 if lags else 0.0,
-            "rss_bytes": float(self._process.memory_info().rss),
-        }
+        return Health.with_rss_bytes(
+            float(self._process.memory_info().rss),
+            cpu_percent=share,
+            loop_lag_p50_ms=at(0.5),
+            loop_lag_p99_ms=at(0.99),
+            loop_lag_max_ms=lags[-1] * 1000 if lags else 0.0,
+            clock_offset_ms=clock.offset * 1000,
+            clock_uncertainty_ms=clock.uncertainty * 1000,
+            unsettled_chats=unsettled_chats,
+        )
 
 
 class RunRecords:
@@ -111,7 +105,7 @@ class RunRecords:
         parsed = environment.parsed_options
         prefix = getattr(parsed, "csv_prefix", None) if parsed is not None else None
         runner = environment.runner
-        self.exporter = RecordsExporter(
+        self.pipeline = IntervalPipeline(
             prefix,
             processes=lambda: runner.worker_count if isinstance(runner, MasterRunner) else 1,
             saturation=saturation,
@@ -124,7 +118,7 @@ class RunRecords:
 
     def interval(self, snapshot: IntervalSnapshot) -> None:
         if not self.closed:
-            self.exporter.add_interval(snapshot)
+            self.pipeline.add_interval(snapshot)
             if snapshot.final:
                 self.finals.add(snapshot.process)
 
@@ -139,18 +133,10 @@ class RunRecords:
         """Write breaches; ``fire`` them as Locust failures too (found here, not on a worker)."""
         if self.closed:
             return
-        self.exporter.add_breaches(breaches)
+        self.pipeline.add_breaches(breaches)
         if fire:
-            request = self.environment.events.request.fire
             for breach in breaches:
-                request(
-                    request_type=INVARIANT,
-                    name=breach.kind,
-                    response_time=breach.seconds * 1000,
-                    response_length=0,
-                    exception=breach.error(),
-                    context={},
-                )
+                fire_breach(self.environment, breach)
 
     def chat_summaries(self, summaries: list[ChatSummary]) -> None:
         self.summaries.extend(summaries)
@@ -167,31 +153,33 @@ class RunRecords:
     def close(self) -> None:
         if self.closed:
             return
-        self.exporter.close()
+        pipeline = self.pipeline
+        pipeline.close()
         self.closed = True
-        saturated = self.exporter.saturated_intervals
+        saturated = pipeline.trust.saturated_by_process
         if saturated:
             where = ", ".join(f"{process}: {count}" for process, count in sorted(saturated.items()))
             log.warning(
                 "the generator was saturated in %d of %d intervals (%s): latencies measured then "
                 "are the generator's, not the server's; add workers or lower the load",
                 max(saturated.values()),
-                self.exporter.intervals_written,
+                pipeline.trust.intervals,
                 where,
             )
-        elsewhere = self.exporter.saturated_elsewhere
-        if elsewhere.get("spawning"):
+        spawning = pipeline.trust.saturated_by_phase["spawning"]
+        if spawning:
             log.warning(
                 "the generator was saturated in %d intervals while users were spawning (marked "
                 "in the generator-health export): latencies measured then are the generator's; "
                 "a lower --spawn-rate spreads the start-up work",
-                elsewhere["spawning"],
+                spawning,
             )
-        if self.exporter.breaches:
-            found = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.exporter.breaches.items()))
+        breaches = pipeline.live.breaches
+        if breaches:
+            found = ", ".join(f"{kind}: {n}" for kind, n in sorted(breaches.items()))
             log.warning("the server broke its guarantees: %s", found)
-        trust = self.exporter.trust
-        delivery = self.exporter.summary().get(DELIVERY)
+        trust = pipeline.trust.trust
+        delivery = pipeline.run.metrics.get(DELIVERY)
         warning = trust.clock_warning(
             percentiles(delivery.histogram).p50_ms if delivery is not None else 0.0
         )
@@ -211,7 +199,7 @@ class Observer:
         interval: float,
         records: RunRecords | None,
         samples: Path | None,
-        phase: Callable[[], str] = lambda: "running",
+        phase: Callable[[], Phase] = lambda: "running",
         clock: Callable[[], Offset] = Offset,
     ) -> None:
         self.environment = environment
@@ -257,17 +245,14 @@ class Observer:
     def breach(self, breach: Breach) -> None:
         self._breaches.append(breach)
 
-    def _note_phase(self) -> str:
+    def _note_phase(self) -> Phase:
         now = self._phase_now()
-        if _PHASE_RANK[now] > _PHASE_RANK[self._phase]:
+        if PHASES.index(now) > PHASES.index(self._phase):
             self._phase = now
         return now
 
-    def _roll(self, wall: float, phase: str) -> IntervalSnapshot:
-        health = self.health.take()
-        clock = self._clock()
-        health["clock_offset_ms"] = clock.offset * 1000
-        health["clock_uncertainty_ms"] = clock.uncertainty * 1000
+    def _roll(self, wall: float, phase: Phase, unsettled_chats: int = 0) -> IntervalSnapshot:
+        health = self.health.take(self._clock(), unsettled_chats)
         snapshot = self.recorder.roll(wall, health)
         snapshot.phase = self._phase
         self._phase = phase
@@ -291,7 +276,7 @@ class Observer:
         if self.records is not None:
             self.records.interval(snapshot)
         else:
-            self._runner().send_message(INTERVALS, snapshot.to_wire())
+            send(self._runner(), INTERVALS, snapshot)
 
     def _ship_breaches(self) -> None:
         if not self._breaches:
@@ -300,21 +285,7 @@ class Observer:
         if self.records is not None:
             self.records.breaches(breaches, fire=False)
         else:
-            self._runner().send_message(
-                BREACHES,
-                [
-                    [
-                        b.kind,
-                        b.chat_id,
-                        list(b.message_ids),
-                        list(b.users),
-                        b.detail,
-                        b.seconds,
-                        b.wall,
-                    ]
-                    for b in breaches
-                ],
-            )
+            send(self._runner(), BREACHES, breaches)
 
     def stop(self) -> None:
         """Ship the last, partial interval and whatever is pending."""
@@ -322,25 +293,9 @@ class Observer:
             self._greenlet.kill(block=False)
         self.health.stop()
         self._phase = "stopping"
-        last = self._roll(time.time(), "stopping")
+        last = self._roll(time.time(), "stopping", self.unsettled)
         last.final = True
-        last.health["unsettled_chats"] = float(self.unsettled)
         self._ship(last)
         self._ship_breaches()
         if self.samples is not None:
             self.samples.close()
-
-
-def breaches_from_wire(items: list[list[Any]]) -> list[Breach]:
-    return [
-        Breach(
-            str(kind),
-            str(chat),
-            tuple(map(int, ids)),
-            tuple(map(int, users)),
-            str(detail),
-            float(seconds),
-            float(wall),
-        )
-        for kind, chat, ids, users, detail, seconds, wall in items
-    ]

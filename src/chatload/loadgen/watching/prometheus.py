@@ -86,7 +86,7 @@ class ChatSeries(Collector):
         counted = dict.fromkeys(
             ((name, kind) for name in (*METRICS, CONNECTION) for kind in _FAILURE_KINDS), 0
         )
-        counted.update(self.view.exporter.failure_kinds)
+        counted.update(self.view.failure_kinds())
         for (name, kind), count in sorted(counted.items()):
             failures.add_metric([run, name, kind], count)
         yield failures
@@ -95,7 +95,7 @@ class ChatSeries(Collector):
             "Breaches of the chat's guarantees per kind",
             labels=["run_id", "kind"],
         )
-        found = {**dict.fromkeys(BREACH_KINDS, 0), **self.view.exporter.breaches}
+        found = {**dict.fromkeys(BREACH_KINDS, 0), **self.view.breach_counts()}
         for kind, count in sorted(found.items()):
             breaches.add_metric([run, kind], count)
         yield breaches
@@ -129,12 +129,12 @@ class ChatSeries(Collector):
             "Wall clock minus the master's, as estimated",
             labels=labels,
         )
-        for process, health, _, hot in self.view.health():
-            cpu.add_metric([run, process], health.get("cpu_percent", 0.0) / 100)
-            lag.add_metric([run, process, "0.99"], health.get("loop_lag_p99_ms", 0.0) / 1000)
-            lag.add_metric([run, process, "1.0"], health.get("loop_lag_max_ms", 0.0) / 1000)
-            saturated.add_metric([run, process], 1.0 if hot else 0.0)
-            offset.add_metric([run, process], health.get("clock_offset_ms", 0.0) / 1000)
+        for p in self.view.health():
+            cpu.add_metric([run, p.process], p.health.cpu_percent / 100)
+            lag.add_metric([run, p.process, "0.99"], p.health.loop_lag_p99_ms / 1000)
+            lag.add_metric([run, p.process, "1.0"], p.health.loop_lag_max_ms / 1000)
+            saturated.add_metric([run, p.process], 1.0 if p.saturated else 0.0)
+            offset.add_metric([run, p.process], p.health.clock_offset_ms / 1000)
         yield from (cpu, lag, saturated, offset)
 
 

@@ -19,7 +19,7 @@ import gevent
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatload.loadgen.background import BackgroundJob
-from chatload.records.export import ServerSample
+from chatload.records.files import ServerSample
 
 __all__ = ["ServerMetricsScraper", "parse_metrics"]
 

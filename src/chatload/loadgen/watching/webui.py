@@ -141,7 +141,7 @@ def install_tabs(environment: Environment, view: LiveView) -> None:
                 status=409,
                 mimetype="text/plain",
             )
-        view.exporter.write_summary()  # the run so far; the end of the run rewrites it
+        view.write_summary()  # the run so far; the end of the run rewrites it
         done = subprocess.run(
             [sys.executable, "-m", "chatload", "report", prefix, "-o", str(report_dir), "--quiet"],
             capture_output=True,

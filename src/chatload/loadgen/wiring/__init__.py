@@ -1,3 +1,4 @@
-"""chatload inside Locust: options, the process's shared runtime, dispatch, shapes,
-the embedded server, pre-flight and the fixes around Locust's own machinery.
+"""chatload inside Locust: the plugin on Locust's events, dispatch, shapes, the capacity
+search's shape, the embedded server, pre-flight and the fixes around Locust's own
+machinery.
 """

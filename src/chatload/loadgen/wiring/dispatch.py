@@ -7,7 +7,7 @@ weights 1:3 on two workers, one worker runs all the owners and the other only
 requesters, and no chat can have both ends in one process (so it is timed across
 two wall clocks). Dealt in runs of one class per worker instead, each worker gets
 its share of every class, and the master can lend it whole groups of identities
-(``loadgen.identities``). Users with a fixed count are dealt as Locust deals them.
+(``loadgen.people.identities``). Users with a fixed count are dealt as Locust deals them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from locust.dispatch import UsersDispatcher
 from locust.runners import WorkerNode
 
 from chatload.errors import ConfigError
-from chatload.loadgen.wiring.embedded import weighted_split
+from chatload.loadgen.people.shares import weighted_split
 
 __all__ = ["ChatDispatcher", "check_dispatcher"]
 

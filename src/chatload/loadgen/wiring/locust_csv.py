@@ -22,11 +22,12 @@ from typing import Any
 
 import gevent
 import locust
-from locust.stats import StatsCSVFileWriter
+from locust.env import Environment
+from locust.stats import CSV_STATS_INTERVAL_SEC, StatsCSVFileWriter
 
 from chatload.errors import ConfigError
 
-__all__ = ["check_csv_writer", "stop_csv_writers"]
+__all__ = ["check_csv_writer", "let_locust_write_its_csv", "stop_csv_writers"]
 
 # What Locust's main spawns to rewrite the CSV files, and what closes them.
 _WRITER_METHODS = ("stats_writer", "close_files")
@@ -62,3 +63,11 @@ def stop_csv_writers(**_: Any) -> int:
     for writer in writers:
         writer.kill(block=False)
     return len(writers)
+
+
+def let_locust_write_its_csv(environment: Environment) -> None:
+    """Locust rewrites PREFIX_stats.csv once a second; what is fired while the run
+    stops would miss the last rewrite without one more second."""
+    parsed = environment.parsed_options
+    if parsed is not None and getattr(parsed, "csv_prefix", None):
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)

@@ -10,17 +10,19 @@
 - ``test_start`` (every process): a fresh :class:`ChatRuntime` with the options
   as the run starts with them (the web UI may have changed them), and the
   persona weights; a web UI run does its checks here.
-- ``test_stop`` / ``quitting``: stop the runtime; at quitting, the master (or only
-  process) writes the last records and the SLO verdicts (``loadgen.gates``), then
-  stops the embedded server.
+- ``test_stopping``: every generator process winds down (quiescence, the end-of-run
+  verdicts, the last records) while its users are still connected.
+- ``test_stop`` / ``quitting``: the process side stops; at quitting, the master (or
+  only process) writes the last records and the SLO verdicts
+  (``loadgen.watching.gates``), then stops the embedded server.
+
+What each piece does lives in its own room; this module only connects them.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,57 +30,50 @@ import gevent
 from locust.dispatch import UsersDispatcher
 from locust.env import Environment
 from locust.event import Events
-from locust.rpc.protocol import Message
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from chatload.errors import ConfigError
-from chatload.limits import (
-    Capacity,
-    raise_open_file_limit,
-)
+from chatload.limits import Capacity, raise_open_file_limit
+from chatload.loadgen import messages
+from chatload.loadgen.engine import options as chat_options
+from chatload.loadgen.engine.arguments import add_arguments
+from chatload.loadgen.engine.runtime import ChatRuntime, Lender, running
+from chatload.loadgen.exits import fail_at_start, fail_run, is_headless
 from chatload.loadgen.people.identities import (
-    IdentityPool,
-    LocalLender,
     RemoteLender,
     serve_identities,
 )
+from chatload.loadgen.people.shares import Share
 from chatload.loadgen.people.user import ChatUser, set_runtime
-from chatload.loadgen.watching import clocksync
-from chatload.loadgen.watching.clocksync import serve_clock
+from chatload.loadgen.watching.clocksync import ClockSync, serve_clock
 from chatload.loadgen.watching.gates import SloGate
 from chatload.loadgen.watching.live import LiveView
-from chatload.loadgen.watching.observability import (
-    BREACHES,
-    INTERVALS,
-    SUMMARIES,
-    WIND_DOWN,
-    Observer,
-    RunRecords,
-    breaches_from_wire,
-)
+from chatload.loadgen.watching.observability import Observer, RunRecords
 from chatload.loadgen.watching.prometheus import serve_metrics
 from chatload.loadgen.watching.server_metrics import ServerMetricsScraper
 from chatload.loadgen.watching.webui import install_tabs
-from chatload.loadgen.wiring import options as chat_options
 from chatload.loadgen.wiring.dispatch import ChatDispatcher, check_dispatcher
-from chatload.loadgen.wiring.embedded import EmbeddedServer, Share, roles_wanted
-from chatload.loadgen.wiring.locust_csv import check_csv_writer, stop_csv_writers
+from chatload.loadgen.wiring.locust_csv import (
+    check_csv_writer,
+    let_locust_write_its_csv,
+    stop_csv_writers,
+)
 from chatload.loadgen.wiring.preflight import (
-    CAPACITY,
     check_capacity,
     check_worker_capacity,
-    preflight,
     report_capacity,
 )
-from chatload.loadgen.wiring.runtime import FATAL, READS, ChatRuntime, Lender, report_fatal, running
-from chatload.loadgen.wiring.search_shape import SearchShape, search_max_users, write_outcome
+from chatload.loadgen.wiring.search_shape import (
+    SearchShape,
+    install_search,
+    search_max_users,
+    write_outcome,
+)
 from chatload.loadgen.wiring.shapes import choose_shape, run_peak_users
-from chatload.records.export import Saturation
-from chatload.records.hdr import IntervalSnapshot
-from chatload.tracking.invariants import ChatSummary
-from chatload.tracking.metrics import DELIVERY, REQUEST_TYPE, SEND_ACK
-from chatload.users_file import read_users
+from chatload.loadgen.wiring.target import Target, hint_about_offline_interlocutors
+from chatload.records.health import Saturation
+from chatload.tracking.clocks import Offset
+from chatload.tracking.invariants import Breach, ChatSummary
 
 __all__ = ["install"]
 
@@ -89,18 +84,15 @@ class _Plugin:
     """chatload's state in one Locust process."""
 
     def __init__(self) -> None:
-        self.embedded: EmbeddedServer | None = None
-        self.pool: IdentityPool | None = None
-        self.lender: Lender | None = None
+        self.target = Target()
+        self.lender: Lender | None = None  # a worker's; else the target's
         self.runtime: ChatRuntime | None = None
-        self.target: tuple[str, Path | None] | None = None  # (host, users file) checked
-        self.checked = False
+        self.clock: ClockSync | None = None  # a worker's, while a test runs
         self.records: RunRecords | None = None
         self.observer: Observer | None = None
         self._winding: gevent.Greenlet | None = None
         self.gate: SloGate | None = None
         self.worker_capacity: dict[str, Capacity] = {}
-        self.clock_offsets: dict[str, tuple[float, float]] = {}  # on the master, by origin
         self.shares: dict[str, Share] = {}  # each persona's role, weight and fixed count
         self.metrics_server: Any = None  # --prometheus-port
         self.scraper: ServerMetricsScraper | None = None  # --server-metrics
@@ -114,111 +106,94 @@ class _Plugin:
             if isinstance(runner, MasterRunner):
                 check_dispatcher()
         except ConfigError as exc:
-            _fail_at_start(environment, str(exc))
-            return
+            fail_at_start(str(exc))
         if getattr(environment.parsed_options, "csv_prefix", None):
             environment.events.quit.add_listener(stop_csv_writers)
         if isinstance(runner, WorkerRunner):
             self.lender = RemoteLender(runner)
-            runner.register_message(READS, self._reads_from_master)
-            runner.register_message(WIND_DOWN, self._wind_down_from_master)
-            runner.register_message(clocksync.PONG, self._clock_pong)
-            runner.register_message(clocksync.OFFSETS, self._clock_offsets)
+            messages.on(runner, messages.READS, self._reads_from_master)
+            messages.on(runner, messages.WIND_DOWN, self._wind_down_from_master)
+            messages.on(runner, messages.CLOCK_PONG, self._clock_pong)
+            messages.on(runner, messages.CLOCK_OFFSETS, self._clock_offsets)
             report_capacity(environment)
             return
         try:
-            options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
-            choose_shape(environment, options)
-            self.shares = self._shares(environment, options)
-            self.records = RunRecords(
-                environment,
-                Saturation(options.saturation_cpu, options.saturation_lag_ms),
-                options.soak_horizon,
-            )
-            self.gate = SloGate(environment, self.records.exporter, options)
-            searching = options.shape == "search"
-            peak = (
-                search_max_users(options, isinstance(runner, LocalRunner))
-                if searching
-                else run_peak_users(environment)
-            )
-            check_capacity(environment, options, peak)
-            if not environment.host:
-                self.embedded = EmbeddedServer(
-                    options, peak, _expected_workers(environment), self.shares
-                )
-                environment.host = self.embedded.url
-            self._scrape_server(options)
-            self._resolve(environment, options)
-            if isinstance(runner, MasterRunner):
-                self._serve_workers(environment, runner)
-            parsed = environment.parsed_options
-            if searching:
-                peak = self._search(environment, options, peak)
-            if parsed is not None and parsed.headless:
-                self._check(environment, options, peak if searching else parsed.num_users)
-            self._watch_live(environment, options, self.gate)  # last: the UI is ready then
+            self._init_target(environment)
         except ConfigError as exc:
             self.on_quitting()
-            _fail_at_start(environment, str(exc))
+            fail_at_start(str(exc))
+
+    def _init_target(self, environment: Environment) -> None:
+        """The master's (or only process's) records, gate, target, search and views."""
+        runner = running(environment)
+        options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
+        choose_shape(environment, options)
+        self.shares = self._shares(environment, options)
+        self.records = RunRecords(
+            environment,
+            Saturation(options.saturation_cpu, options.saturation_lag_ms),
+            options.soak_horizon,
+        )
+        self.gate = SloGate(environment, self.records.pipeline, options)
+        searching = options.shape == "search"
+        peak = (
+            search_max_users(options, isinstance(runner, LocalRunner))
+            if searching
+            else run_peak_users(environment)
+        )
+        check_capacity(environment, options, peak)
+        workers = _expected_workers(environment)
+        if not environment.host:
+            self.target.embed(environment, options, peak, workers, self.shares)
+        self._scrape_server(options)
+        self.target.resolve(environment, options)
+        if isinstance(runner, MasterRunner):
+            self._serve_workers(environment, runner)
+        if searching:
+            # The search judges its SLOs level by level; over the whole run they mean nothing.
+            self.gate.per_level = True
+            peak = install_search(
+                environment,
+                options=options,
+                pipeline=self.records.pipeline,
+                thresholds=self.gate.thresholds,
+                pool=self.target.current_pool(),
+                shares=self.shares,
+                highest=peak,
+                workers=workers,
+            )
+        if is_headless(environment):
+            users = peak if searching else getattr(environment.parsed_options, "num_users", None)
+            self.target.check(environment, options, users, workers, self.shares)
+        self._watch_live(environment, options, self.gate)  # last: the UI is ready then
 
     def _serve_workers(self, environment: Environment, runner: MasterRunner) -> None:
         if environment.dispatcher_class is UsersDispatcher:
             environment.dispatcher_class = ChatDispatcher
-        serve_identities(runner, self._current_pool)
-        serve_clock(runner, self.clock_offsets)
-        runner.register_message(CAPACITY, self._capacity_from_worker)
-        runner.register_message(READS, self._relay_reads)
-        runner.register_message(FATAL, self._fatal_from_worker)
-        runner.register_message(INTERVALS, self._interval_from_worker)
-        runner.register_message(BREACHES, self._breaches_from_worker)
-        runner.register_message(SUMMARIES, self._summaries_from_worker)
-
-    def _search(
-        self, environment: Environment, options: chat_options.ChatOptions, peak: int | None
-    ) -> int:
-        """--shape search: the search shape, up to what the identities allow."""
-        assert self.records is not None and self.gate is not None and self.pool is not None
-        pool, workers = self.pool, _expected_workers(environment)
-
-        def fits(users: int) -> bool:
-            wanted = roles_wanted(users, options, workers, self.shares)
-            return all(pool.total[role] >= count for role, count in wanted.items())
-
-        max_users = peak or _largest(fits, sum(pool.total.values()))
-        # The search judges its SLOs level by level; over the whole run they mean nothing.
-        self.gate.per_level = True
-        parsed = environment.parsed_options
-        asked = float(getattr(parsed, "spawn_rate", None) or 0)
-        shape = SearchShape(
-            options,
-            self.records.exporter,
-            self.gate.thresholds,
-            max_users,
-            spawn_rate=max(asked, 20.0),
-        )
-        shape.runner = environment.runner
-        environment.shape_class = shape
-        return max_users
+        serve_identities(runner, self.target.current_pool)
+        serve_clock(runner)
+        messages.on(runner, messages.CAPACITY, self._capacity_from_worker)
+        messages.on(runner, messages.READS, self._relay_reads)
+        messages.on(runner, messages.FATAL, self._fatal_from_worker)
+        messages.on(runner, messages.INTERVALS, self._interval_from_worker)
+        messages.on(runner, messages.BREACHES, self._breaches_from_worker)
+        messages.on(runner, messages.SUMMARIES, self._summaries_from_worker)
 
     def _scrape_server(self, options: chat_options.ChatOptions) -> None:
         """The server's own metrics (--server-metrics; the embedded server's always)."""
         assert self.records is not None
-        exporter = self.records.exporter
+        pipeline = self.records.pipeline
         urls = list(options.server_metrics)
-        if self.embedded is not None:
-            urls.append(self.embedded.metrics_url)
+        if self.target.embedded is not None:
+            urls.append(self.target.embedded.metrics_url)
         self.scraper = ServerMetricsScraper(
             urls,
             options.chat_interval,
-            exporter.add_server_metrics,
+            pipeline.add_server_metrics,
             match=options.server_metrics_match,
-            failures=exporter.server_scrape_failures,
+            failures=pipeline.server_scrape_failures,
         )
         self.scraper.start()
-
-    def _capacity_from_worker(self, environment: Environment, msg: Message) -> None:
-        self.worker_capacity[msg.node_id] = Capacity(*map(int, msg.data))
 
     @staticmethod
     def _shares(environment: Environment, options: chat_options.ChatOptions) -> dict[str, Share]:
@@ -237,50 +212,13 @@ class _Plugin:
             shares[user_class.__name__] = share
         return shares
 
-    def _current_pool(self) -> IdentityPool:
-        assert self.pool is not None
-        return self.pool
-
-    def _resolve(self, environment: Environment, options: chat_options.ChatOptions) -> None:
-        """The identities of the target; again whenever the web UI changed the target."""
-        if not environment.host and self.embedded is not None:
-            environment.host = self.embedded.url  # an emptied host field in the web UI
-        host = environment.host or ""
-        target = (host, options.users_file)
-        if target == self.target:
-            return
-        if self.embedded is not None and environment.host == self.embedded.url:
-            identities = self.embedded.identities()
-        elif options.users_file is None:
-            raise ConfigError(
-                f"--host {environment.host} needs --users-file with that server's users "
-                "(user_id,token,role)"
-            )
-        else:
-            identities = read_users(options.users_file)
-        self.pool = IdentityPool(identities)
-        self.lender = LocalLender(self.pool)
-        self.target, self.checked = target, False
-
-    def _check(
-        self, environment: Environment, options: chat_options.ChatOptions, users: int | None
-    ) -> None:
-        assert self.pool is not None
-        if users:
-            wanted = roles_wanted(users, options, _expected_workers(environment), self.shares)
-            self.pool.check_enough(wanted)
-        if not self.checked:
-            owners = list(self.pool.free["owner"]) or list(self.pool.free["requester"])
-            preflight(environment.host or "", owners, options)
-            self.checked = True
-
     def _watch_live(
         self, environment: Environment, options: chat_options.ChatOptions, gate: SloGate
     ) -> None:
         """The Chat tabs of the web UI and, when asked for, the Prometheus endpoint."""
         assert self.records is not None
         runner = running(environment)
-        view = LiveView(self.records.exporter, gate.current, lambda: runner.user_count)
+        view = LiveView(self.records.pipeline, gate.current, lambda: runner.user_count)
         install_tabs(environment, view)
         if options.prometheus_port:
             prefix = getattr(environment.parsed_options, "csv_prefix", None)
@@ -293,23 +231,19 @@ class _Plugin:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
             self.shares = self._shares(environment, options)  # the web UI may change weights
             if not isinstance(runner, WorkerRunner):
-                self._resolve(environment, options)
-                users = getattr(runner, "target_user_count", None)
-                self._check(environment, options, users)
-                if isinstance(runner, MasterRunner):
-                    check_worker_capacity(environment, self.worker_capacity)
-                elif users and not _headless(environment):
-                    check_capacity(environment, options, users)
-                if self.gate is not None:
-                    self.gate.start(options)  # the thresholds this test starts with
+                self._check_start(environment, options)
         except ConfigError as exc:
             self._fail(environment, str(exc))
             return
-        assert self.lender is not None
+        lender = self.lender if isinstance(runner, WorkerRunner) else self.target.lender
+        assert lender is not None
         self._winding = None
-        self.runtime = ChatRuntime(environment, options, self.lender)
+        self.runtime = ChatRuntime(environment, options, lender)
         set_runtime(environment, self.runtime)
         self.runtime.start()  # before the observer: its start-up work is no load
+        if isinstance(runner, WorkerRunner):
+            self.clock = ClockSync(runner, self.runtime.ledger.offsets)
+            self.clock.start()
         if not isinstance(runner, MasterRunner):
             self.observer = Observer(
                 environment,
@@ -322,9 +256,24 @@ class _Plugin:
             self.observer.start()
             self.runtime.observer = self.observer
 
+    def _check_start(self, environment: Environment, options: chat_options.ChatOptions) -> None:
+        """On the master or alone, as a test starts: the target, the identities and
+        the limits for the users asked for; the thresholds this test starts with."""
+        runner = running(environment)
+        self.target.resolve(environment, options)
+        users = getattr(runner, "target_user_count", None)
+        workers = _expected_workers(environment)
+        self.target.check(environment, options, users, workers, self.shares)
+        if isinstance(runner, MasterRunner):
+            check_worker_capacity(environment, self.worker_capacity)
+        elif users and not is_headless(environment):
+            check_capacity(environment, options, users)
+        if self.gate is not None:
+            self.gate.start(options)
+
     def on_spawning_complete(self, **_: Any) -> None:
         if self.runtime is not None:
-            self.runtime.settle()
+            self.runtime.spawned()
 
     def on_test_stopping(self, environment: Environment, **_: Any) -> None:
         """The end of a run: every generator process winds down (quiescence, checks,
@@ -334,53 +283,57 @@ class _Plugin:
             # A headless run ends with quit(), which stops no worker before it ends
             # the master; ask them to wind down now, while there is time to hear back.
             if runner.worker_count:
-                runner.send_message(WIND_DOWN, None)
+                messages.send(runner, messages.WIND_DOWN, None)
             return
         if self._winding is None:
             self._winding = gevent.spawn(self._wind_down, environment)
         self._winding.join()
 
-    def _wind_down_from_master(self, environment: Environment, msg: Message) -> None:
+    def _wind_down_from_master(self, _: None, __: str) -> None:
         if self._winding is None:
-            self._winding = gevent.spawn(self._wind_down, environment)
+            assert self.runtime is not None
+            self._winding = gevent.spawn(self._wind_down, self.runtime.environment)
 
     def _wind_down(self, environment: Environment) -> None:
-        """Quiescence, then the unread checks, then the last interval: once per run."""
+        """Quiescence, then the end-of-run verdicts, then the last interval: once per run."""
         runtime = self.runtime
         if runtime is None:
             return
-        outcome = runtime.quiesce(runtime.options.quiesce_seconds)
-        wall = time.time()
-        summaries = []
-        unsettled: set[str] = set()
-        for client in list(runtime.clients):
-            if client.tracker is not None:
-                settlement = client.tracker.settle(wall, nothing_more_coming=outcome != "bound")
-                for breach in settlement.breaches:
-                    runtime.report_breach(breach)
-                summaries.extend(settlement.summaries)
-                unsettled.update(settlement.unsettled)
+        summaries, unsettled = runtime.conclude()
         if self.observer is not None:
-            self.observer.unsettled = len(unsettled)
+            self.observer.unsettled = unsettled
         if self.records is not None:
             self.records.chat_summaries(summaries)
             self.records.compare()
         else:
-            running(environment).send_message(SUMMARIES, [s.to_wire() for s in summaries])
-        if self.observer is not None:
-            self.observer.stop()
-            self.observer = None
+            messages.send(running(environment), messages.SUMMARIES, summaries)
+        self._stop_observer()
         # Samples and breaches of the quiescence phase must reach Locust's CSV too.
-        _let_locust_write_its_csv(environment)
+        let_locust_write_its_csv(environment)
 
     def _fail(self, environment: Environment, message: str) -> None:
         runner = environment.runner
         if environment.web_ui is not None:
             log.error("%s", message)  # the web UI's log tab shows it
         if isinstance(runner, WorkerRunner):
-            runner.send_message(FATAL, {"message": message})
+            messages.send(runner, messages.FATAL, message)
         else:
-            report_fatal(environment, message)
+            fail_run(environment, message)
+
+    def _stop_observer(self) -> None:
+        """Ship this process's last interval (once)."""
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer = None
+
+    def _stop_process_side(self) -> None:
+        """What a test started in this process: the runtime, the clock, the observer."""
+        if self.runtime is not None:
+            self.runtime.stop()
+        if self.clock is not None:
+            self.clock.stop()
+            self.clock = None
+        self._stop_observer()
 
     def _search_outcome(self, environment: Environment | None) -> None:
         """The search's answer, once, when the run it steered ends."""
@@ -393,101 +346,75 @@ class _Plugin:
             write_outcome(environment, shape, prefix, shape.options.capacity_at_least)
 
     def on_test_stop(self, environment: Environment, **_: Any) -> None:
+        self._stop_process_side()
         if self.runtime is not None:
-            self.runtime.stop()
             self.runtime.quiet = False
-        if self.observer is not None:
-            self.observer.stop()
-            self.observer = None
         runner = environment.runner
         if isinstance(runner, MasterRunner) and self.records is not None:
             self.records.wait_for_workers(runner.worker_count, timeout=5.0)
             if self.records.compare():
-                _let_locust_write_its_csv(environment)
-        if not isinstance(environment.runner, WorkerRunner):
-            _hint_about_offline_interlocutors(environment)
-            if not _headless(environment):
-                self._search_outcome(environment)
-            if self.gate is not None and self.gate.pending and not _headless(environment):
-                self.gate.judge()  # each test started from the web UI, with its thresholds
+                let_locust_write_its_csv(environment)
+        if isinstance(runner, WorkerRunner):
+            return
+        hint_about_offline_interlocutors(environment)
+        if is_headless(environment):
+            return  # the answer and the verdicts come at quitting
+        self._search_outcome(environment)
+        if self.gate is not None and self.gate.pending:
+            self.gate.judge()  # each test started from the web UI, with its thresholds
 
     def on_quitting(self, environment: Environment | None = None, **_: Any) -> None:
-        if self.runtime is not None:
-            self.runtime.stop()
-        if self.observer is not None:
-            self.observer.stop()
-            self.observer = None
+        self._stop_process_side()
         if self.scraper is not None:
             self.scraper.stop()
             for url, failed in self.scraper.failures.items():
                 log.warning("server metrics: %d scrape(s) of %s failed", failed, url)
             self.scraper = None
         if self.records is not None:
-            self.records.exporter.finish()
+            self.records.pipeline.finish()
             self._search_outcome(environment)
-            if self.gate is not None and (
-                (environment is not None and _headless(environment)) or self.gate.pending
-            ):
+            headless = environment is not None and is_headless(environment)
+            if self.gate is not None and (headless or self.gate.pending):
                 self.gate.judge()
             self.records.close()
         # Here rather than at exit: stopping it yields to gevent, and after quitting
         # Locust's CSV writer would wake up to files it has closed.
-        if self.embedded is not None:
-            self.embedded.stop()
-            self.embedded = None
+        self.target.stop()
 
-    def _interval_from_worker(self, environment: Environment, msg: Message) -> None:
+    def _capacity_from_worker(self, capacity: Capacity, worker: str) -> None:
+        self.worker_capacity[worker] = capacity
+
+    def _interval_from_worker(self, snapshot: Any, _: str) -> None:
         if self.records is not None:
-            self.records.interval(IntervalSnapshot.from_wire(msg.data))
+            self.records.interval(snapshot)
 
-    def _breaches_from_worker(self, environment: Environment, msg: Message) -> None:
+    def _breaches_from_worker(self, breaches: list[Breach], _: str) -> None:
         if self.records is not None:
-            self.records.breaches(breaches_from_wire(msg.data), fire=False)
+            self.records.breaches(breaches, fire=False)
 
-    def _summaries_from_worker(self, environment: Environment, msg: Message) -> None:
+    def _summaries_from_worker(self, summaries: list[ChatSummary], _: str) -> None:
         if self.records is not None:
-            self.records.chat_summaries([ChatSummary.from_wire(item) for item in msg.data])
+            self.records.chat_summaries(summaries)
 
-    def _relay_reads(self, environment: Environment, msg: Message) -> None:
-        running(environment).send_message(READS, msg.data)
+    def _relay_reads(self, notices: list[list[Any]], _: str) -> None:
+        assert self.records is not None
+        messages.send(running(self.records.environment), messages.READS, notices)
 
-    def _clock_pong(self, environment: Environment, msg: Message) -> None:
-        if self.runtime is not None and self.runtime.clock is not None:
-            self.runtime.clock.on_pong(environment, msg)
-
-    def _clock_offsets(self, environment: Environment, msg: Message) -> None:
-        if self.runtime is not None and self.runtime.clock is not None:
-            self.runtime.clock.on_offsets(environment, msg)
-
-    def _reads_from_master(self, environment: Environment, msg: Message) -> None:
+    def _reads_from_master(self, notices: list[list[Any]], _: str) -> None:
         if self.runtime is not None:
-            self.runtime.receive_reads(msg.data)
+            self.runtime.receive_reads(notices)
 
-    def _fatal_from_worker(self, environment: Environment, msg: Message) -> None:
-        report_fatal(environment, msg.data["message"])
+    def _clock_pong(self, exchange: tuple[int, float], _: str) -> None:
+        if self.clock is not None:
+            self.clock.on_pong(exchange)
 
+    def _clock_offsets(self, known: dict[str, Offset], _: str) -> None:
+        if self.clock is not None:
+            self.clock.on_offsets(known)
 
-def _fail_at_start(environment: Environment, message: str) -> None:
-    """A problem found before any user starts: one line, exit code 2."""
-    sys.stderr.write(f"Error: {message}\n")
-    sys.exit(2)
-
-
-def _headless(environment: Environment) -> bool:
-    parsed = getattr(environment, "parsed_options", None)
-    return bool(parsed is not None and parsed.headless)
-
-
-def _largest(fits: Callable[[int], bool], most: int) -> int:
-    """The largest n in 1..most that ``fits`` (fits is monotonic); at least 1."""
-    low, high = 1, max(1, most)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    def _fatal_from_worker(self, message: str, _: str) -> None:
+        assert self.records is not None
+        fail_run(self.records.environment, message)
 
 
 def _expected_workers(environment: Environment) -> int:
@@ -501,36 +428,10 @@ def _expected_workers(environment: Environment) -> int:
     return max(1, runner.worker_count or int(expected or 1))
 
 
-def _let_locust_write_its_csv(environment: Environment) -> None:
-    """Locust rewrites PREFIX_stats.csv once a second; what is fired while the run
-    stops would miss the last rewrite without one more second."""
-    parsed = environment.parsed_options
-    if parsed is not None and getattr(parsed, "csv_prefix", None):
-        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
-
-
-def _hint_about_offline_interlocutors(environment: Environment) -> None:
-    """Messages were acknowledged but none delivered: the interlocutors were offline."""
-    entries = running(environment).stats.entries
-    sent = entries.get((SEND_ACK, REQUEST_TYPE))
-    delivered = entries.get((DELIVERY, REQUEST_TYPE))
-    if (
-        sent is not None
-        and sent.num_requests > 0
-        and (delivered is None or not delivered.num_requests)
-    ):
-        log.warning(
-            "%d messages were acknowledged and none was delivered to a connected user: the "
-            "users' interlocutors were not connected. Identities are lent in users-file order; "
-            "put first the owners and requesters that share chats, or run more users.",
-            sent.num_requests,
-        )
-
-
 def install(events: Events) -> None:
     """Register chatload's options and listeners on Locust's ``events``."""
     plugin = _Plugin()
-    events.init_command_line_parser.add_listener(chat_options.add_arguments)
+    events.init_command_line_parser.add_listener(add_arguments)
     events.init.add_listener(plugin.on_init)
     events.test_start.add_listener(plugin.on_test_start)
     events.test_stopping.add_listener(plugin.on_test_stopping)

@@ -5,7 +5,6 @@ problem is one :class:`~chatload.errors.ConfigError` line saying the fix."""
 from __future__ import annotations
 
 import math
-from typing import Final
 
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner
@@ -24,20 +23,18 @@ from chatload.limits import (
     server_capacity_problem,
 )
 from chatload.loadgen.connection.transport import WebSocketTransport, dialer_for, refused_token
-from chatload.loadgen.wiring import options as chat_options
+from chatload.loadgen.engine import options as chat_options
+from chatload.loadgen.messages import CAPACITY, send
 from chatload.protocol.socketio import looks_like_engineio_open
 from chatload.users_file import Identity
 
 __all__ = [
-    "CAPACITY",
     "check_capacity",
     "check_worker_capacity",
     "local_capacity",
     "preflight",
     "report_capacity",
 ]
-
-CAPACITY: Final = "chatload_capacity"
 
 
 def local_capacity(options: chat_options.ChatOptions) -> Capacity:
@@ -150,10 +147,7 @@ def report_capacity(environment: Environment) -> None:
     capacity = local_capacity(options)
     runner = environment.runner
     assert runner is not None, "a worker reports its capacity once Locust made its runner"
-    runner.send_message(
-        CAPACITY,
-        [capacity.files, capacity.hard_files, capacity.ports, capacity.sources],
-    )
+    send(runner, CAPACITY, capacity)
 
 
 def check_worker_capacity(environment: Environment, capacities: dict[str, Capacity]) -> None:

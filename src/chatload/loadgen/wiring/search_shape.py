@@ -3,7 +3,8 @@
 The shape runs on the master (or the only process), so it steers workers the way
 any shape does, from the web UI or headless. Each level: ask Locust for its users,
 wait until they are in, then judge a window of whole reporting intervals from the
-next interval boundary on (``records.export.Window``), held ``--search-hold``
+next interval boundary on (``records.windows.Window``, which the interval pipeline
+keeps while the level is judged), held ``--search-hold``
 seconds and longer while an SLO's percentile has too few samples to bound it. What
 to try next is :class:`chatload.search.CapacitySearch`'s decision; the answer is
 written at the end (:func:`write_outcome`).
@@ -16,25 +17,29 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from locust import LoadTestShape
 
 from chatload.limits import RESERVED_FILES, open_file_limits
+from chatload.loadgen.exits import fail_verdict
+from chatload.loadgen.people.identities import IdentityPool
+from chatload.loadgen.people.shares import Share, roles_wanted
 from chatload.loadgen.wiring.preflight import local_capacity
-from chatload.records.export import RecordsExporter, Window
 from chatload.records.hdr import PERCENTILE_SHARES
+from chatload.records.pipeline import IntervalPipeline
+from chatload.records.windows import Window
 from chatload.search import CapacitySearch, LevelResult, SearchOutcome, embedded_max_users
 from chatload.slo import LATENCIES, Threshold, evaluate, run_figures
-from chatload.tracking.metrics import SEND_ACK
 
 if TYPE_CHECKING:
     from locust.env import Environment
 
-    from chatload.loadgen.wiring.options import ChatOptions
+    from chatload.loadgen.engine.options import ChatOptions
 
-__all__ = ["SearchShape", "write_outcome"]
+__all__ = ["SearchShape", "install_search", "search_max_users", "write_outcome"]
 
 log = logging.getLogger("chatload.loadgen")
 
@@ -66,14 +71,14 @@ class SearchShape(LoadTestShape):
     def __init__(
         self,
         options: ChatOptions,
-        exporter: RecordsExporter,
+        pipeline: IntervalPipeline,
         thresholds: list[Threshold],
         max_users: int,
         spawn_rate: float,
     ) -> None:
         super().__init__()
         self.options = options
-        self.exporter = exporter
+        self.pipeline = pipeline
         self.thresholds = [t for t in thresholds if not t.drift]
         self._latencies = [t for t in self.thresholds if t.statistic in LATENCIES]
         self.search = CapacitySearch(
@@ -130,7 +135,8 @@ class SearchShape(LoadTestShape):
         return self._level(upcoming)
 
     def _level(self, users: int | None) -> tuple[int, float] | None:
-        self.exporter.window = self._window = None
+        self.pipeline.close_window()
+        self._window = None
         if users is not None:
             # A level of 10,000 more users at 20 a second would ramp for 8 minutes.
             self._rate = max(self.spawn_rate, abs(users - (self._users or 0)) / _RAMP_S)
@@ -164,7 +170,7 @@ class SearchShape(LoadTestShape):
         seconds = self.options.chat_interval
         if waited < 2 * seconds:  # the last interval may still be the failing level's
             return False
-        last = self.exporter.last_interval
+        last = self.pipeline.live.last_interval
         figures = run_figures(last, seconds, {})
         return bool(last) and all(v.passed for v in evaluate(self._latencies, figures))
 
@@ -173,7 +179,7 @@ class SearchShape(LoadTestShape):
         interval = self.options.chat_interval
         settled = time.time() + interval
         start = math.ceil(settled / interval) * interval
-        self._window = self.exporter.open_window(start)
+        self._window = self.pipeline.open_window(start)
         self._hold_until = start + self.options.search_hold
 
     def _bounded(self, window: Window) -> bool:
@@ -189,14 +195,13 @@ class SearchShape(LoadTestShape):
         return True
 
     def _judge(self, window: Window) -> LevelResult:
-        breaches = window.breaches(self.exporter.breaches)
+        breaches = window.breaches(self.pipeline.live.breaches)
         figures = run_figures(window.metrics, window.seconds, breaches)
         verdicts = {
             verdict.threshold.text: (verdict.passed, verdict.measured())
             for verdict in evaluate(self.thresholds, figures)
         }
-        sends = window.metrics.get(SEND_ACK)
-        acknowledged = (sends.operations - sends.failures) if sends is not None else 0
+        acknowledged = window.acknowledged()
         cpu = window.server_cpu
         return LevelResult(
             self._users or 0,
@@ -221,9 +226,48 @@ def write_outcome(
         path = Path(f"{prefix}_capacity.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
-    failed = outcome.limited_by == "breach" or (at_least and outcome.users < at_least)
-    if failed and environment.process_exit_code != 2:
-        if at_least and outcome.users < at_least:
-            sys.stderr.write(f"Capacity below --capacity-at-least {at_least}\n")
-        environment.process_exit_code = 1
+    below = bool(at_least) and outcome.users < at_least
+    if below:
+        sys.stderr.write(f"Capacity below --capacity-at-least {at_least}\n")
+    if outcome.limited_by == "breach" or below:
+        fail_verdict(environment)
     return outcome
+
+
+def install_search(
+    environment: Environment,
+    *,
+    options: ChatOptions,
+    pipeline: IntervalPipeline,
+    thresholds: list[Threshold],
+    pool: IdentityPool,
+    shares: dict[str, Share],
+    highest: int | None,
+    workers: int,
+) -> int:
+    """--shape search: the search shape on ``environment``, up to ``highest`` users or,
+    when None, as many as the identities of ``pool`` allow; the highest level."""
+
+    def fits(users: int) -> bool:
+        wanted = roles_wanted(users, options, workers, shares)
+        return all(pool.total[role] >= count for role, count in wanted.items())
+
+    max_users = highest or _largest(fits, sum(pool.total.values()))
+    parsed = environment.parsed_options
+    asked = float(getattr(parsed, "spawn_rate", None) or 0)
+    shape = SearchShape(options, pipeline, thresholds, max_users, spawn_rate=max(asked, 20.0))
+    shape.runner = environment.runner
+    environment.shape_class = shape
+    return max_users
+
+
+def _largest(fits: Callable[[int], bool], most: int) -> int:
+    """The largest n in 1..most that ``fits`` (fits is monotonic); at least 1."""
+    low, high = 1, max(1, most)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -13,7 +13,8 @@ from locust import LoadTestShape
 from locust.env import Environment
 
 from chatload.errors import ConfigError
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.exits import is_headless
 from chatload.loadgen.wiring.stages import Stage, parse_stages, peak_users, stage_at
 
 __all__ = ["StagesShape", "StepShape", "choose_shape", "run_peak_users"]
@@ -42,7 +43,7 @@ def run_peak_users(environment: Environment) -> int | None:
     shape = environment.shape_class
     stages = shape.stages if isinstance(shape, StagesShape) and shape.stages else []
     return peak_users(
-        bool(parsed is not None and parsed.headless),
+        is_headless(environment),
         int(parsed.num_users or 0) if parsed is not None else None,
         stages,
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import sys
 import time
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -28,13 +27,15 @@ from chatload.loadgen.connection.client import ChatClient
 from chatload.loadgen.connection.dialer import Dialer
 from chatload.loadgen.connection.receiver import Receiver, cooperatively
 from chatload.loadgen.connection.transport import WebSocketTransport, dialer_for, tls_context
-from chatload.loadgen.people.content import Writer
-from chatload.loadgen.watching.clocksync import ClockSync
-from chatload.loadgen.wiring.gc_policy import GcPolicy
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.content import Writer
+from chatload.loadgen.engine.gc_policy import GcPolicy
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.exits import fail_run
+from chatload.loadgen.messages import FATAL, READS, send
+from chatload.records.health import Phase
 from chatload.tracking.clocks import Offset
 from chatload.tracking.deadlines import Deadlines
-from chatload.tracking.invariants import INVARIANT, Breach
+from chatload.tracking.invariants import INVARIANT, Breach, ChatSummary
 from chatload.tracking.ledger import Ledger, ReadNotice
 from chatload.tracking.metrics import REQUEST_TYPE, Sample
 from chatload.tracking.settling import Outcome, Settling, quiet_window
@@ -43,18 +44,14 @@ from chatload.users_file import Identity, Role
 if TYPE_CHECKING:
     import ssl
 
-    from chatload.loadgen.watching.observability import Observer
-
-__all__ = ["FATAL", "READS", "ChatRuntime", "Lender", "report_fatal", "running"]
+__all__ = ["ChatRuntime", "Lender", "Recorder", "fire_breach", "running"]
 
 log = logging.getLogger("chatload.loadgen")
 
-READS: Final = "chatload_reads"
-FATAL: Final = "chatload_fatal"
 _TICK_SECONDS: Final = 0.1  # timeouts are seconds long: a tenth of a second of precision
 _PUMP_SECONDS: Final = 0.1
-_SETTLE_SECONDS: Final = 1.0  # no new connection for this long: the spawn is over
-_SETTLE_POLL_SECONDS: Final = 0.2
+_SPAWN_QUIET_SECONDS: Final = 1.0  # no new connection for this long: the spawn is over
+_QUIESCE_POLL_SECONDS: Final = 0.2
 
 
 class Lender(Protocol):
@@ -63,23 +60,32 @@ class Lender(Protocol):
     def release(self, identity: Identity) -> None: ...
 
 
+class Recorder(Protocol):
+    """Where a generator process's samples and breaches are kept
+    (``loadgen.watching.observability.Observer``)."""
+
+    def record(self, sample: Sample) -> None: ...
+
+    def breach(self, breach: Breach) -> None: ...
+
+
+def fire_breach(environment: Environment, breach: Breach) -> None:
+    """A broken guarantee as a Locust failure under ``invariant``."""
+    environment.events.request.fire(
+        request_type=INVARIANT,
+        name=breach.kind,
+        response_time=breach.seconds * 1000.0,
+        response_length=0,
+        exception=breach.error(),
+        context={},
+    )
+
+
 def running(environment: Environment) -> Runner:
     """The run's runner: Locust makes it before any event chatload listens to."""
     runner = environment.runner
     assert runner is not None, "no runner yet: chatload acts from Locust's init event on"
     return runner
-
-
-def report_fatal(environment: Environment, message: str) -> None:
-    """On the master or a local runner: one line, exit code 2, and the run ends."""
-    if environment.process_exit_code == 2:
-        return  # said once is enough
-    sys.stderr.write(f"Error: {message}\n")
-    sys.stderr.flush()
-    environment.process_exit_code = 2
-    runner = running(environment)
-    headless = bool(environment.parsed_options and environment.parsed_options.headless)
-    gevent.spawn(runner.quit if headless else runner.stop)
 
 
 class ChatRuntime:
@@ -90,7 +96,6 @@ class ChatRuntime:
         self.codec = options.codec()
         self.is_worker = isinstance(environment.runner, WorkerRunner)
         self.ledger = Ledger(share_reads=self.is_worker)
-        self.clock = ClockSync(environment.runner, self.ledger.offsets) if self.is_worker else None
         self.writer = Writer(options)
         self.transport_settings = options.transport_settings
         self.clients: set[ChatClient] = set()
@@ -104,12 +109,12 @@ class ChatRuntime:
         self.frames_received = 0
         self.slowest_answer = 0.0  # seconds: how long settling waits for silence
         self._joined = 0
-        self._settling = False
+        self._absorbing_spawn = False  # after a spawn, until its connections stop coming
         self.gc_policy = GcPolicy()
         self.failed = False
         self.quiet = False  # the quiescence phase: users do nothing
         self._stopped = False
-        self.observer: Observer | None = None
+        self.observer: Recorder | None = None
         self._fire = environment.events.request.fire
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -153,14 +158,7 @@ class ChatRuntime:
 
     def report_breach(self, breach: Breach) -> None:
         """A broken guarantee: a Locust failure under ``invariant`` and an export row."""
-        self._fire(
-            request_type=INVARIANT,
-            name=breach.kind,
-            response_time=breach.seconds * 1000.0,
-            response_length=0,
-            exception=breach.error(),
-            context={},
-        )
+        fire_breach(self.environment, breach)
         if self.observer is not None:
             self.observer.breach(breach)
 
@@ -173,7 +171,7 @@ class ChatRuntime:
         settling = Settling(started, bound, quiet_window(self.slowest_answer, bound))
         outcome: Outcome | None = None
         while outcome is None:
-            gevent.sleep(_SETTLE_POLL_SECONDS)
+            gevent.sleep(_QUIESCE_POLL_SECONDS)
             if self._stopped:
                 outcome = "bound"
                 break
@@ -195,8 +193,25 @@ class ChatRuntime:
         )
         return outcome
 
+    def conclude(self) -> tuple[list[ChatSummary], int]:
+        """The end of a run in this process: quiescence (``quiesce``), then each
+        connection's verdicts, its breaches reported; the chat summaries for the
+        comparison of both sides, and how many chats stayed unsettled."""
+        outcome = self.quiesce(self.options.quiesce_seconds)
+        wall = time.time()
+        summaries: list[ChatSummary] = []
+        unsettled: set[str] = set()
+        for client in list(self.clients):
+            if client.tracker is not None:
+                conclusion = client.tracker.conclude(wall, nothing_more_coming=outcome != "bound")
+                for breach in conclusion.breaches:
+                    self.report_breach(breach)
+                summaries.extend(conclusion.summaries)
+                unsettled.update(conclusion.unsettled)
+        return summaries, len(unsettled)
+
     def joined(self, client: ChatClient) -> None:
-        """A client connected (``settle`` waits until they stop coming)."""
+        """A client connected (``spawned`` waits until they stop coming)."""
         self.clients.add(client)
         self._joined += 1
 
@@ -204,33 +219,33 @@ class ChatRuntime:
         """This process's wall clock against the master's (zero on the master or alone)."""
         return self.ledger.offsets.own
 
-    def phase(self) -> str:
+    def phase(self) -> Phase:
         """What the process is doing: spawning (until the connections of a spawn
-        settled), stopping (quiescence and after), or running (the load)."""
+        stopped coming), stopping (quiescence and after), or running (the load)."""
         state = running(self.environment).state
         if self.quiet or state in ("stopping", "stopped", "cleanup"):
             return "stopping"
-        if state == "spawning" or self._settling:
+        if state == "spawning" or self._absorbing_spawn:
             return "spawning"
         return "running"
 
-    def settle(self) -> None:
+    def spawned(self) -> None:
         """After a spawn: once the last users are in (no new connection for a while),
         freeze what they keep out of the garbage collector's sight and give the
         storm's transient memory back to the system."""
-        self._settling = True
+        self._absorbing_spawn = True
 
-        def settled() -> None:
-            deadline = time.monotonic() + self.options.connect_timeout + _SETTLE_SECONDS
+        def absorb() -> None:
+            deadline = time.monotonic() + self.options.connect_timeout + _SPAWN_QUIET_SECONDS
             joined = -1
             while joined != self._joined and time.monotonic() < deadline:
                 joined = self._joined
-                gevent.sleep(_SETTLE_SECONDS)
-            self.gc_policy.settle()
+                gevent.sleep(_SPAWN_QUIET_SECONDS)
+            self.gc_policy.freeze_all()
             release_free_memory()
-            self._settling = False
+            self._absorbing_spawn = False
 
-        self._greenlets.append(gevent.spawn(settled))
+        self._greenlets.append(gevent.spawn(absorb))
 
     def start(self) -> None:
         self._stopped = False
@@ -243,8 +258,6 @@ class ChatRuntime:
                 if self._dialer is not None:
                     self._dialer.address()
         self.receiver.start()
-        if self.clock is not None:
-            self.clock.start()
         self._greenlets.append(gevent.spawn(self._tick))
         if self.is_worker:
             self._greenlets.append(gevent.spawn(self._pump_reads))
@@ -254,8 +267,6 @@ class ChatRuntime:
         gevent.killall(self._greenlets, block=True, timeout=2)
         self._greenlets.clear()
         self.receiver.stop()
-        if self.clock is not None:
-            self.clock.stop()
         self.gc_policy.stop()
 
     def fatal(self, message: str) -> None:
@@ -265,9 +276,9 @@ class ChatRuntime:
         self.failed = True
         runner = self.environment.runner
         if isinstance(runner, WorkerRunner):
-            runner.send_message(FATAL, {"message": message})
+            send(runner, FATAL, message)
         elif isinstance(runner, LocalRunner | MasterRunner):
-            report_fatal(self.environment, message)
+            fail_run(self.environment, message)
 
     def receive_reads(self, items: list[list[object]]) -> None:
         now = time.perf_counter()
@@ -295,4 +306,4 @@ class ChatRuntime:
             gevent.sleep(_PUMP_SECONDS)
             notices = self.ledger.drain_outbox()
             if notices:
-                runner.send_message(READS, [notice.to_wire() for notice in notices])
+                send(runner, READS, [notice.to_wire() for notice in notices])

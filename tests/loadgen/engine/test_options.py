@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from chatload.errors import ConfigError
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 
 
 def test_from_locust_parsed_options() -> None:

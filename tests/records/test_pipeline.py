@@ -5,20 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from chatload.records.export import (
-    RecordsExporter,
-    SampleWriter,
-    Saturation,
-    ServerSample,
-    iso_time,
-)
+from chatload.records.files import SampleWriter, ServerSample, iso_time
 from chatload.records.hdr import IntervalRecorder, IntervalSnapshot
+from chatload.records.health import Health, Saturation
+from chatload.records.pipeline import IntervalPipeline
 from chatload.tracking.invariants import Breach
 from chatload.tracking.metrics import Sample
 
 
 def _snapshot(
-    process: str, start: float, values_ms: list[float], health: dict[str, float]
+    process: str, start: float, values_ms: list[float], health: Health | None
 ) -> IntervalSnapshot:
     recorder = IntervalRecorder(5.0, process, start)
     for value in values_ms:
@@ -32,12 +28,12 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def test_two_processes_merge_into_one_row_per_interval(tmp_path: Path) -> None:
-    exporter = RecordsExporter(
+    exporter = IntervalPipeline(
         str(tmp_path / "run"), processes=lambda: 2, saturation=Saturation(cpu_percent=90, lag_ms=10)
     )
-    exporter.add_interval(_snapshot("worker-0", 100.0, [1.0, 2.0], {"cpu_percent": 50}))
+    exporter.add_interval(_snapshot("worker-0", 100.0, [1.0, 2.0], Health(cpu_percent=50)))
     assert _read(tmp_path / "run_chat_metrics.csv") == [], "waits for the other worker"
-    exporter.add_interval(_snapshot("worker-1", 100.0, [3.0], {"cpu_percent": 95}))
+    exporter.add_interval(_snapshot("worker-1", 100.0, [3.0], Health(cpu_percent=95)))
     [row] = _read(tmp_path / "run_chat_metrics.csv")
     assert (row["interval_start"], row["interval_end"]) == (iso_time(100.0), iso_time(105.0))
     assert (row["metric"], row["count"], row["failures"]) == ("delivery", "3", "0")
@@ -48,14 +44,14 @@ def test_two_processes_merge_into_one_row_per_interval(tmp_path: Path) -> None:
         ("worker-0", "false"),
         ("worker-1", "true"),
     ]
-    assert exporter.saturated_intervals == {"worker-1": 1}
+    assert exporter.trust.saturated_by_process == {"worker-1": 1}
     exporter.close()
 
 
 def test_a_missing_worker_does_not_hold_the_files_back(tmp_path: Path) -> None:
-    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 2)
+    exporter = IntervalPipeline(str(tmp_path / "run"), processes=lambda: 2)
     for start in (0.0, 5.0, 10.0):
-        exporter.add_interval(_snapshot("worker-0", start, [1.0], {}))
+        exporter.add_interval(_snapshot("worker-0", start, [1.0], None))
     assert len(_read(tmp_path / "run_chat_metrics.csv")) == 1  # two newer intervals arrived
     exporter.close()
     rows = _read(tmp_path / "run_chat_metrics.csv")
@@ -69,7 +65,7 @@ def test_a_missing_worker_does_not_hold_the_files_back(tmp_path: Path) -> None:
 
 
 def test_breaches_and_samples(tmp_path: Path) -> None:
-    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 1)
+    exporter = IntervalPipeline(str(tmp_path / "run"), processes=lambda: 1)
     exporter.add_breaches([Breach("gap", "c1", (4, 5), (1, 2), "2 ids skipped", 10.0, 60.0)])
     exporter.close()
     [row] = _read(tmp_path / "run_invariants.csv")
@@ -96,26 +92,26 @@ def test_breaches_and_samples(tmp_path: Path) -> None:
 
 
 def test_without_a_prefix_nothing_is_written(tmp_path: Path) -> None:
-    exporter = RecordsExporter(None, processes=lambda: 1)
-    exporter.add_interval(_snapshot("local", 0.0, [1.0], {"cpu_percent": 99}))
+    exporter = IntervalPipeline(None, processes=lambda: 1)
+    exporter.add_interval(_snapshot("local", 0.0, [1.0], Health(cpu_percent=99)))
     exporter.close()
     assert list(tmp_path.iterdir()) == []
-    assert exporter.saturated_intervals == {"local": 1}
+    assert exporter.trust.saturated_by_process == {"local": 1}
 
 
 def test_a_late_answer_counts_at_its_true_latency_and_a_lost_one_as_slower_than_all(
     tmp_path: Path,
 ) -> None:
-    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 1)
+    exporter = IntervalPipeline(str(tmp_path / "run"), processes=lambda: 1)
     first = IntervalRecorder(5.0, "local", 100.0)
     for _ in range(18):
         first.record("delivery", 0.010)
     for _ in range(2):  # two waits time out at 10 s: counted, with no latency yet
         first.record("delivery", 10.0, "timeout", measured=False)
-    exporter.add_interval(first.roll(105.0, {}))
+    exporter.add_interval(first.roll(105.0))
     second = IntervalRecorder(5.0, "local", 105.0)
     second.late("delivery", 12.0)  # one of them comes after all, 12 s after its send
-    exporter.add_interval(second.roll(110.0, {"unsettled_chats": 3.0}))
+    exporter.add_interval(second.roll(110.0, Health(unsettled_chats=3)))
     exporter.close()
     rows = _read(tmp_path / "run_chat_metrics.csv")
     assert [(r["count"], r["failures"], r["late"]) for r in rows] == [
@@ -139,16 +135,16 @@ def test_a_late_answer_counts_at_its_true_latency_and_a_lost_one_as_slower_than_
         "inf",
         "inf",
     )
-    assert exporter.trust.unsettled == 3
-    assert "3 chats unsettled" in exporter.trust.line()
+    assert exporter.trust.trust.unsettled == 3
+    assert "3 chats unsettled" in exporter.trust.trust.line()
 
 
 def test_drift_takes_the_running_intervals_and_the_server_scrapes_within_them(
     tmp_path: Path,
 ) -> None:
-    exporter = RecordsExporter(str(tmp_path / "run"), processes=lambda: 1, horizon_hours=10)
+    exporter = IntervalPipeline(str(tmp_path / "run"), processes=lambda: 1, horizon_hours=10)
     start = 1_800_000_000.0
-    first = _snapshot("local", start, [900.0], {"rss_bytes": 50e6})
+    first = _snapshot("local", start, [900.0], Health.with_rss_bytes(50e6))
     first.phase = "spawning"  # start-up: excluded from every drift
     exporter.add_interval(first)
     for i in range(1, 15):
@@ -163,7 +159,7 @@ def test_drift_takes_the_running_intervals_and_the_server_scrapes_within_them(
                 ServerSample("request_seconds_bucket", '{le="0.1"}', float(i)),
             ],
         )
-        health = {"rss_bytes": 50e6 + i * 1e5, "loop_lag_p99_ms": 1.0}
+        health = Health.with_rss_bytes(50e6 + i * 1e5, loop_lag_p99_ms=1.0)
         exporter.add_interval(_snapshot("local", at, [10.0 + i, 20.0 + 2 * i], health))
     exporter.close()
     rows = {row["subject"]: row for row in _read(tmp_path / "run_drift.csv")}

@@ -3,7 +3,7 @@
 Each option is defined once, as a field of :class:`ChatOptions`: its type, its
 default and, in the field's metadata, its help, choices, section and whether the
 web UI shows it. From that one table come Locust's ``add_argument`` calls
-(:func:`add_arguments`, an ``init_command_line_parser`` listener), the typed
+(``loadgen.engine.arguments``, an ``init_command_line_parser`` listener), the typed
 options of a run (:meth:`ChatOptions.from_parsed`, which the web UI updates at
 each start) and the options reference in ``docs/options.md``
 (:mod:`chatload.docgen`).
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +20,7 @@ from typing import Any, Final
 from chatload.errors import ConfigError
 from chatload.loadgen.connection.dialer import parse_source_addresses
 from chatload.loadgen.connection.transport import TransportSettings
+from chatload.loadgen.engine.option_checks import check_options
 from chatload.protocol.codec import CODECS, EnvelopeCodec, codec_by_name
 from chatload.protocol.socketio import SocketIOCodec
 from chatload.tracking.pending import Timeouts
@@ -30,7 +30,6 @@ __all__ = [
     "PHOTO_FIELDS",
     "SECTIONS",
     "ChatOptions",
-    "add_arguments",
     "flag_of",
 ]
 
@@ -331,71 +330,7 @@ class ChatOptions:
             choices, value = field.metadata["choices"], getattr(self, field.name)
             if choices and isinstance(value, str) and value not in choices:
                 raise ConfigError(f"{flag_of(field)} must be one of {', '.join(choices)}")
-        self._check_transport()
-        self._check_observing()
-        self._check_search()
-        if (
-            self.owner_weight < 0
-            or self.requester_weight < 0
-            or not (self.owner_weight or self.requester_weight)
-        ):
-            raise ConfigError("--owner-weight and --requester-weight must be >= 0, not both 0")
-        if not 0 <= self.think_min <= self.think_max:
-            raise ConfigError("think times need 0 <= --think-min <= --think-max")
-        if self.task_rate < 0:
-            raise ConfigError("--task-rate cannot be negative")
-        if not 1 <= self.text_median <= self.text_max:
-            raise ConfigError("--text-median must be within 1..--text-max")
-        for name, share in (
-            ("--photo-probability", self.photo_probability),
-            ("--churn-share", self.churn_share),
-        ):
-            if not 0 <= share <= 1:
-                raise ConfigError(f"{name} must be within 0..1, got {share}")
-        if self.photo_max < 1 or self.history_pages < 0 or self.max_in_flight < 1:
-            raise ConfigError("--photo-max and --max-in-flight must be >= 1, --history-pages >= 0")
-        if min(self.connect_timeout, self.answer_timeout, self.churn_interval) <= 0:
-            raise ConfigError("timeouts and --churn-interval must be positive")
-        if self.chat_interval <= 0 or self.quiesce_seconds < 0 or self.probes < 0:
-            raise ConfigError(
-                "--chat-interval must be positive, --quiesce-seconds and --probes not negative"
-            )
-        if not 0 < self.reconnect_base <= self.reconnect_max:
-            raise ConfigError("reconnect delays need 0 < --reconnect-base <= --reconnect-max")
-
-    def _check_search(self) -> None:
-        if self.search_start_users < 1 or self.search_max_users < 0:
-            raise ConfigError("--search-start-users must be >= 1, --search-max-users >= 0")
-        if self.search_max_users and self.search_max_users < self.search_start_users:
-            raise ConfigError("--search-max-users must be at least --search-start-users")
-        if self.search_hold <= 0 or not 0 < self.search_resolution < 1:
-            raise ConfigError("--search-hold must be positive, --search-resolution within 0..1")
-        if self.capacity_at_least < 0:
-            raise ConfigError("--capacity-at-least cannot be negative")
-
-    def _check_observing(self) -> None:
-        if self.soak_horizon < 0:
-            raise ConfigError("--soak-horizon is hours, 0 or more")
-        for url in self.server_metrics:
-            if not url.startswith(("http://", "https://")):
-                raise ConfigError(
-                    f"--server-metrics {url!r}: give an http(s) URL, e.g. http://host:9100/metrics"
-                )
-        try:
-            re.compile(self.server_metrics_match)
-        except re.error as exc:
-            raise ConfigError(
-                f"--server-metrics-match is not a regular expression: {exc}"
-            ) from None
-
-    def _check_transport(self) -> None:
-        if self.auth_mode == "auth" and self.transport != "socketio":
-            raise ConfigError(
-                "--auth-mode auth puts the token in Socket.IO's connect packet: it needs "
-                "--transport socketio"
-            )
-        if not self.namespace.startswith("/"):
-            raise ConfigError(f"--namespace must start with /, got {self.namespace!r}")
+        check_options(self)
 
     @classmethod
     def from_parsed(cls, parsed: argparse.Namespace | None) -> ChatOptions:
@@ -473,37 +408,3 @@ def _typed(kind: Any, name: str, value: Any) -> Any:  # noqa: PLR0911 - one retu
 
 def flag_of(field: dataclasses.Field[Any]) -> str:
     return "--" + field.name.replace("_", "-")
-
-
-def add_arguments(parser: Any) -> None:
-    """Register chatload's options on Locust's parser (``init_command_line_parser``).
-
-    Registered on the parser itself, not in groups: only there does Locust take
-    ``include_in_web_ui`` and ``env_var``.
-    """
-    for field in dataclasses.fields(ChatOptions):
-        meta = field.metadata
-        flag = flag_of(field)
-        common: dict[str, Any] = {
-            "env_var": "CHATLOAD_" + field.name.upper(),
-            "help": meta["help"],
-        }
-        if not meta["web_ui"]:
-            common["include_in_web_ui"] = False
-        if meta["metavar"]:
-            common["metavar"] = meta["metavar"]
-        kind = field.type
-        if field.name == "markers":
-            parser.add_argument(flag, default="on", choices=meta["choices"], **common)
-        elif kind == "bool":
-            parser.add_argument(flag, action="store_true", default=field.default, **common)
-        elif field.name == "slo":
-            # None, not []: the web UI form keeps a None-valued option as its text
-            parser.add_argument(flag, action="append", default=None, **common)
-        elif kind in ("int", "float"):
-            parser.add_argument(
-                flag, type=int if kind == "int" else float, default=field.default, **common
-            )
-        else:
-            default = field.default if isinstance(field.default, str) else ""
-            parser.add_argument(flag, default=default, choices=meta["choices"], **common)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import statistics
 
-from chatload.loadgen.people.content import Writer
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.content import Writer
+from chatload.loadgen.engine.options import ChatOptions
 from chatload.protocol import MessageDraft, MessageLimits
 from chatload.tracking.marker import MAX_MARKER_CHARS
 

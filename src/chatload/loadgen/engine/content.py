@@ -7,7 +7,7 @@ import random
 import uuid
 from typing import Final
 
-from chatload.loadgen.wiring.options import ChatOptions
+from chatload.loadgen.engine.options import ChatOptions
 from chatload.protocol.limits import MessageLimits
 from chatload.tracking.marker import MAX_MARKER_CHARS
 

@@ -19,7 +19,7 @@ reference cycle among objects that were frozen alive and died later is freed
 only when the run stops (``stop`` unfreezes them). So nothing a generator keeps
 for long may form a cycle: chatload's chat state forms none, hdrh's histograms
 are made acyclic (``records.hdr``), websocket-client's handshake object is
-emptied (``loadgen.transport``); a steady run with churn leaves no cyclic
+emptied (``loadgen.connection.transport``); a steady run with churn leaves no cyclic
 garbage behind but a few ctypes array types a second, which die young and are
 collected before each freeze.
 """
@@ -52,7 +52,7 @@ class GcPolicy:
         first, young, _ = self._thresholds
         gc.set_threshold(first, young, _NO_FULL_COLLECTIONS)
 
-    def settle(self) -> None:
+    def freeze_all(self) -> None:
         """A spawn is over: collect everything once, freeze it, keep freezing."""
         started = time.perf_counter()
         gc.collect()
