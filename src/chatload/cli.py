@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chatload import __version__
-from chatload.argtypes import share
+from chatload.argtypes import duration, positive_float, positive_int, share
 from chatload.bench.commands import add_bench_commands
 from chatload.errors import ChatloadError, ConfigError
 from chatload.logs import LOG_LEVELS, configure_logging
@@ -97,6 +97,68 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if comparison.regressions else 0
 
 
+def _traffic_fit(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from chatload.analysis.fit_report import write_fit_report
+    from chatload.traffic.exportfiles import read_db, read_export
+    from chatload.traffic.fit import fit_model
+    from chatload.traffic.loading import load_model
+
+    if (args.messages is None) == (args.db is None):
+        raise ConfigError("give the export's messages.csv or --db chat.db (one of the two)")
+    base = load_model(args.base)
+    if args.db is not None:
+        export = read_db(args.db, time_scale=args.time_scale)
+    else:
+        export = read_export(
+            args.messages,
+            chats=args.chats,
+            reads=args.reads,
+            sessions=args.sessions,
+            time_scale=args.time_scale,
+        )
+    if args.owners:
+        export.people["owner"] = args.owners
+    if args.requesters:
+        export.people["requester"] = args.requesters
+    result = fit_model(export, burst_gap_s=args.burst_gap, base=base, name=args.output.stem)
+    # Nothing is written half: the model and its report appear whole, or not at all.
+    report = args.report or args.output.with_name(f"{args.output.stem}-fit")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.output.parent) as scratch:
+        staged = Path(scratch) / "model.json"
+        result.model.write(staged)
+        page = write_fit_report(
+            result, Path(scratch) / "report", f"Traffic fit: {args.output.name}"
+        )
+        if report.exists():
+            import shutil
+
+            shutil.rmtree(report)
+        page.parent.rename(report)
+        staged.replace(args.output)
+    for quantity in result.quantities:
+        print(f"{quantity.role:<9} {quantity.name:<18} {quantity.source}")
+    print(f"model: {args.output}\nfit report: {report / 'index.html'}")
+    return 0
+
+
+def _traffic_simulate(args: argparse.Namespace) -> int:
+    from chatload.traffic.exportfiles import write_export
+    from chatload.traffic.loading import load_model
+    from chatload.traffic.simulate import World, simulate
+
+    model = load_model(args.model)
+    world = World.made(args.owners, args.requesters, args.chats_each, seed=args.seed)
+    export = simulate(model, world, days=args.days, seed=args.seed, messages=args.messages)
+    write_export(export, args.output)
+    print(
+        f"{len(export.chat):,} messages, {len(export.sessions or []):,} sessions in {args.output}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatload",
@@ -109,7 +171,47 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_commands(commands)
     _add_report(commands)
     _add_compare(commands)
+    _add_traffic(commands)
     return parser
+
+
+def _add_traffic(commands: Any) -> None:
+    traffic = commands.add_parser("traffic", help="traffic models: fit one from an export")
+    verbs = traffic.add_subparsers(dest="verb", required=True, metavar="VERB")
+    fit = verbs.add_parser("fit", help="fit a traffic model from a production export")
+    fit.add_argument("messages", type=Path, nargs="?", help="messages.csv (docs/traffic.md)")
+    fit.add_argument("--chats", type=Path, help="chats.csv: chat_id,owner_id")
+    fit.add_argument("--reads", type=Path, help="reads.csv")
+    fit.add_argument("--sessions", type=Path, help="sessions.csv")
+    fit.add_argument("--db", type=Path, help="the reference server's database instead")
+    fit.add_argument(
+        "--time-scale",
+        type=positive_float,
+        default=1.0,
+        help="the export was played K times faster: times are multiplied by K",
+    )
+    fit.add_argument(
+        "--burst-gap",
+        type=duration,
+        default=12 * 3600.0,
+        help="a longer silence in a chat starts a new burst (default 12h)",
+    )
+    fit.add_argument("--owners", type=positive_int, help="people who own events (default: seen)")
+    fit.add_argument("--requesters", type=positive_int, help="people who ask (default: seen)")
+    fit.add_argument("--base", default="default", help="model for what the export lacks")
+    fit.add_argument("-o", "--output", type=Path, default=Path("model.json"))
+    fit.add_argument("--report", type=Path, help="the fit report's directory (MODEL-fit)")
+    fit.set_defaults(handler=_traffic_fit)
+    simulate = verbs.add_parser("simulate", help="a made-up export from a model (for tests)")
+    simulate.add_argument("model", help="a model file, or default")
+    simulate.add_argument("-o", "--output", type=Path, required=True, help="a directory")
+    simulate.add_argument("--owners", type=positive_int, default=200)
+    simulate.add_argument("--requesters", type=positive_int, default=1000)
+    simulate.add_argument("--chats-each", type=positive_int, default=4)
+    simulate.add_argument("--days", type=positive_float, default=7.0)
+    simulate.add_argument("--messages", type=int, default=0, help="stop after this many")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(handler=_traffic_simulate)
 
 
 def _add_serve(commands: Any) -> None:

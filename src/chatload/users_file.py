@@ -38,15 +38,16 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS: Final = ("user_id", "token", "role")
-ROLES: Final = ("owner", "requester")
 Role = Literal["owner", "requester"]
+ROLES: Final[tuple[Role, ...]] = ("owner", "requester")
 
 
 def parse_role(text: str) -> Role:
     """``text`` as a role; ValueError when it is neither."""
-    if text not in ROLES:
-        raise ValueError(f"role must be owner or requester, got {text!r}")
-    return cast(Role, text)
+    for role in ROLES:
+        if text == role:
+            return role
+    raise ValueError(f"role must be owner or requester, got {text!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,12 @@ from chatload.limits import Capacity
 from chatload.records.hdr import IntervalSnapshot
 from chatload.tracking.clocks import Offset
 from chatload.tracking.invariants import Breach, ChatSummary
+from chatload.traffic.conversation import TurnDue
 from chatload.users_file import Identity, Role, parse_role
 
 __all__ = [
     "ALL",
+    "ARRIVAL",
     "BREACHES",
     "CAPACITY",
     "CLOCK_OFFSET",
@@ -42,6 +44,7 @@ __all__ = [
     "INTERVALS",
     "READS",
     "SUMMARIES",
+    "TURN_DUE",
     "WIND_DOWN",
     "Grant",
     "Kind",
@@ -126,9 +129,15 @@ CLOCK_OFFSETS: Final = Kind[dict[str, Offset]](
     lambda known: [[o, v.offset, v.uncertainty] for o, v in known.items()],
     _offsets_from_wire,
 )
-IDENTITY_REQUEST: Final = Kind[Role](
-    "chatload_identity_request", lambda role: {"role": role}, lambda d: parse_role(d["role"])
+IDENTITY_REQUEST: Final = Kind[tuple[Role, int | None]](
+    "chatload_identity_request",
+    lambda request: {"role": request[0], "user_id": request[1]},
+    lambda d: (parse_role(d["role"]), None if d.get("user_id") is None else int(d["user_id"])),
 )
+# A model run: an arrival of the run's arrival process, to a worker; and a turn due
+# for a person online in another process (worker -> master -> every worker).
+ARRIVAL: Final = Kind[Role]("chatload_arrival", str, parse_role)
+TURN_DUE: Final = Kind[TurnDue]("chatload_turn_due", TurnDue.to_wire, TurnDue.from_wire)
 IDENTITY_GRANT: Final = Kind[Grant]("chatload_identity_grant", _grant_to_wire, _grant_from_wire)
 IDENTITY_RETURN: Final = Kind[int](
     "chatload_identity_return", lambda user_id: {"user_id": user_id}, lambda d: int(d["user_id"])
@@ -148,6 +157,8 @@ ALL: Final[tuple[Kind[Any], ...]] = (
     IDENTITY_REQUEST,
     IDENTITY_GRANT,
     IDENTITY_RETURN,
+    ARRIVAL,
+    TURN_DUE,
 )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from chatload.records.health import Health, Phase, parse_phase
+from chatload.traffic.batch import TrafficBatch
 
 __all__ = [
     "HIGHEST_US",
@@ -228,6 +229,7 @@ class IntervalSnapshot:
     # What the generator was doing: "running" (the load), or "spawning" /
     # "stopping" (start-up and shutdown work, whose health is not the load's).
     phase: Phase = "running"
+    traffic: TrafficBatch | None = None  # with a traffic model: what the people did
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -238,6 +240,7 @@ class IntervalSnapshot:
             "health": None if self.health is None else self.health.to_wire(),
             "final": self.final,
             "phase": self.phase,
+            "traffic": None if self.traffic is None else self.traffic.to_wire(),
         }
 
     @classmethod
@@ -250,6 +253,7 @@ class IntervalSnapshot:
             None if data["health"] is None else Health.from_wire(data["health"]),
             bool(data["final"]),
             parse_phase(data["phase"]),
+            None if data.get("traffic") is None else TrafficBatch.from_wire(data["traffic"]),
         )
 
 

@@ -24,6 +24,7 @@ from chatload.records.hdr import (
     percentiles,
 )
 from chatload.records.health import Phase, ProcessHealth, Saturation, hottest_phase
+from chatload.traffic.batch import TrafficBatch
 
 __all__ = ["IntervalMerger", "MergedInterval"]
 
@@ -35,6 +36,7 @@ class MergedInterval:
     metrics: dict[str, MetricSnapshot]
     figures: dict[str, Percentiles]  # each metric's answers in this interval
     processes: tuple[ProcessHealth, ...]  # by process name
+    traffic: TrafficBatch | None = None  # with a traffic model: every process's, merged
 
     @property
     def saturated(self) -> bool:
@@ -56,6 +58,7 @@ class _Pending:
     processes: set[str] = field(default_factory=set)
     metrics: dict[str, MetricSnapshot] = field(default_factory=dict)
     health: list[ProcessHealth] = field(default_factory=list)
+    traffic: TrafficBatch | None = None
 
 
 class IntervalMerger:
@@ -71,6 +74,10 @@ class IntervalMerger:
         pending.processes.add(snapshot.process)
         for name, metric in snapshot.metrics.items():
             pending.metrics.setdefault(name, MetricSnapshot(new_histogram())).add(metric)
+        if snapshot.traffic is not None:
+            if pending.traffic is None:
+                pending.traffic = TrafficBatch()
+            pending.traffic.add(snapshot.traffic)
         if snapshot.health is not None:
             saturated = self._saturation.saturated(snapshot.health)
             pending.health.append(
@@ -100,4 +107,5 @@ def _merged(start: float, pending: _Pending) -> MergedInterval:
         pending.metrics,
         {name: percentiles(metric.histogram) for name, metric in pending.metrics.items()},
         tuple(sorted(pending.health, key=lambda p: p.process)),
+        pending.traffic,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from chatload.drift import DRIFT_COLUMNS, ServerPoints
 from chatload.records.drift_feed import DriftFeed
@@ -24,9 +25,12 @@ from chatload.records.hdr import IntervalSnapshot
 from chatload.records.health import Saturation
 from chatload.records.intervals import IntervalMerger, MergedInterval
 from chatload.records.live_state import LiveState
+from chatload.records.traffic_feed import TRAFFIC_INTERVAL_COLUMNS, TrafficFeed
 from chatload.records.trust import TrustCounter
 from chatload.records.windows import Window
 from chatload.tracking.invariants import Breach
+from chatload.traffic.compare import TRAFFIC_COLUMNS
+from chatload.traffic.exportfiles import write_export
 
 __all__ = ["IntervalPipeline"]
 
@@ -50,6 +54,12 @@ class IntervalPipeline:
         self._merger = IntervalMerger(processes, saturation or Saturation())
         self._server_points = ServerPoints()
         self._level: Window | None = None
+        self.traffic: TrafficFeed | None = None  # a model run's proof (follow_traffic)
+        self._traffic_written = False
+
+    def follow_traffic(self, feed: TrafficFeed) -> None:
+        """A model run: its traffic is kept and, at the end, judged against the model."""
+        self.traffic = feed
 
     def add_interval(self, snapshot: IntervalSnapshot) -> None:
         for interval in self._merger.add(snapshot):
@@ -58,6 +68,8 @@ class IntervalPipeline:
     def _consume(self, interval: MergedInterval) -> None:
         for consumer in (self.files, self.run, self.drift, self.trust, self.live):
             consumer.add_interval(interval)
+        if self.traffic is not None:
+            self.traffic.add_interval(interval)
         if self._level is not None:
             self._level.add_interval(interval)
 
@@ -102,6 +114,26 @@ class IntervalPipeline:
             self._consume(interval)
         self.files.write_summary(self.run)
         self.files.write_table("drift", DRIFT_COLUMNS, self.drift.rows())
+        if self.traffic is not None and not self._traffic_written:
+            self._traffic_written = True
+            self._write_traffic(self.traffic)
+
+    def _write_traffic(self, feed: TrafficFeed) -> None:
+        rows = feed.compared()
+        trust = self.trust.trust
+        trust.traffic_judged = True
+        trust.traffic_differs = [row.quantity for row in rows if row.verdict == "differs"]
+        trust.traffic_dropped = feed.dropped
+        self.files.write_table("traffic", TRAFFIC_COLUMNS, [row.row() for row in rows])
+        self.files.write_table("traffic_intervals", TRAFFIC_INTERVAL_COLUMNS, feed.interval_rows)
+        if self.prefix is not None:
+            export, chat_ids = feed.export()
+            write_export(
+                export,
+                Path(self.prefix).parent,
+                chat_ids,
+                stem=f"{Path(self.prefix).name}_traffic_",
+            )
 
     def close(self) -> None:
         self.finish()

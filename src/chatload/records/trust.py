@@ -19,7 +19,7 @@ live, and a report from its files replayed (``analysis.replay``); both say it wi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from chatload.records.health import PHASES, Phase
@@ -54,6 +54,9 @@ class Trust:
     unknown: int = 0
     late: int = 0
     unsettled: int = 0  # chats still owed answers when settling ran out of time
+    traffic_judged: bool = False  # a model run: its traffic was compared with the model
+    traffic_differs: list[str] = field(default_factory=list)  # quantities with D > 0.05
+    traffic_dropped: int = 0  # sessions the model offered that found no free user
 
     def add_metric(
         self,
@@ -95,8 +98,26 @@ class Trust:
             f"propagation timings across processes, clock uncertainty up to "
             f"{self.clock_uncertainty_ms:.2f} ms; {share_of(self.unknown, self.operations)} of "
             f"operations of unknown outcome ({self.late} answered late); "
-            f"{self.unsettled} chats unsettled at the end."
+            f"{self.unsettled} chats unsettled at the end.{self._traffic()}"
         )
+
+    def _traffic(self) -> str:
+        if not self.traffic_judged:
+            return ""
+        parts = []
+        if self.traffic_differs:
+            shown = ", ".join(self.traffic_differs[:4])
+            more = len(self.traffic_differs) - 4
+            parts.append(
+                f"the traffic differs from the model in {shown}"
+                + (f" and {more} more" if more > 0 else "")
+                + " (D > 0.05)"
+            )
+        if self.traffic_dropped:
+            parts.append(
+                f"{self.traffic_dropped} sessions the model offered were dropped (no free user)"
+            )
+        return (" " + "; ".join(parts) + ".") if parts else " The traffic matched the model."
 
     def clock_warning(self, delivery_p50_ms: float) -> str | None:
         """When cross-process timings may be off by a large share of the latencies."""

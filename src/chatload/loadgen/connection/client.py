@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -33,7 +34,7 @@ from chatload.errors import (
 from chatload.loadgen.connection.receiver import Receiver
 from chatload.loadgen.connection.transport import WebSocketTransport
 from chatload.protocol.codec import EnvelopeCodec
-from chatload.protocol.models import InitialData, Message
+from chatload.protocol.models import ChatUpdates, InitialData, Message
 from chatload.protocol.validation import parse_server_event
 from chatload.tracking.deadlines import Deadlines
 from chatload.tracking.invariants import Breach
@@ -95,6 +96,7 @@ class ChatClient:
         "host",
         "identity",
         "last_seen",
+        "on_messages",
         "queued",
         "tracker",
         "transport",
@@ -111,6 +113,9 @@ class ChatClient:
         self._acked: Event | None = None
         # What the last connection saw: the next one's initial_data must keep it.
         self.last_seen: dict[str, tuple[int, int]] | None = None
+        # Told of each chat_updates as it arrives (chat id, its messages): a
+        # model-driven person reacts to a message the moment it comes.
+        self.on_messages: Callable[[str, tuple[Message, ...]], None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -250,6 +255,8 @@ class ChatClient:
         self._report_all(tracker.frame(parsed, len(frame), now, wall))
         if tracker.breaches:
             self._report_breaches(tracker)
+        if self.on_messages is not None and isinstance(parsed, ChatUpdates):
+            self.on_messages(parsed.chatId, parsed.messages)
 
     def _report_all(self, samples: list[Sample]) -> None:
         report, user_id = self.host.report, self.identity.user_id

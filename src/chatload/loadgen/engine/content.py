@@ -45,6 +45,21 @@ class Writer:
     def text(self) -> str:
         return self.rng.choice(self._texts)
 
+    def text_of(self, length: int) -> str:
+        """A text of exactly ``length`` characters (a traffic model's draw), within
+        the protocol's limit."""
+        length = max(1, min(length, self._longest))
+        source = self.rng.choice(self._pool)
+        while len(source) < length:
+            source += " " + self.rng.choice(self._pool)
+        start = self.rng.randrange(0, len(source) - length + 1)
+        text = source[start : start + length]
+        return (
+            text
+            if not text[-1].isspace() and not text[0].isspace()
+            else text.strip().ljust(length, ".")
+        )
+
     def _cut(self) -> str:
         length = int(self.rng.lognormvariate(math.log(self.options.text_median), _SIGMA))
         length = max(1, min(length, self._longest))

@@ -24,6 +24,16 @@ def check_options(options: ChatOptions) -> None:
     _check_observing(options)
     _check_search(options)
     _check_people(options)
+    _check_traffic(options)
+
+
+def _check_traffic(options: ChatOptions) -> None:
+    if options.time_scale <= 0:
+        raise ConfigError("--time-scale must be positive (e.g. 24: a day in an hour)")
+    if not 0 <= options.traffic_start_hour < 24:
+        raise ConfigError("--traffic-start-hour is an hour of the day, 0 to 24")
+    if options.population < 0:
+        raise ConfigError("--population cannot be negative")
 
 
 def _check_people(options: ChatOptions) -> None:

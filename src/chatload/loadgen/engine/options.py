@@ -39,6 +39,7 @@ PHOTO_FIELDS: Final = ("both", "photos", "attachedPhotos")
 SECTIONS: Final = {
     "target": "The target server",
     "people": "What the people do",
+    "traffic": "Traffic like production (docs/traffic.md)",
     "timing": "Waits, timeouts and reconnects",
     "records": "Records and generator health",
     "scale": "Many connections",
@@ -115,6 +116,29 @@ class ChatOptions:
         "append a correlation marker to message text (off: match by order)",
         section="target",
         choices=("on", "off"),
+    )
+    # Traffic like production
+    traffic_model: str = _option(
+        "none",
+        "a traffic model: a file from chatload traffic fit, default (the built-in one), or "
+        "none (think times: -u users act all run)",
+        section="traffic",
+        metavar="FILE",
+    )
+    time_scale: float = _option(
+        1.0,
+        "play the traffic model K times faster: every gap divided by K, every rate times K",
+        section="traffic",
+        metavar="K",
+    )
+    traffic_start_hour: float = _option(
+        0.0, "the model's hour of the day when the run starts (0-24)", section="traffic"
+    )
+    population: int = _option(
+        0,
+        "people in the model's world, the owners and requesters split by their weights "
+        "(0: the users file's, or 4 times -u for the embedded server)",
+        section="traffic",
     )
     # What the people do
     owner_weight: int = _option(1, "share of event owners among the users", section="people")

@@ -30,6 +30,7 @@ from chatload.loadgen.connection.transport import WebSocketTransport, dialer_for
 from chatload.loadgen.engine.content import Writer
 from chatload.loadgen.engine.gc_policy import GcPolicy
 from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.engine.traffic import TrafficEngine
 from chatload.loadgen.exits import fail_run
 from chatload.loadgen.messages import FATAL, READS, send
 from chatload.records.health import Phase
@@ -56,6 +57,8 @@ _QUIESCE_POLL_SECONDS: Final = 0.2
 
 class Lender(Protocol):
     def acquire(self, role: Role, timeout: float) -> Identity: ...
+
+    def acquire_this(self, user_id: int, role: Role, timeout: float) -> Identity | None: ...
 
     def release(self, identity: Identity) -> None: ...
 
@@ -115,6 +118,7 @@ class ChatRuntime:
         self.quiet = False  # the quiescence phase: users do nothing
         self._stopped = False
         self.observer: Recorder | None = None
+        self.traffic: TrafficEngine | None = None  # a model run's (--traffic-model)
         self._fire = environment.events.request.fire
         self._greenlets: list[gevent.Greenlet] = []
 

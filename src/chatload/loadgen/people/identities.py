@@ -88,6 +88,15 @@ class IdentityPool:
         self.lent.add(identity.user_id)
         return identity
 
+    def lend_this(self, user_id: int) -> Identity | None:
+        """That person, if they are free (someone who comes back to answer); else
+        None (they are online already)."""
+        identity = self.by_id.get(user_id)
+        if identity is None or user_id in self.lent:
+            return None
+        self.lent.add(user_id)  # their entry in the free queues is skipped when reached
+        return identity
+
     def _from_groups(self, role: Role, groups: Iterable[str]) -> Identity | None:
         for group in groups:
             queue = self._groups[group][role]
@@ -140,6 +149,9 @@ class LocalLender:
     def acquire(self, role: Role, timeout: float) -> Identity:
         return self.pool.lend(role)
 
+    def acquire_this(self, user_id: int, role: Role, timeout: float) -> Identity | None:
+        return self.pool.lend_this(user_id)
+
     def release(self, identity: Identity) -> None:
         self.pool.give_back(identity.user_id)
 
@@ -155,7 +167,7 @@ class RemoteLender:
     def acquire(self, role: Role, timeout: float) -> Identity:
         result: AsyncResult = AsyncResult()
         self._waiting[role].append(result)
-        send(self.runner, IDENTITY_REQUEST, role)
+        send(self.runner, IDENTITY_REQUEST, (role, None))
         try:
             granted: Identity = result.get(timeout=timeout)
         except TimeoutError:
@@ -163,6 +175,17 @@ class RemoteLender:
                 f"the master lent no {role} identity within {timeout:.0f} s: "
                 "is it running chatload's locustfile?"
             ) from None
+        return granted
+
+    def acquire_this(self, user_id: int, role: Role, timeout: float) -> Identity | None:
+        """That person from the master, if free; None if online (or no answer)."""
+        result: AsyncResult = AsyncResult()
+        self._waiting[role].append(result)
+        send(self.runner, IDENTITY_REQUEST, (role, user_id))
+        try:
+            granted: Identity = result.get(timeout=timeout)
+        except (TimeoutError, ConfigError):
+            return None
         return granted
 
     def release(self, identity: Identity) -> None:
@@ -182,7 +205,13 @@ class RemoteLender:
 def serve_identities(runner: MasterRunner, pool: Callable[[], IdentityPool]) -> None:
     """On the master: answer workers' requests from the current ``pool()``."""
 
-    def lend(role: Role, worker: str) -> None:
+    def lend(request: tuple[Role, int | None], worker: str) -> None:
+        role, user_id = request
+        if user_id is not None:
+            identity = pool().lend_this(user_id)
+            grant = Grant(role, identity, None if identity else "online")
+            send(runner, IDENTITY_GRANT, grant, client_id=worker)
+            return
         try:
             grant = Grant(role, pool().lend(role, worker))
         except ConfigError as exc:

@@ -6,6 +6,11 @@ greenlet), reconnects with exponential backoff and full jitter after the server
 drops it, and, if it is one of the churning users, disconnects and reconnects on
 purpose now and then. Personas subclass it and only declare tasks, using
 ``chat_task`` so that a task runs only while connected.
+
+With a traffic model (``--traffic-model``) a user is a slot instead: it waits for a
+session the model offers, borrows a person of its role for it, connects, lives the
+session (:class:`~chatload.loadgen.people.session.ModelSession`, or the persona's
+``session_class``), and gives the person back. Its tasks are not used then.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from chatload.loadgen.connection.client import ChatClient
 from chatload.loadgen.connection.transport import refused_token
 from chatload.loadgen.engine.options import ChatOptions
 from chatload.loadgen.engine.runtime import ChatRuntime
+from chatload.loadgen.people.session import ModelSession
 from chatload.loadgen.people.shares import Share
 from chatload.tracking.view import Chat
 from chatload.users_file import Identity, Role
@@ -80,6 +86,7 @@ class ChatUser(User):
     abstract = True
     role: ClassVar[Role] = "requester"
     declares_share: ClassVar[bool] = False
+    session_class: ClassVar[type[ModelSession]] = ModelSession  # a model run's person
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -118,6 +125,8 @@ class ChatUser(User):
         return self._backoff
 
     def wait_time(self) -> float:
+        if self.runtime.traffic is not None:
+            return 0.0  # a slot waits for its sessions itself
         options = self.runtime.options
         if options.task_rate > 0:
             # Constant pace: the next action starts 1/rate after the previous one did.
@@ -131,6 +140,8 @@ class ChatUser(User):
         # over the second, and a thousand connects begun in one loop turn would
         # hold the event loop (and every timing in flight) for a tenth of a second.
         runtime = self.runtime
+        if runtime.traffic is not None:
+            return  # a slot: a person is borrowed for each session
         gevent.sleep(self.rng.random() * _ARRIVALS_SPREAD)
         # On failure the user stays idle (ready() is False) while the run ends:
         # StopUser from on_start would make Locust log a traceback per user.
@@ -157,6 +168,34 @@ class ChatUser(User):
         if self.identity is not None:
             self.runtime.lender.release(self.identity)
             self.identity = None
+
+    def live_sessions(self) -> None:
+        """A model run's only task: wait for a session, live it, give the person back."""
+        runtime, engine = self.runtime, self.runtime.traffic
+        if engine is None or runtime.quiet or runtime.failed:
+            gevent.sleep(0.5)
+            return
+        ticket = engine.wait_for_session(self.role)
+        if ticket is None or runtime.quiet:
+            return
+        identity = ticket.identity
+        if identity is None:
+            try:
+                identity = runtime.lender.acquire(self.role, runtime.options.connect_timeout)
+            except ConfigError:  # every person of the role is online already
+                engine.batch.count(f"{self.role}.dropped")
+                return
+        engine.batch.count(f"{self.role}.started")
+        self.identity, self.client = identity, ChatClient(runtime, identity)
+        try:
+            self.client.connect()
+            self.session_class(engine, self.client, runtime.writer, self.role, ticket).run()
+        except ChatloadError:
+            pass  # the failure was reported as a sample; the slot waits again
+        finally:
+            self.client.close()
+            runtime.lender.release(identity)
+            self.identity = self.client = None
 
     def ready(self) -> bool:
         """Connected now? Reconnects when due: after a drop (with backoff) or to churn."""

@@ -37,6 +37,7 @@ from chatload.records.pipeline import IntervalPipeline
 from chatload.tracking.clocks import Offset
 from chatload.tracking.invariants import Breach, ChatSummary, compare_sides
 from chatload.tracking.metrics import DELIVERY, Sample, failure_kind
+from chatload.traffic.batch import TrafficBatch
 
 __all__ = ["HealthMonitor", "Observer", "RunRecords"]
 
@@ -201,6 +202,7 @@ class Observer:
         samples: Path | None,
         phase: Callable[[], Phase] = lambda: "running",
         clock: Callable[[], Offset] = Offset,
+        traffic: Callable[[], TrafficBatch | None] = lambda: None,
     ) -> None:
         self.environment = environment
         self.runner = environment.runner
@@ -211,6 +213,7 @@ class Observer:
         self._phase_now = phase
         self._phase = phase()
         self._clock = clock
+        self._traffic = traffic  # a model run's people: what they did this interval
         self.recorder = IntervalRecorder(interval, self.process, time.time())
         self.health = HealthMonitor()
         self.samples = (
@@ -255,6 +258,7 @@ class Observer:
         health = self.health.take(self._clock(), unsettled_chats)
         snapshot = self.recorder.roll(wall, health)
         snapshot.phase = self._phase
+        snapshot.traffic = self._traffic()
         self._phase = phase
         return snapshot
 

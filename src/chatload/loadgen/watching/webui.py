@@ -159,3 +159,18 @@ def install_tabs(environment: Environment, view: LiveView) -> None:
     app.after_request(with_chat_tables)
     app.add_url_rule(REPORT_PATH, "chatload_report", chat_report)
     app.add_url_rule(REPORT_PATH + "<path:name>", "chatload_report_file", chat_report_file)
+
+
+def watch_live(environment: Environment, view: LiveView, prometheus_port: int) -> Any:
+    """The Chat tabs of the web UI and, when asked for, the Prometheus endpoint (its
+    server, or None)."""
+    import time
+
+    from chatload.loadgen.watching.prometheus import serve_metrics
+
+    install_tabs(environment, view)
+    if not prometheus_port:
+        return None
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    run_id = f"{Path(prefix).name if prefix else 'run'}-{time.strftime('%Y%m%dT%H%M%S')}"
+    return serve_metrics(view, prometheus_port, run_id)

@@ -22,8 +22,6 @@ What each piece does lives in its own room; this module only connects them.
 from __future__ import annotations
 
 import logging
-import time
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -49,9 +47,8 @@ from chatload.loadgen.watching.clocksync import ClockSync, serve_clock
 from chatload.loadgen.watching.gates import SloGate
 from chatload.loadgen.watching.live import LiveView
 from chatload.loadgen.watching.observability import Observer, RunRecords
-from chatload.loadgen.watching.prometheus import serve_metrics
 from chatload.loadgen.watching.server_metrics import ServerMetricsScraper
-from chatload.loadgen.watching.webui import install_tabs
+from chatload.loadgen.watching.webui import watch_live
 from chatload.loadgen.wiring.dispatch import ChatDispatcher, check_dispatcher
 from chatload.loadgen.wiring.locust_csv import (
     check_csv_writer,
@@ -70,7 +67,12 @@ from chatload.loadgen.wiring.search_shape import (
     write_outcome,
 )
 from chatload.loadgen.wiring.shapes import choose_shape, run_peak_users
-from chatload.loadgen.wiring.target import Target, hint_about_offline_interlocutors
+from chatload.loadgen.wiring.target import (
+    Target,
+    expected_workers,
+    hint_about_offline_interlocutors,
+)
+from chatload.loadgen.wiring.traffic_setup import TrafficSetup
 from chatload.records.health import Saturation
 from chatload.tracking.clocks import Offset
 from chatload.tracking.invariants import Breach, ChatSummary
@@ -96,6 +98,7 @@ class _Plugin:
         self.shares: dict[str, Share] = {}  # each persona's role, weight and fixed count
         self.metrics_server: Any = None  # --prometheus-port
         self.scraper: ServerMetricsScraper | None = None  # --server-metrics
+        self.traffic: TrafficSetup | None = None  # a model run (--traffic-model)
         self._searched = False  # the capacity search's answer was written
 
     def on_init(self, environment: Environment, **_: Any) -> None:
@@ -115,6 +118,7 @@ class _Plugin:
             messages.on(runner, messages.WIND_DOWN, self._wind_down_from_master)
             messages.on(runner, messages.CLOCK_PONG, self._clock_pong)
             messages.on(runner, messages.CLOCK_OFFSETS, self._clock_offsets)
+            TrafficSetup.on_worker(runner, lambda: self.traffic)
             report_capacity(environment)
             return
         try:
@@ -129,6 +133,7 @@ class _Plugin:
         options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
         choose_shape(environment, options)
         self.shares = self._shares(environment, options)
+        self.traffic = TrafficSetup.of(options)
         self.records = RunRecords(
             environment,
             Saturation(options.saturation_cpu, options.saturation_lag_ms),
@@ -142,11 +147,14 @@ class _Plugin:
             else run_peak_users(environment)
         )
         check_capacity(environment, options, peak)
-        workers = _expected_workers(environment)
+        workers = expected_workers(environment)
         if not environment.host:
-            self.target.embed(environment, options, peak, workers, self.shares)
+            people = peak if self.traffic is None else self.traffic.people_to_provision(peak)
+            self.target.embed(environment, options, people, workers, self.shares)
         self._scrape_server(options)
         self.target.resolve(environment, options)
+        if self.traffic is not None:
+            self.shares = self.traffic.slots(environment, self.target.current_pool(), self.shares)
         if isinstance(runner, MasterRunner):
             self._serve_workers(environment, runner)
         if searching:
@@ -165,7 +173,9 @@ class _Plugin:
         if is_headless(environment):
             users = peak if searching else getattr(environment.parsed_options, "num_users", None)
             self.target.check(environment, options, users, workers, self.shares)
-        self._watch_live(environment, options, self.gate)  # last: the UI is ready then
+        # Last: the UI is ready then.
+        view = LiveView(self.records.pipeline, self.gate.current, lambda: runner.user_count)
+        self.metrics_server = watch_live(environment, view, options.prometheus_port)
 
     def _serve_workers(self, environment: Environment, runner: MasterRunner) -> None:
         if environment.dispatcher_class is UsersDispatcher:
@@ -178,6 +188,7 @@ class _Plugin:
         messages.on(runner, messages.INTERVALS, self._interval_from_worker)
         messages.on(runner, messages.BREACHES, self._breaches_from_worker)
         messages.on(runner, messages.SUMMARIES, self._summaries_from_worker)
+        TrafficSetup.on_master(runner)
 
     def _scrape_server(self, options: chat_options.ChatOptions) -> None:
         """The server's own metrics (--server-metrics; the embedded server's always)."""
@@ -212,25 +223,19 @@ class _Plugin:
             shares[user_class.__name__] = share
         return shares
 
-    def _watch_live(
-        self, environment: Environment, options: chat_options.ChatOptions, gate: SloGate
-    ) -> None:
-        """The Chat tabs of the web UI and, when asked for, the Prometheus endpoint."""
-        assert self.records is not None
-        runner = running(environment)
-        view = LiveView(self.records.pipeline, gate.current, lambda: runner.user_count)
-        install_tabs(environment, view)
-        if options.prometheus_port:
-            prefix = getattr(environment.parsed_options, "csv_prefix", None)
-            run_id = f"{Path(prefix).name if prefix else 'run'}-{time.strftime('%Y%m%dT%H%M%S')}"
-            self.metrics_server = serve_metrics(view, options.prometheus_port, run_id)
-
     def on_test_start(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
         try:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
             self.shares = self._shares(environment, options)  # the web UI may change weights
-            if not isinstance(runner, WorkerRunner):
+            if isinstance(runner, WorkerRunner):
+                self.traffic = TrafficSetup.of(options)
+                if self.traffic is not None:
+                    TrafficSetup.make_slots(environment, {"owner": 1.0, "requester": 1.0})
+            else:
+                if self.traffic is not None:
+                    pool = self.target.current_pool()
+                    self.shares = self.traffic.slots(environment, pool, self.shares)
                 self._check_start(environment, options)
         except ConfigError as exc:
             self._fail(environment, str(exc))
@@ -241,6 +246,12 @@ class _Plugin:
         self.runtime = ChatRuntime(environment, options, lender)
         set_runtime(environment, self.runtime)
         self.runtime.start()  # before the observer: its start-up work is no load
+        if self.traffic is not None:
+            if not isinstance(runner, MasterRunner):
+                self.traffic.start_process(environment, self.runtime, lender)
+            if not isinstance(runner, WorkerRunner):
+                pipeline = self.records.pipeline if self.records is not None else None
+                self.traffic.start_source(environment, pipeline)
         if isinstance(runner, WorkerRunner):
             self.clock = ClockSync(runner, self.runtime.ledger.offsets)
             self.clock.start()
@@ -252,6 +263,7 @@ class _Plugin:
                 samples=options.chat_samples,
                 phase=self.runtime.phase,
                 clock=self.runtime.own_clock,
+                traffic=lambda: self.traffic.take() if self.traffic is not None else None,
             )
             self.observer.start()
             self.runtime.observer = self.observer
@@ -262,7 +274,7 @@ class _Plugin:
         runner = running(environment)
         self.target.resolve(environment, options)
         users = getattr(runner, "target_user_count", None)
-        workers = _expected_workers(environment)
+        workers = expected_workers(environment)
         self.target.check(environment, options, users, workers, self.shares)
         if isinstance(runner, MasterRunner):
             check_worker_capacity(environment, self.worker_capacity)
@@ -327,7 +339,10 @@ class _Plugin:
             self.observer = None
 
     def _stop_process_side(self) -> None:
-        """What a test started in this process: the runtime, the clock, the observer."""
+        """What a test started in this process: the runtime, the clock, the observer,
+        a model run's arrivals and engine."""
+        if self.traffic is not None:
+            self.traffic.stop()
         if self.runtime is not None:
             self.runtime.stop()
         if self.clock is not None:
@@ -415,17 +430,6 @@ class _Plugin:
     def _fatal_from_worker(self, message: str, _: str) -> None:
         assert self.records is not None
         fail_run(self.records.environment, message)
-
-
-def _expected_workers(environment: Environment) -> int:
-    """The workers a master deals users to (the dispatcher deals a class per worker
-    in a row, which changes the split of the first users a little)."""
-    runner = environment.runner
-    if not isinstance(runner, MasterRunner):
-        return 1
-    parsed = environment.parsed_options
-    expected = getattr(parsed, "expect_workers", 1) if parsed is not None else 1
-    return max(1, runner.worker_count or int(expected or 1))
 
 
 def install(events: Events) -> None:

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from locust.env import Environment
+from locust.runners import MasterRunner
 
 from chatload.errors import ConfigError
 from chatload.loadgen.engine.options import ChatOptions
@@ -22,7 +23,7 @@ from chatload.loadgen.wiring.preflight import preflight
 from chatload.tracking.metrics import DELIVERY, REQUEST_TYPE, SEND_ACK
 from chatload.users_file import read_users
 
-__all__ = ["Target", "hint_about_offline_interlocutors"]
+__all__ = ["Target", "expected_workers", "hint_about_offline_interlocutors"]
 
 log = logging.getLogger("chatload.loadgen")
 
@@ -111,3 +112,14 @@ def hint_about_offline_interlocutors(environment: Environment) -> None:
             "put first the owners and requesters that share chats, or run more users.",
             sent.num_requests,
         )
+
+
+def expected_workers(environment: Environment) -> int:
+    """The workers a master deals users to (the dispatcher deals a class per worker
+    in a row, which changes the split of the first users a little)."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return 1
+    parsed = environment.parsed_options
+    expected = getattr(parsed, "expect_workers", 1) if parsed is not None else 1
+    return max(1, runner.worker_count or int(expected or 1))

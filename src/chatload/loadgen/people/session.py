@@ -1,0 +1,229 @@
+"""One person's session under a traffic model: every decision drawn from the model.
+
+The person is connected (``initial_data`` in hand) for the session's drawn
+duration (run seconds: the model is played ``--time-scale`` times faster). In it:
+
+- an answering session writes its turn at once, if the chat is where it was;
+- with the model's share, the person pages back a chat (a drawn number of pages);
+- each chat with unread messages is read a drawn read delay after the start, and
+  each message that arrives while online a read delay after it comes;
+- the person starts bursts at their weight times the role's rate, in a chat that
+  is quiet (silent longer than the burst gap);
+- each message the person sends is acknowledged; its turn names the next writer
+  and when (``traffic.conversation``), and the process's engine holds the turn
+  until then: the next writer writes at that moment, wherever they are.
+
+Each action scheduled is timed against when it was due: later than ``LATE_S`` is a
+late action (a saturated generator shows there first).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gevent.event import Event
+
+from chatload.errors import ChatloadError
+from chatload.loadgen.engine.traffic import LATE_S, Ticket, TrafficEngine
+from chatload.protocol.models import Message
+from chatload.traffic.conversation import (
+    TurnDue,
+    draw_content,
+    quiet_chats,
+    turn,
+    turn_gap,
+    weight_of,
+)
+from chatload.users_file import ROLES, Role
+
+if TYPE_CHECKING:
+    from chatload.loadgen.connection.client import ChatClient
+    from chatload.loadgen.engine.content import Writer
+
+__all__ = ["ModelSession"]
+
+
+@dataclass(order=True)
+class _Action:
+    due: float
+    order: int
+    kind: str = field(compare=False)  # read, write, burst
+    chat_id: str = field(default="", compare=False)
+    trigger: int = field(default=0, compare=False)
+
+
+class ModelSession:
+    def __init__(
+        self,
+        engine: TrafficEngine,
+        client: ChatClient,
+        writer: Writer,
+        role: Role,
+        ticket: Ticket,
+    ) -> None:
+        self.engine, self.client, self.writer = engine, client, writer
+        self.role, self.ticket = role, ticket
+        self.me = client.identity.user_id
+        self.model = engine.model.role(role)
+        self._actions: list[_Action] = []
+        self._order = itertools.count()
+        self._wake = Event()
+        self._reading: set[str] = set()  # chats with a read scheduled
+        self._content: dict[str, tuple[int, int]] = {}  # chat: (characters, photos) sent
+        self.started = time.time()
+
+    # Scheduling
+
+    def _at(self, due: float, kind: str, chat_id: str = "", trigger: int = 0) -> None:
+        heapq.heappush(self._actions, _Action(due, next(self._order), kind, chat_id, trigger))
+        self._wake.set()
+
+    def _read_later(self, chat_id: str) -> None:
+        if chat_id not in self._reading:
+            self._reading.add(chat_id)
+            delay = self.model.family("read_delay_s").draw(self.engine.rng)
+            self._at(time.time() + delay, "read", chat_id)
+
+    def write_now(self, due_turn: TurnDue) -> None:
+        """The engine: this person's turn in ``chat_id`` is due now."""
+        self._at(due_turn.due, "write", due_turn.chat_id, due_turn.trigger)
+
+    # The session
+
+    def run(self) -> None:
+        engine, client = self.engine, self.client
+        engine.sessions[self.me] = self
+        client.on_messages = self._on_messages
+        end = self.started + self.ticket.plan.duration
+        try:
+            if self.ticket.turn is not None:
+                self.write_now(self.ticket.turn)
+            if self.ticket.plan.pages:
+                self._page_back(self.ticket.plan.pages)
+            for view in list(client.chats.values()):
+                if view.my_unread > 0:
+                    self._read_later(view.chat_id)
+            self._next_burst()
+            while client.connected and not engine.quiet():
+                now = time.time()
+                if self._actions and self._actions[0].due <= now:
+                    self._do(heapq.heappop(self._actions), now)
+                    continue
+                if now >= end:
+                    break
+                wait = min(end, self._actions[0].due if self._actions else end) - now
+                self._wake.clear()
+                self._wake.wait(timeout=max(wait, 0.0))
+        finally:
+            client.on_messages = None
+            if engine.sessions.get(self.me) is self:
+                del engine.sessions[self.me]
+            engine.batch.sessions.append(
+                (
+                    self.me,
+                    engine.model_time(self.started),
+                    engine.model_time(time.time()),
+                    int(self.ticket.turn is not None),
+                    ROLES.index(self.role),
+                )
+            )
+
+    def _next_burst(self) -> None:
+        rate = weight_of(self.model, self.me) * self.model.scalar("burst_starts_per_hour") / 3600
+        if rate > 0:
+            self._at(time.time() + self.engine.rng.expovariate(rate), "burst")
+
+    def _do(self, action: _Action, now: float) -> None:
+        batch = self.engine.batch
+        batch.count(f"{self.role}.actions")
+        if now - action.due > LATE_S:
+            batch.count(f"{self.role}.late_actions")
+        try:
+            if action.kind == "read":
+                self._reading.discard(action.chat_id)
+                view = self.client.chats.get(action.chat_id)
+                if view is not None and view.my_unread > 0 and view.last_id:
+                    self.client.read_messages(action.chat_id, view.last_id)
+                    at = self.engine.model_time(now)
+                    batch.reads.append((action.chat_id, self.me, view.last_id, at))
+            elif action.kind == "write":
+                view = self.client.chats.get(action.chat_id)
+                if view is not None and view.last_id == action.trigger:
+                    self._send(action.chat_id)
+            else:
+                self._burst(now)
+        except ChatloadError:
+            return  # reported by the client as a failure; the person goes on
+
+    def _burst(self, now: float) -> None:
+        engine = self.engine
+        seen = engine.last_activity
+        chats = [
+            (view.chat_id, seen.get(view.chat_id, -1e18)) for view in self.client.chats.values()
+        ]
+        quiet = quiet_chats(chats, now, engine.model.burst_gap_s)
+        if quiet:
+            self._send(engine.rng.choice(quiet))
+        self._next_burst()
+
+    def _send(self, chat_id: str) -> None:
+        length, photos = draw_content(self.model, self.engine.rng)
+        self._content[chat_id] = (length, photos)
+        text, photo_ids = self.writer.text_of(length), self.writer.photo_ids(photos)
+        self.client.send_message(chat_id, text, photo_ids)
+
+    def _page_back(self, pages: int) -> None:
+        views = list(self.client.chats.values())
+        if not views:
+            return
+        view = self.engine.rng.choice(views)
+        loaded = 0
+        before = view.last_id + 1
+        for _ in range(pages):
+            if before <= 1 or not self.client.connected:
+                break
+            page = self.client.load_history(view.chat_id, before)
+            if not page:
+                break
+            loaded += 1
+            before = min(message.messageId for message in page)
+        self.engine.batch.page_backs.append((self.me, self.engine.model_time(self.started), loaded))
+
+    # Frames (the reader's greenlet: quick)
+
+    def _on_messages(self, chat_id: str, messages: tuple[Message, ...]) -> None:
+        if not messages:
+            return
+        now = time.time()
+        self.engine.last_activity[chat_id] = now
+        last = messages[-1]
+        if last.fromUserId != self.me:
+            self._read_later(chat_id)
+            return
+        view = self.client.chats.get(chat_id)
+        if view is None:
+            return
+        owner = view.owner_id
+        other = view.interlocutor_id
+        length, photos = self._content.pop(chat_id, (len(last.text or ""), 0))
+        engine = self.engine
+        engine.batch.messages.append(
+            (chat_id, last.messageId, self.me, other, engine.model_time(now), length, photos, owner)
+        )
+        decided = turn(engine.model, chat_id, last.messageId, self.role)
+        if decided == "end":
+            return
+        if decided == "same":
+            writer, writer_role = self.me, self.role
+        else:
+            writer, writer_role = other, _other_role(self.role)
+        gap = turn_gap(engine.model, writer_role, decided, engine.rng)
+        engine.owe_turn(TurnDue(writer, writer_role, chat_id, last.messageId, now + gap))
+
+
+def _other_role(role: Role) -> Role:
+    return "requester" if role == "owner" else "owner"

@@ -1,0 +1,191 @@
+"""A model run (``--traffic-model``) set up in a Locust process.
+
+- Every process with users: a :class:`TrafficEngine` on the runtime, each user class
+  a slot class (its one task: ``ChatUser.live_sessions``), its weight the role's
+  share of the sessions expected at once at the model's busiest hour.
+- The master (or the only process): the run's :class:`ArrivalSource`, giving each
+  arrival to the workers in turn, and the proof's feed on the interval pipeline.
+- Workers and master relay turns due for people online in another process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from chatload.loadgen import messages
+from chatload.loadgen.engine.arrival_source import ArrivalSource
+from chatload.loadgen.engine.options import ChatOptions
+from chatload.loadgen.engine.runtime import ChatRuntime, Lender, running
+from chatload.loadgen.engine.traffic import TrafficEngine
+from chatload.loadgen.people.identities import IdentityPool
+from chatload.loadgen.people.shares import Share
+from chatload.loadgen.people.user import ChatUser
+from chatload.records.pipeline import IntervalPipeline
+from chatload.records.traffic_feed import TrafficFeed
+from chatload.traffic.batch import TrafficBatch
+from chatload.traffic.conversation import TurnDue
+from chatload.traffic.loading import load_model
+from chatload.traffic.model import TrafficModel
+from chatload.users_file import ROLES, Role
+
+__all__ = ["TrafficSetup"]
+
+# With the embedded server and no --population: people per user slot (a quarter online).
+EMBEDDED_PEOPLE_PER_SLOT = 4
+
+
+class TrafficSetup:
+    def __init__(self, model: TrafficModel, options: ChatOptions) -> None:
+        self.model = model  # at the model's own speed
+        self.options = options
+        self.engine: TrafficEngine | None = None
+        self.source: ArrivalSource | None = None
+        self.populations: dict[Role, int] = {}
+
+    @classmethod
+    def of(cls, options: ChatOptions) -> TrafficSetup | None:
+        """The run's model, or None for a think-time run; ConfigError on a bad file."""
+        if options.traffic_model == "none":
+            return None
+        return cls(load_model(options.traffic_model), options)
+
+    def people_to_provision(self, slots: int | None) -> int | None:
+        """The embedded dataset's size: --population, or people for every slot."""
+        if self.options.population:
+            return self.options.population
+        return None if slots is None else slots * EMBEDDED_PEOPLE_PER_SLOT
+
+    def slot_weights(self, populations: Mapping[Role, int]) -> dict[Role, float]:
+        """Each role's sessions at once at its busiest hour: slots in that ratio."""
+        weights = {}
+        for role in ROLES:
+            model = self.model.role(role)
+            per_hour = populations.get(role, 0) / 1000 * max(model.arrivals_per_hour)
+            weights[role] = per_hour * model.family("duration_s").mean() / 3600
+        return weights
+
+    @staticmethod
+    def make_slots(environment: Environment, weights: Mapping[Role, float]) -> None:
+        """Every weighted chat user class: its one task is to live sessions."""
+        for user_class in environment.user_classes:
+            if issubclass(user_class, ChatUser) and not user_class.fixed_count:
+                user_class.tasks = [ChatUser.live_sessions]
+                user_class.weight = max(
+                    1, round(100 * weights[user_class.role] / max(sum(weights.values()), 1e-12))
+                )
+
+    def slots(
+        self, environment: Environment, pool: IdentityPool, shares: dict[str, Share]
+    ) -> dict[str, Share]:
+        """User classes as slots, weighted by the sessions expected; their shares."""
+        self.populations = {role: pool.total[role] for role in ROLES}
+        self.make_slots(environment, self.slot_weights(self.populations))
+        weight_of = {c.__name__: c.weight for c in environment.user_classes}
+        return {
+            name: Share(share.role, weight_of.get(name, share.weight), share.fixed_count)
+            for name, share in shares.items()
+        }
+
+    def take(self) -> TrafficBatch | None:
+        """What this process's people did since the last interval."""
+        return self.engine.take() if self.engine is not None else None
+
+    @staticmethod
+    def on_worker(runner: Any, current: Callable[[], TrafficSetup | None]) -> None:
+        """A worker: the master's arrivals, and turns forwarded through it."""
+
+        def arrival(role: Role, _: str) -> None:
+            setup = current()
+            if setup is not None and setup.engine is not None:
+                setup.engine.arrive(role)
+
+        def turn(due: TurnDue, _: str) -> None:
+            setup = current()
+            if setup is not None and setup.engine is not None:
+                setup.engine.receive_turn(due)
+
+        messages.on(runner, messages.ARRIVAL, arrival)
+        messages.on(runner, messages.TURN_DUE, turn)
+
+    def start_process(self, environment: Environment, runtime: ChatRuntime, lender: Lender) -> None:
+        """This process's engine, on the runtime (every process with users)."""
+        runner = running(environment)
+        forward = None
+        if isinstance(runner, WorkerRunner):
+
+            def forward(turn: TurnDue) -> None:
+                messages.send(runner, messages.TURN_DUE, turn)
+
+        self.engine = TrafficEngine(
+            self.model,
+            self.options.time_scale,
+            lender,
+            runtime.rng,
+            start_wall=time.time(),
+            start_hour=self.options.traffic_start_hour,
+            forward=forward,
+        )
+        self.engine.quiet = lambda: runtime.quiet
+        runtime.traffic = self.engine
+        self.engine.start()
+
+    def start_source(self, environment: Environment, pipeline: IntervalPipeline | None) -> None:
+        """The run's arrivals (master or alone), and the proof's feed."""
+        runner = running(environment)
+        start = time.time()
+        if isinstance(runner, MasterRunner):
+            workers = itertools.cycle(range(1 << 30))
+
+            def deliver(role: Role) -> None:
+                clients = list(runner.clients)
+                if clients:
+                    worker = clients[next(workers) % len(clients)]
+                    messages.send(runner, messages.ARRIVAL, role, client_id=worker)
+
+        else:
+
+            def deliver(role: Role) -> None:
+                if self.engine is not None:
+                    self.engine.arrive(role)
+
+        self.source = ArrivalSource(
+            self.model,
+            self.populations,
+            deliver,
+            time_scale=self.options.time_scale,
+            start_hour=self.options.traffic_start_hour,
+            start_wall=start,
+        )
+        if pipeline is not None and pipeline.traffic is None:
+            scale, origin = self.options.time_scale, self.options.traffic_start_hour * 3600
+
+            def to_model(wall: float) -> float:
+                return origin + (wall - start) * scale
+
+            pipeline.follow_traffic(
+                TrafficFeed(self.model, self.populations, to_model, self.source.expected)
+            )
+        self.source.start()
+
+    @staticmethod
+    def on_master(runner: MasterRunner) -> None:
+        """The master: a turn for someone online elsewhere goes to every worker."""
+        messages.on(
+            runner,
+            messages.TURN_DUE,
+            lambda turn, _: messages.send(runner, messages.TURN_DUE, turn),
+        )
+
+    def stop(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+            self.source = None
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None

@@ -1,0 +1,68 @@
+"""What one generator process's people did in one interval, for the proof. Pure.
+
+Counts (arrivals offered to the process, sessions begun, dropped for want of a free
+slot or a free person, answering sessions, actions and the late ones) and the
+traffic itself, in the model's time: sessions, messages, reads and page-backs, the
+rows of an export (``traffic.observe``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["COUNTS", "TrafficBatch"]
+
+COUNTS = (
+    "offered",
+    "started",
+    "dropped",
+    "answering",
+    "answering_dropped",
+    "actions",
+    "late_actions",
+)
+
+# (user, connected_at, disconnected_at, answering: 0/1, role: 0 owner / 1 requester)
+SessionRow = tuple[int, float, float, int, int]
+# (chat, message_id, from_user, to_user, created_at, text_length, photos, owner)
+MessageRow = tuple[str, int, int, int, float, int, int, int]
+ReadRow = tuple[str, int, int, float]  # (chat, user, last_read_message_id, read_at)
+PageRow = tuple[int, float, int]  # (user, session start, pages)
+
+
+@dataclass
+class TrafficBatch:
+    counts: dict[str, int] = field(default_factory=dict)  # "owner.offered", "actions", ...
+    sessions: list[SessionRow] = field(default_factory=list)
+    messages: list[MessageRow] = field(default_factory=list)
+    reads: list[ReadRow] = field(default_factory=list)
+    page_backs: list[PageRow] = field(default_factory=list)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def add(self, other: TrafficBatch) -> None:
+        for key, n in other.counts.items():
+            self.count(key, n)
+        self.sessions += other.sessions
+        self.messages += other.messages
+        self.reads += other.reads
+        self.page_backs += other.page_backs
+
+    def to_wire(self) -> list[Any]:
+        return [self.counts, self.sessions, self.messages, self.reads, self.page_backs]
+
+    @classmethod
+    def from_wire(cls, item: list[Any]) -> TrafficBatch:
+        counts, sessions, messages, reads, pages = item
+        return cls(
+            {str(k): int(v) for k, v in counts.items()},
+            [(int(u), float(a), float(b), int(x), int(r)) for u, a, b, x, r in sessions],
+            [
+                (str(c), int(m), int(f), int(t), float(at), int(n), int(p), int(o))
+                for c, m, f, t, at, n, p, o in messages
+            ],
+            [(str(c), int(u), int(m), float(at)) for c, u, m, at in reads],
+            [(int(u), float(at), int(n)) for u, at, n in pages],
+        )
