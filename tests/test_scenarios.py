@@ -23,6 +23,7 @@ EXPECTED = {
     "security",
     "connections",
     "capacity",
+    "production",
 }
 
 # Parsed in a child: importing the locustfile registers chatload's options with Locust.
@@ -42,6 +43,7 @@ print(json.dumps({
     "slo": [t.text for t in thresholds], "stages": len(stages), "shape": options.shape,
     "seconds": sum(stage.duration for stage in stages), "churn": options.churn_share,
     "probes": options.probes, "csv": parsed.csv_prefix,
+    "traffic_model": options.traffic_model, "time_scale": options.time_scale,
 }))
 """
 
@@ -77,9 +79,17 @@ def test_a_scenario_parses(scenario: Path) -> None:
         assert parsed["run_time"] <= 90
     if scenario.stem == "soak":
         assert parsed["run_time"] >= 3600 and parsed["churn"] > 0
+        # whole days of the model, so its daily curve is no drift
+        assert parsed["traffic_model"] == "default"
+        assert (parsed["run_time"] * parsed["time_scale"]) % 86400 == 0
     if scenario.stem == "capacity":
         assert parsed["shape"] == "search" and not parsed["run_time"]
     if scenario.stem == "step":
         assert parsed["shape"] == "StepShape" and parsed["stages"] >= 4
     if scenario.stem == "security":
         assert parsed["probes"] > 0
+    if scenario.stem == "production":
+        assert (
+            parsed["traffic_model"] == "default"
+            and parsed["run_time"] * parsed["time_scale"] == 86400
+        )

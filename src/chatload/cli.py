@@ -153,9 +153,8 @@ def _traffic_simulate(args: argparse.Namespace) -> int:
     world = World.made(args.owners, args.requesters, args.chats_each, seed=args.seed)
     export = simulate(model, world, days=args.days, seed=args.seed, messages=args.messages)
     write_export(export, args.output)
-    print(
-        f"{len(export.chat):,} messages, {len(export.sessions or []):,} sessions in {args.output}"
-    )
+    sessions = 0 if export.sessions is None else len(export.sessions)
+    print(f"{len(export.chat):,} messages, {sessions:,} sessions in {args.output}")
     return 0
 
 
@@ -205,12 +204,16 @@ def _add_traffic(commands: Any) -> None:
     simulate = verbs.add_parser("simulate", help="a made-up export from a model (for tests)")
     simulate.add_argument("model", help="a model file, or default")
     simulate.add_argument("-o", "--output", type=Path, required=True, help="a directory")
-    simulate.add_argument("--owners", type=positive_int, default=200)
-    simulate.add_argument("--requesters", type=positive_int, default=1000)
-    simulate.add_argument("--chats-each", type=positive_int, default=4)
-    simulate.add_argument("--days", type=positive_float, default=7.0)
-    simulate.add_argument("--messages", type=int, default=0, help="stop after this many")
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--owners", type=positive_int, default=200, help="event owners")
+    simulate.add_argument("--requesters", type=positive_int, default=1000, help="requesters")
+    simulate.add_argument(
+        "--chats-each", type=positive_int, default=4, help="chats per requester, each with an owner"
+    )
+    simulate.add_argument("--days", type=positive_float, default=7.0, help="days of traffic")
+    simulate.add_argument(
+        "--messages", type=int, default=0, help="stop after this many messages (0: the days)"
+    )
+    simulate.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
     simulate.set_defaults(handler=_traffic_simulate)
 
 

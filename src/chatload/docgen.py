@@ -64,6 +64,8 @@ def _shown_default(field: dataclasses.Field[Any]) -> str:
 def _exports() -> str:
     from chatload import drift, slo
     from chatload.records import files as contracts
+    from chatload.records.traffic_feed import TRAFFIC_INTERVAL_COLUMNS
+    from chatload.traffic.compare import TRAFFIC_COLUMNS
 
     files = (
         ("PREFIX_chat_metrics.csv", "interval and metric", contracts.CHAT_METRICS_COLUMNS),
@@ -84,6 +86,12 @@ def _exports() -> str:
         ),
         ("PREFIX_slo.csv (--slo)", "threshold", slo.VERDICT_COLUMNS),
         ("PATH.<process>.csv (--chat-samples)", "sample", contracts.SAMPLE_COLUMNS),
+        ("PREFIX_traffic.csv (--traffic-model)", "role and quantity", TRAFFIC_COLUMNS),
+        (
+            "PREFIX_traffic_intervals.csv (--traffic-model)",
+            "interval and role",
+            TRAFFIC_INTERVAL_COLUMNS,
+        ),
     )
     lines = ["| file | one row per | columns |", "|---|---|---|"]
     lines += [f"| `{name}` | {row} | `{','.join(columns)}` |" for name, row, columns in files]

@@ -112,17 +112,19 @@ def _clocks(prefix: Path) -> dict[str, tuple[float, float]]:
         }
 
 
-@pytest.mark.slow
-@pytest.mark.serial
-def test_a_skewed_worker_measures_what_true_clocks_measure(tmp_path: Path) -> None:
+def _measure(directory: Path) -> tuple[float, float, float, float]:
+    """One pair of runs, true clocks then a skewed worker, against one server: the
+    checks that hold in every pair, then (skewed p99, the true run's span of its
+    p99, the tolerance) for the tail's check."""
+    directory.mkdir()
     # A random layout and no groups: about half the chats cross the two workers.
     provision(
-        tmp_path / "chat.db",
-        tmp_path / "users.csv",
+        directory / "chat.db",
+        directory / "users.csv",
         ProvisionPlan(owners=6, requesters=14, history=5, layout="random"),
     )
     with LaunchedServer(
-        tmp_path / "chat.db",
+        directory / "chat.db",
         "--test-delay-ms",
         str(DELAY_MS),
         "--test-delay-from-user",
@@ -130,12 +132,12 @@ def test_a_skewed_worker_measures_what_true_clocks_measure(tmp_path: Path) -> No
         "--synchronous",  # no fsync stall of a slow disk in the timings compared
         "normal",
     ) as server:
-        _run(tmp_path / "true", server.url, tmp_path / "users.csv", skewed=False)
-        _run(tmp_path / "skewed", server.url, tmp_path / "users.csv", skewed=True)
-    true_p50, true_p99, count, crossed = _delivery(tmp_path / "true")
-    p50, p99, skewed_count, skewed_crossed = _delivery(tmp_path / "skewed")
+        _run(directory / "true", server.url, directory / "users.csv", skewed=False)
+        _run(directory / "skewed", server.url, directory / "users.csv", skewed=True)
+    true_p50, true_p99, count, crossed = _delivery(directory / "true")
+    p50, p99, skewed_count, skewed_crossed = _delivery(directory / "skewed")
     assert min(crossed, skewed_crossed) > 0.2 * min(count, skewed_count), "too few crossed"
-    clocks = _clocks(tmp_path / "skewed")
+    clocks = _clocks(directory / "skewed")
     uncertainty = max(u for _, u in clocks.values())
     offsets = sorted(offset for offset, _ in clocks.values())
     # The export shows the shift the estimate found.
@@ -143,9 +145,24 @@ def test_a_skewed_worker_measures_what_true_clocks_measure(tmp_path: Path) -> No
     assert offsets[-1] == pytest.approx(SKEW_S * 1000, abs=uncertainty + 1.0)
     tolerance = max(0.3, 0.02 * true_p50) + uncertainty
     assert abs(p50 - true_p50) <= tolerance, (p50, true_p50, uncertainty)
+    low, high = _p99_span(directory / "true")
+    return p99, low, high, max(0.3, 0.02 * true_p99) + uncertainty
+
+
+@pytest.mark.slow
+@pytest.mark.serial
+def test_a_skewed_worker_measures_what_true_clocks_measure(tmp_path: Path) -> None:
     # A p99 of a few hundred samples moves between two runs of one build by more
     # than 2 %: the skewed run's p99 must fall within the true run's own sampling
-    # span of it, widened by the same tolerance.
-    low, high = _p99_span(tmp_path / "true")
-    tolerance = max(0.3, 0.02 * true_p99) + uncertainty
-    assert low - tolerance <= p99 <= high + tolerance, (p99, true_p99, low, high, uncertainty)
+    # span of it, widened by the same tolerance. Sampling is not the only thing that
+    # moves it: one stall of the machine for a few tens of ms in one run (seen once
+    # in CI: 77 ms against a span of 54-60 ms, with the medians equal) lifts its
+    # p99 alone. So a tail out of the span is measured once more with a new pair; a
+    # skew the clocks do not undo shifts every pair's tail and fails both.
+    tails = []
+    for attempt in range(2):
+        p99, low, high, tolerance = _measure(tmp_path / f"pair{attempt}")
+        tails.append((p99, low, high, tolerance))
+        if low - tolerance <= p99 <= high + tolerance:
+            return
+    raise AssertionError(f"the skewed p99 is out of the true span in both pairs: {tails}")

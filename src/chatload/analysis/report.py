@@ -10,6 +10,7 @@ The page opens in a browser straight from disk (images are files beside it):
 - breaches of the guarantees;
 - generator health with the saturated intervals shaded;
 - the server's CPU, RSS and open files (``--server-metrics``);
+- a model run's traffic against its model (``analysis.traffic_report``);
 - drift: each series' trend over the running phase and its projection;
 - Locust's failures and exceptions.
 """
@@ -28,6 +29,7 @@ from chatload.analysis.html import cell, page, rows_table
 from chatload.analysis.inputs import RunData, load_run
 from chatload.analysis.replay import replay
 from chatload.analysis.search_report import load_search, search_section
+from chatload.analysis.traffic_report import load_traffic, traffic_section
 from chatload.analysis.trends import drift_plot, drift_table, server_plot
 from chatload.errors import ConfigError
 from chatload.records.drift_feed import DriftFeed
@@ -81,11 +83,7 @@ def write_report(
     say("drawing the plots")
     images = _images(run, totals, capacity, out)
     named = [t.statistic for t in thresholds if t.drift and t.target == "server"]
-    search = load_search(run.prefix)
-    drift_section = [
-        *(search_section(search) if search is not None else []),
-        *_drift_section(replayed.drift, named, out),
-    ]
+    sections = [*_run_sections(run.prefix, out), *_drift_section(replayed.drift, named, out)]
     index = out / "index.html"
     page = _page(
         run,
@@ -95,11 +93,20 @@ def write_report(
         verdicts=verdicts,
         capacity=capacity,
         images=images,
-        drift=drift_section,
+        drift=sections,
     )
     index.write_text(page, encoding="utf-8")
     say(f"done in {time.monotonic() - started:.1f} s")
     return index
+
+
+def _run_sections(prefix: Path, out: Path) -> list[str]:
+    """The sections of what kind of run it was: a capacity search, a traffic model."""
+    search, traffic = load_search(prefix), load_traffic(prefix)
+    return [
+        *(search_section(search) if search is not None else []),
+        *(traffic_section(traffic, prefix, out) if traffic is not None else []),
+    ]
 
 
 def _drift_section(drift: DriftFeed, server_series: list[str], out: Path) -> list[str]:

@@ -127,6 +127,7 @@ class IntervalPipeline:
         self.files.write_table("traffic", TRAFFIC_COLUMNS, [row.row() for row in rows])
         self.files.write_table("traffic_intervals", TRAFFIC_INTERVAL_COLUMNS, feed.interval_rows)
         if self.prefix is not None:
+            feed.model.write(Path(f"{self.prefix}_traffic_model.json"))  # for the report
             export, chat_ids = feed.export()
             write_export(
                 export,

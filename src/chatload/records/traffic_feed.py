@@ -44,11 +44,13 @@ class TrafficFeed:
         self,
         model: TrafficModel,
         people: Mapping[Role, int],
+        roles: Mapping[int, Role],
         to_model: Callable[[float], float],
         expected: Callable[[float, float], dict[Role, float]],
     ) -> None:
         self.model = model  # at the model's own speed
         self.people = dict(people)
+        self.roles = roles  # every person's role (the identities)
         self._to_model = to_model  # wall seconds -> the model's clock
         self._expected = expected
         self.total = TrafficBatch()
@@ -98,7 +100,7 @@ class TrafficFeed:
         total = self.total
         keys: dict[str, int] = {}
         owners: dict[int, int] = {}
-        roles: dict[int, Role] = {}
+        roles: dict[int, Role] = dict(self.roles)
         rows = []
         for chat, message_id, sender, recipient, created, length, photos, owner in total.messages:
             key = keys.setdefault(chat, len(keys) + 1)
@@ -112,7 +114,7 @@ class TrafficFeed:
         reads = np.array(
             [(keys[c], u, m, t) for c, u, m, t in total.reads if c in keys], dtype=float
         ).reshape(-1, 4)
-        sessions = np.array([row[:3] for row in total.sessions], dtype=float).reshape(-1, 3)
+        sessions = np.array([row[:4] for row in total.sessions], dtype=float).reshape(-1, 4)
         start, end = self._span or (0.0, 0.0)
         export = Export(
             chat=table[:, 0].astype(np.int64),
@@ -128,8 +130,12 @@ class TrafficFeed:
             start=start,
             end=end,
             people=dict(self.people),
-            page_backs=np.array(total.page_backs, dtype=float).reshape(-1, 3),
+            page_backs=np.array(total.page_backs, dtype=float).reshape(-1, 4),
             recipient=table[:, 3].astype(np.int64),
+            arrivals={
+                role: np.array([at for r, at in total.arrivals if ROLES[r] == role])
+                for role in ROLES
+            },
         )
         return export, {key: chat for chat, key in keys.items()}
 

@@ -117,7 +117,10 @@ class Trust:
             parts.append(
                 f"{self.traffic_dropped} sessions the model offered were dropped (no free user)"
             )
-        return (" " + "; ".join(parts) + ".") if parts else " The traffic matched the model."
+        if not parts:
+            return " The traffic matched the model."
+        said = "; ".join(parts)
+        return f" {said[0].upper()}{said[1:]}."  # a sentence of its own
 
     def clock_warning(self, delivery_p50_ms: float) -> str | None:
         """When cross-process timings may be off by a large share of the latencies."""

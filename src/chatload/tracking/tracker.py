@@ -362,6 +362,12 @@ class ConnectionTracker:
         found = (checks.unread_breach(view, self.user_id, wall) for view in self.chats.values())
         return [breach for breach in found if breach is not None]
 
+    @property
+    def sends_in_doubt(self) -> int:
+        """Sends whose acknowledgement has not come: in time, or timed out (it may
+        still come, late)."""
+        return self.unacked_count + len(self.requests.unknown or ())
+
     def take_breaches(self) -> list[Breach]:
         state = self.state
         breaches, state.breaches = state.breaches, []

@@ -1,7 +1,8 @@
 """What one generator process's people did in one interval, for the proof. Pure.
 
-Counts (arrivals offered to the process, sessions begun, dropped for want of a free
-slot or a free person, answering sessions, actions and the late ones) and the
+Counts (arrivals offered to the process, their sessions begun, those dropped for want
+of a free slot or a free person, answering sessions begun and dropped, actions and
+the late ones) and the
 traffic itself, in the model's time: sessions, messages, reads and page-backs, the
 rows of an export (``traffic.observe``).
 """
@@ -28,7 +29,9 @@ SessionRow = tuple[int, float, float, int, int]
 # (chat, message_id, from_user, to_user, created_at, text_length, photos, owner)
 MessageRow = tuple[str, int, int, int, float, int, int, int]
 ReadRow = tuple[str, int, int, float]  # (chat, user, last_read_message_id, read_at)
-PageRow = tuple[int, float, int]  # (user, session start, pages)
+# (user, session start, pages loaded, cut: 1 when the chat's history ended first)
+PageRow = tuple[int, float, int, int]
+ArrivalRow = tuple[int, float]  # (role: 0 owner / 1 requester, offered at)
 
 
 @dataclass
@@ -38,6 +41,7 @@ class TrafficBatch:
     messages: list[MessageRow] = field(default_factory=list)
     reads: list[ReadRow] = field(default_factory=list)
     page_backs: list[PageRow] = field(default_factory=list)
+    arrivals: list[ArrivalRow] = field(default_factory=list)  # each offered, dropped too
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -49,13 +53,21 @@ class TrafficBatch:
         self.messages += other.messages
         self.reads += other.reads
         self.page_backs += other.page_backs
+        self.arrivals += other.arrivals
 
     def to_wire(self) -> list[Any]:
-        return [self.counts, self.sessions, self.messages, self.reads, self.page_backs]
+        return [
+            self.counts,
+            self.sessions,
+            self.messages,
+            self.reads,
+            self.page_backs,
+            self.arrivals,
+        ]
 
     @classmethod
     def from_wire(cls, item: list[Any]) -> TrafficBatch:
-        counts, sessions, messages, reads, pages = item
+        counts, sessions, messages, reads, pages, arrivals = item
         return cls(
             {str(k): int(v) for k, v in counts.items()},
             [(int(u), float(a), float(b), int(x), int(r)) for u, a, b, x, r in sessions],
@@ -64,5 +76,6 @@ class TrafficBatch:
                 for c, m, f, t, at, n, p, o in messages
             ],
             [(str(c), int(u), int(m), float(at)) for c, u, m, at in reads],
-            [(int(u), float(at), int(n)) for u, at, n in pages],
+            [(int(u), float(at), int(n), int(c)) for u, at, n, c in pages],
+            [(int(role), float(at)) for role, at in arrivals],
         )

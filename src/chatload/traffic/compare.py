@@ -4,17 +4,21 @@ Each quantity of each role: the run's samples (``traffic.observe`` on the traffi
 the run generated, in the model's time) against the model's family, by the
 Kolmogorov-Smirnov distance D: an effect size, not a p-value (with many samples
 every difference is "significant"). A run cannot show a gap longer than itself:
-every quantity is compared below a horizon ``h`` (a third of the run's span, at
-most the burst gap), over the values whose whole range fell inside the run (those
-that began ``h`` or more before its end), against the model's distribution below
-``h`` (its CDF over its CDF at ``h``). Counts are compared at the counts.
+every time is compared below a horizon ``h`` (a third of the run's span, at most
+the burst gap), over the values whose whole range fell inside the run (those that
+began ``h`` or more before its end), against the model's distribution below ``h``
+(its CDF over its CDF at ``h``). Lengths and counts are compared whole, at the
+counts.
 
-``verdict``: ``matches`` (D <= ``MAX_D``), ``differs`` (D > ``MAX_D`` with at least
-``ENOUGH`` samples, so that chance alone rarely gives it: the 99 % KS critical value
-at 1,000 samples is 0.05) or ``too few samples``. Rates and shares are rows too,
-their D the absolute difference. Arrivals are judged by the time-rescaling theorem:
-the own arrivals' gaps, each measured in the model's expected arrivals, are
-exponential of mean 1 when the process is the model's.
+``verdict``: ``matches`` (D <= ``MAX_D`` with enough samples for chance alone to
+stay within ``MAX_D`` 99 times in 100: ``ENOUGH``, as the KS critical value at 1,000
+samples is 0.05), ``differs`` (D > ``MAX_D`` and beyond what chance alone gives 1
+time in 100 with this many samples), ``differs?`` (D > ``MAX_D``, within chance) or
+``too few samples``. Shares are rows too, their D the absolute difference, chance
+the binomial's; a share the model has no value for (the top tenth's share of
+messages) is shown with ``no model value``. Arrivals are judged by the
+time-rescaling theorem: the own arrivals' gaps, each measured in the model's
+expected arrivals, are exponential of mean 1 when the process is the model's.
 """
 
 from __future__ import annotations
@@ -33,7 +37,17 @@ from chatload.traffic.model import QUANTITIES, TrafficModel
 from chatload.traffic.observe import Export, observe
 from chatload.users_file import ROLES, Role
 
-__all__ = ["ENOUGH", "MAX_D", "TRAFFIC_COLUMNS", "TrafficRow", "compare_traffic"]
+__all__ = [
+    "COMPARED",
+    "ENOUGH",
+    "MAX_D",
+    "TRAFFIC_COLUMNS",
+    "TrafficRow",
+    "below",
+    "compare_traffic",
+    "horizon_below",
+    "horizon_of",
+]
 
 MAX_D: Final = 0.05
 ENOUGH: Final = 1000
@@ -50,6 +64,11 @@ TRAFFIC_COLUMNS: Final = (
     "run_p99",
     "verdict",
 )
+# Every family-valued quantity a run shows: a weight is not seen, and burst sizes are
+# compared through the turns that make them.
+COMPARED: Final = tuple(name for _, name in QUANTITIES if name not in ("weight", "burst_size"))
+_Z99: Final = 2.576  # the normal's two-sided 99 % point
+_KS99: Final = 1.628  # the Kolmogorov distribution's 99 % point (D * sqrt(n))
 _SHARES: Final = (0.5, 0.9, 0.99)
 Triple = tuple[float, float, float]
 _NONE: Final[Triple] = (math.nan, math.nan, math.nan)
@@ -66,9 +85,32 @@ class TrafficRow:
 
     @property
     def verdict(self) -> str:
-        if math.isnan(self.d) or (self.n < ENOUGH and self.family not in ("rate", "share")):
-            return "too few samples" if self.d <= MAX_D or math.isnan(self.d) else "differs?"
-        return "matches" if self.d <= MAX_D else "differs"
+        if self.family == "share" and math.isnan(self.model[0]):
+            return "no model value"
+        if math.isnan(self.d):
+            return "too few samples"
+        if self.d > MAX_D:
+            return "differs" if self.d > self.chance else "differs?"
+        return "matches" if self.n >= self.enough else "too few samples"
+
+    @property
+    def chance(self) -> float:
+        """What chance alone passes 1 time in 100 with this many samples: the KS
+        distance's critical value, or a share's 2.576 binomial standard deviations."""
+        if self.n <= 0:
+            return math.inf
+        if self.family != "share":
+            return _KS99 / math.sqrt(self.n)
+        p = self.model[0]
+        return _Z99 * math.sqrt(p * (1 - p) / self.n)
+
+    @property
+    def enough(self) -> float:
+        """Samples for chance alone to stay within ``MAX_D`` 99 times in 100."""
+        if self.family != "share":
+            return ENOUGH
+        p = self.model[0]
+        return (_Z99 / MAX_D) ** 2 * p * (1 - p)
 
     def row(self) -> list[str]:
         return [
@@ -85,7 +127,7 @@ def _number(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.6g}"
 
 
-def _truncated(family: Family, cut: float, discrete: bool) -> tuple[Family, float]:
+def below(family: Family, cut: float, discrete: bool) -> tuple[Family, float]:
     """The family below ``cut`` as an empirical one (for D and its percentiles)."""
     top = float(family.cdf(np.array([cut]))[0]) if math.isfinite(cut) else 1.0
     if top >= 1 - 1e-12:
@@ -102,7 +144,7 @@ def _quantity_row(name: str, family: Family, samples: np.ndarray, cut: float) ->
     discrete = name.split(".", 1)[1] in COUNTS
     samples = np.asarray(samples, dtype=float)
     samples = samples[np.isfinite(samples) & (samples <= cut)]
-    model, _ = _truncated(family, cut, discrete)
+    model, _ = below(family, cut, discrete)
     quantiles = model.ppf(np.array(_SHARES))
     model_quantiles = _triple(np.ceil(quantiles) if discrete else quantiles)
     if not len(samples):
@@ -110,6 +152,34 @@ def _quantity_row(name: str, family: Family, samples: np.ndarray, cut: float) ->
     d = ks_distance(samples, model, discrete=discrete)
     run = _triple(np.quantile(samples, _SHARES))
     return TrafficRow(name, family.name, len(samples), d, model_quantiles, run)
+
+
+# The share of a sample that must still be at risk where a Kaplan-Meier CDF is compared.
+KM_AT_RISK: Final = 0.1
+
+
+def _censored_count_row(
+    name: str, family: Family, exact: np.ndarray, at_least: np.ndarray
+) -> TrafficRow:
+    """Counts some of which are known only from below (at least L): the Kaplan-Meier
+    estimate of their CDF against the model's, as far as a tenth of them is still at
+    risk (past that the estimate rests on a handful: one value at risk that stops
+    there takes it to 1)."""
+    exact, at_least = np.asarray(exact, dtype=float), np.asarray(at_least, dtype=float)
+    model = _triple(np.ceil(family.ppf(np.array(_SHARES))))
+    n = len(exact) + len(at_least)
+    survival, d, cdf = 1.0, 0.0, []
+    for k in range(1, int(max(exact.max(initial=0), at_least.max(initial=0))) + 1):
+        at_risk = int((exact >= k).sum() + (at_least > k).sum())
+        if not at_risk or at_risk < KM_AT_RISK * n:
+            break
+        survival *= 1 - int((exact == k).sum()) / at_risk
+        cdf.append(1 - survival)
+        d = max(d, abs(cdf[-1] - float(family.cdf(np.array([float(k)]))[0])))
+    p50, p90, p99 = (
+        float(next((k + 1 for k, f in enumerate(cdf) if f >= q - 1e-12), math.nan)) for q in _SHARES
+    )
+    return TrafficRow(name, family.name, n, d if cdf else math.nan, model, (p50, p90, p99))
 
 
 def _triple(values: np.ndarray) -> Triple:
@@ -134,21 +204,35 @@ def _arrival_row(
     return TrafficRow(name, "poisson", len(gaps), d, expected, _triple(np.quantile(gaps, _SHARES)))
 
 
+def horizon_of(model: TrafficModel, export: Export) -> float:
+    """The longest value the run can show whole: a third of its span, at most the
+    burst gap."""
+    return min(max(export.end - export.start, 0.0) / 3, model.burst_gap_s)
+
+
+def horizon_below(quantity: str, horizon: float) -> float:
+    """A time is compared below the horizon; a length or a count whole."""
+    return horizon if quantity.endswith("_s") else math.inf
+
+
 def compare_traffic(model: TrafficModel, export: Export) -> list[TrafficRow]:
     """Every quantity of the run's traffic against ``model``, in the model's time."""
-    span = max(export.end - export.start, 0.0)
-    horizon = min(span / 3, model.burst_gap_s)
+    horizon = horizon_of(model, export)
     observed = observe(export, model.burst_gap_s, horizon=horizon)
     rows: list[TrafficRow] = []
     for role in ROLES:
         role_model = model.role(role)
         people = export.people.get(role, 0)
         rows.append(_arrival_row(role, model, observed.arrival_times[role], people, export.start))
-        for _, name in QUANTITIES:
-            if name in ("weight", "burst_size"):
-                continue  # a weight is not seen; burst sizes are compared with the turns
+        for name in COMPARED:
             samples = observed.samples[role].get(name, np.array([]))
-            rows.append(_quantity_row(f"{role}.{name}", role_model.family(name), samples, horizon))
+            at_least = observed.samples[role].get(f"{name}_at_least")
+            if at_least is not None and len(at_least):
+                family = role_model.family(name)
+                rows.append(_censored_count_row(f"{role}.{name}", family, samples, at_least))
+                continue
+            cut = horizon_below(name, horizon)
+            rows.append(_quantity_row(f"{role}.{name}", role_model.family(name), samples, cut))
         turns = observed.turns[role]
         total = max(sum(turns.values()), 1)
         for key, scalar in (("same", "next_same"), ("other", "next_other")):
@@ -161,7 +245,8 @@ def compare_traffic(model: TrafficModel, export: Export) -> list[TrafficRow]:
         ):
             if got_share is not None:
                 expected = role_model.scalar(scalar)
-                rows.append(_scalar_row(f"{role}.{scalar}", "share", 0, expected, got_share))
+                n = observed.share_n[role].get(scalar, 0)
+                rows.append(_scalar_row(f"{role}.{scalar}", "share", n, expected, got_share))
         if role in observed.top_tenth_share:
             top = observed.top_tenth_share[role]
             rows.append(_scalar_row(f"{role}.top_tenth_share", "share", 0, math.nan, top))

@@ -11,6 +11,7 @@ from typing import Final
 
 from chatload.traffic.families import Family
 from chatload.traffic.model import QUANTITIES, RoleModel, TrafficModel
+from chatload.users_file import Role
 
 __all__ = ["DAILY_CURVE", "default_model"]
 
@@ -86,9 +87,14 @@ def _role(role: str) -> RoleModel:
 
 
 def default_model() -> TrafficModel:
-    sources = {name: "default" for _, name in QUANTITIES}
+    roles: dict[Role, RoleModel] = {"owner": _role("owner"), "requester": _role("requester")}
+    sources = {
+        f"{role}.{name}": "default"
+        for role, model in roles.items()
+        for name in (*model.families, *model.scalars, "arrivals_per_hour")
+    }
     return TrafficModel(
-        {"owner": _role("owner"), "requester": _role("requester")},
+        roles,
         burst_gap_s=12 * 3600.0,
         sources=sources,
         name="default",

@@ -66,22 +66,110 @@ def parse_time(path: Path, line: int, text: str) -> float:
     return moment.timestamp()
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+class _Chunk:
+    """Up to ``_CHUNK_ROWS`` rows of a file as columns of text, with each row's line."""
+
+    def __init__(self, path: Path, header: list[str], rows: list[list[str]], lines: list[int]):
+        self.path, self.lines = path, lines
+        self._at = {name: index for index, name in enumerate(header)}
+        self._columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def has(self, column: str) -> bool:
+        return column in self._at
+
+    def text(self, column: str) -> tuple[str, ...]:
+        return tuple(self._columns[self._at[column]])
+
+    def integers(self, column: str) -> np.ndarray:
+        values = self.text(column)
+        try:
+            return np.array(values, dtype=np.int64).astype(float)
+        except ValueError:
+            for line, value in zip(self.lines, values, strict=True):
+                _integer(self.path, line, {column: value}, column)
+            raise  # unreachable: one of them did not parse
+
+    def given_integers(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """The rows where an optional whole-number column is not blank, and its values."""
+        values = self.text(column)
+        given = [i for i, value in enumerate(values) if value]
+        try:
+            return np.array(given, dtype=np.intp), np.array(
+                [values[i] for i in given], dtype=np.int64
+            )
+        except ValueError:
+            for i in given:
+                _integer(self.path, self.lines[i], {column: values[i]}, column)
+            raise
+
+    def times(self, column: str) -> np.ndarray:
+        values = self.text(column)
+        try:
+            return np.array(values, dtype=float)  # Unix seconds, at C speed
+        except ValueError:
+            return np.array(
+                [parse_time(self.path, line, v) for line, v in zip(self.lines, values, strict=True)]
+            )
+
+    def numbers(self, column: str) -> np.ndarray:
+        """An optional column: blank is NaN."""
+        if not self.has(column):
+            return np.full(len(self), math.nan)
+        values = self.text(column)
+        try:
+            return np.array([v if v != "" else "nan" for v in values], dtype=float)
+        except ValueError:
+            for line, value in zip(self.lines, values, strict=True):
+                try:
+                    float(value or "nan")
+                except ValueError:
+                    raise ConfigError(
+                        f"{self.path}, line {line}: {column} {value!r} is not a number"
+                    ) from None
+            raise
+
+
+_CHUNK_ROWS: Final = 65_536
+
+
+def _chunks(path: Path, columns: tuple[str, ...]) -> Iterator[_Chunk]:
+    """A CSV file in chunks of columns: its values converted a column at a time (the
+    conversion of a million rows one by one was most of a fit's time), and a problem
+    still named by its line."""
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
             raise ConfigError(f"{path}: empty: expected a header with {', '.join(columns)}")
-        missing = [c for c in columns if c not in reader.fieldnames]
+        missing = [c for c in columns if c not in header]
         if missing:
             raise ConfigError(
-                f"{path}: no column {', '.join(missing)} (the header has "
-                f"{', '.join(reader.fieldnames)})"
+                f"{path}: no column {', '.join(missing)} (the header has {', '.join(header)})"
             )
-        yield from enumerate(reader, start=2)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise ConfigError(
+                    f"{path}, line {reader.line_num}: {len(row)} values where the header "
+                    f"has {len(header)}"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+            if len(rows) == _CHUNK_ROWS:
+                yield _Chunk(path, header, rows, lines)
+                rows, lines = [], []
+        if rows:
+            yield _Chunk(path, header, rows, lines)
 
 
 def _integer(path: Path, line: int, row: dict[str, str], column: str) -> int:
@@ -104,30 +192,32 @@ class _Keys:
 
 
 def _messages(path: Path, keys: _Keys) -> tuple[np.ndarray, dict[int, int], bool, bool]:
-    rows, owners = [], {}
-    first = None
-    for line, row in _rows(path, _MESSAGES):
-        first = first or row
-        key = keys(row["chat_id"])
-        length = row.get("text_length")
-        photos = row.get("photo_count")
-        rows.append(
-            (
-                key,
-                _integer(path, line, row, "message_id"),
-                _integer(path, line, row, "from_user_id"),
-                _integer(path, line, row, "to_user_id"),
-                parse_time(path, line, row["created_at"]),
-                float(length) if length not in (None, "") else math.nan,
-                float(photos) if photos not in (None, "") else math.nan,
-                line,
+    parts: list[np.ndarray] = []
+    owners: dict[int, int] = {}
+    has_length = has_photos = False
+    for chunk in _chunks(path, _MESSAGES):
+        chat = np.array([keys(chat_id) for chat_id in chunk.text("chat_id")], dtype=float)
+        parts.append(
+            np.column_stack(
+                [
+                    chat,
+                    chunk.integers("message_id"),
+                    chunk.integers("from_user_id"),
+                    chunk.integers("to_user_id"),
+                    chunk.times("created_at"),
+                    chunk.numbers("text_length"),
+                    chunk.numbers("photo_count"),
+                    np.array(chunk.lines, dtype=float),
+                ]
             )
         )
-        if row.get("owner_id"):
-            owners[key] = _integer(path, line, row, "owner_id")
-    if len(rows) < MIN_MESSAGES:
-        raise ConfigError(f"{path}: {len(rows)} messages; a fit needs at least {MIN_MESSAGES}")
-    table = np.array(rows, dtype=float)
+        has_length, has_photos = chunk.has("text_length"), chunk.has("photo_count")
+        if chunk.has("owner_id"):
+            given, owner_ids = chunk.given_integers("owner_id")
+            owners.update(zip(chat[given].astype(int).tolist(), owner_ids.tolist(), strict=True))
+    table = np.concatenate(parts) if parts else np.empty((0, 8))
+    if len(table) < MIN_MESSAGES:
+        raise ConfigError(f"{path}: {len(table)} messages; a fit needs at least {MIN_MESSAGES}")
     order = np.lexsort((table[:, 1], table[:, 0]))
     table = table[order]
     same = table[1:, 0] == table[:-1, 0]
@@ -138,8 +228,7 @@ def _messages(path: Path, keys: _Keys) -> tuple[np.ndarray, dict[int, int], bool
             f"{path}, line {int(table[at, 7])}: message {int(table[at, 1])} of its chat is "
             "out of order (ids must grow with created_at, once each)"
         )
-    has_length = bool(first and "text_length" in first)
-    return table, owners, has_length, bool(first and "photo_count" in first)
+    return table, owners, has_length, has_photos
 
 
 def read_export(
@@ -155,8 +244,11 @@ def read_export(
     keys = _Keys()
     table, owners, has_length, has_photos = _messages(messages, keys)
     if chats is not None:
-        for line, row in _rows(chats, ("chat_id", "owner_id")):
-            owners[keys(row["chat_id"])] = _integer(chats, line, row, "owner_id")
+        for chunk in _chunks(chats, ("chat_id", "owner_id")):
+            chat_keys = [keys(chat_id) for chat_id in chunk.text("chat_id")]
+            owners.update(
+                zip(chat_keys, chunk.integers("owner_id").astype(int).tolist(), strict=True)
+            )
     unowned = sorted(set(table[:, 0].astype(int).tolist()) - set(owners))
     if unowned:
         name = next(k for k, v in keys.of.items() if v == unowned[0])
@@ -164,7 +256,7 @@ def read_export(
             f"{messages}: chat {name!r} has no owner: add an owner_id column or --chats chats.csv"
         )
     read_rows = _table(reads, _READS, keys, time_columns=(3,)) if reads else None
-    session_rows = _table(sessions, _SESSIONS, None, time_columns=(1, 2)) if sessions else None
+    session_rows = _sessions_table(sessions) if sessions else None
     return _export(
         table,
         owners,
@@ -176,21 +268,45 @@ def read_export(
     )
 
 
+def _sessions_table(path: Path) -> np.ndarray:
+    """sessions.csv; with an ``answering`` column (a run's own), that too."""
+    parts = []
+    for chunk in _chunks(path, _SESSIONS):
+        columns = [
+            chunk.integers("user_id"),
+            chunk.times("connected_at"),
+            chunk.times("disconnected_at"),
+        ]
+        blank = (
+            sum(value == "" for value in chunk.text("answering"))
+            if chunk.has("answering")
+            else len(chunk)
+        )
+        if blank not in (0, len(chunk)):
+            raise ConfigError(f"{path}: answering is given for some sessions and not others")
+        if not blank:
+            columns.append(chunk.integers("answering"))
+        parts.append(np.column_stack(columns))
+    if len({part.shape[1] for part in parts}) > 1:
+        raise ConfigError(f"{path}: answering is given for some sessions and not others")
+    return np.concatenate(parts) if parts else np.empty((0, 3))
+
+
 def _table(
     path: Path, columns: tuple[str, ...], keys: _Keys | None, time_columns: tuple[int, ...]
 ) -> np.ndarray:
-    rows = []
-    for line, row in _rows(path, columns):
-        values: list[float] = []
+    parts = []
+    for chunk in _chunks(path, columns):
+        values = []
         for index, column in enumerate(columns):
             if index in time_columns:
-                values.append(parse_time(path, line, row[column]))
+                values.append(chunk.times(column))
             elif column == "chat_id" and keys is not None:
-                values.append(keys(row[column]))
+                values.append(np.array([keys(c) for c in chunk.text(column)], dtype=float))
             else:
-                values.append(_integer(path, line, row, column))
-        rows.append(values)
-    return np.array(rows, dtype=float).reshape(-1, len(columns))
+                values.append(chunk.integers(column))
+        parts.append(np.column_stack(values))
+    return np.concatenate(parts) if parts else np.empty((0, len(columns)))
 
 
 def _export(
@@ -214,7 +330,7 @@ def _export(
         reads[:, 3] = base + (reads[:, 3] - base) * time_scale
     if sessions is not None:
         sessions = sessions.copy()
-        sessions[:, 1:] = base + (sessions[:, 1:] - base) * time_scale
+        sessions[:, 1:3] = base + (sessions[:, 1:3] - base) * time_scale
     roles: dict[int, Role] = {}
     owner_ids = set(owners.values())
     users = set(table[:, 2].astype(int).tolist()) | set(table[:, 3].astype(int).tolist())
@@ -309,10 +425,14 @@ def write_export(
             [(name(int(c)), int(u), int(m), f"{t:.3f}") for c, u, m, t in export.reads.tolist()],
         )
     if export.sessions is not None:
+        flagged = export.sessions.shape[1] >= 4  # a run's own: answering sessions known
         _write_rows(
             directory / f"{stem}sessions.csv",
-            _SESSIONS,
-            [(int(u), f"{a:.3f}", f"{b:.3f}") for u, a, b in export.sessions.tolist()],
+            (*_SESSIONS, "answering") if flagged else _SESSIONS,
+            [
+                (int(row[0]), f"{row[1]:.3f}", f"{row[2]:.3f}", *([int(row[3])] if flagged else []))
+                for row in export.sessions.tolist()
+            ],
         )
 
 

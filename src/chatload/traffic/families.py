@@ -107,14 +107,26 @@ class Family:
             return np.asarray(
                 np.interp(x, self.values, self.probabilities, left=0.0, right=1.0), dtype=float
             )
-        if self.name == "lognormal_mixture":
-            from scipy import stats
+        # In closed form, not through scipy.stats' frozen distributions: a count's fit
+        # asks for thousands of CDFs, and freezing one cost more than computing it.
+        from scipy import special
 
-            p = self.params
-            first = stats.lognorm.cdf(x, s=p["sigma1"], scale=math.exp(p["mu1"]))
-            second = stats.lognorm.cdf(x, s=p["sigma2"], scale=math.exp(p["mu2"]))
-            return np.asarray(p["w"] * first + (1 - p["w"]) * second)
-        return np.asarray(self._frozen().cdf(x), dtype=float)
+        p, positive = self.params, np.maximum(x, 1e-300)
+        with np.errstate(divide="ignore", over="ignore"):
+            if self.name == "lognormal":
+                cdf = special.ndtr((np.log(positive) - p["mu"]) / p["sigma"])
+            elif self.name == "lognormal_mixture":
+                logs = np.log(positive)
+                first = special.ndtr((logs - p["mu1"]) / p["sigma1"])
+                second = special.ndtr((logs - p["mu2"]) / p["sigma2"])
+                cdf = p["w"] * first + (1 - p["w"]) * second
+            elif self.name == "weibull":
+                cdf = -np.expm1(-((positive / p["scale"]) ** p["shape"]))
+            elif self.name == "gamma":
+                cdf = special.gammainc(p["shape"], positive / p["scale"])
+            else:
+                cdf = -np.expm1(-positive / p["scale"])
+        return np.asarray(np.where(x > 0, cdf, 0.0), dtype=float)
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=float)

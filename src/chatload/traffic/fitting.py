@@ -35,6 +35,7 @@ FALLBACK_D: Final = 0.03
 # (Burnham and Anderson 2002: a difference under 10 is weak evidence).
 AIC_MARGIN: Final = 10.0
 _LIKELIHOOD_SAMPLES: Final = 200_000  # more are subsampled for the iterative fits
+_EM_START_SAMPLES: Final = 20_000
 _EMPIRICAL_POINTS: Final = 101
 
 
@@ -77,14 +78,11 @@ def _lognormal(x: np.ndarray) -> Family:
     return Family("lognormal", {"mu": float(logs.mean()), "sigma": max(float(logs.std()), 1e-6)})
 
 
-def _mixture(x: np.ndarray) -> Family:
-    """Two Gaussians in log space by EM, started at the lower and upper thirds."""
-    logs = np.log(x)
-    low, high = np.quantile(logs, [1 / 6, 5 / 6])
-    spread = max(float(logs.std()) / 2, 1e-3)
-    w, mu, sigma = 0.5, np.array([low, high]), np.array([spread, spread])
+def _em(
+    logs: np.ndarray, w: float, mu: np.ndarray, sigma: np.ndarray, steps: int = 500
+) -> tuple[float, np.ndarray, np.ndarray]:
     previous = -math.inf
-    for _ in range(500):
+    for _ in range(steps):
         densities = np.stack(
             [
                 np.log(w) - np.log(sigma[0]) - 0.5 * ((logs - mu[0]) / sigma[0]) ** 2,
@@ -102,6 +100,24 @@ def _mixture(x: np.ndarray) -> Family:
         if likelihood - previous < 1e-7 * abs(likelihood):
             break
         previous = likelihood
+    return w, mu, sigma
+
+
+def _mixture(x: np.ndarray) -> Family:
+    """Two Gaussians in log space by EM, started at the lower and upper thirds. On many
+    values, first to convergence on a seeded 20,000 of them, then at most 10 steps on
+    all: a real mixture converges in a few; on one lognormal EM crawls along a flat
+    likelihood for hundreds (0.8 s at 200,000), where AIC prefers the lognormal anyway."""
+    logs = np.log(x)
+    low, high = np.quantile(logs, [1 / 6, 5 / 6])
+    spread = max(float(logs.std()) / 2, 1e-3)
+    w, mu, sigma = 0.5, np.array([low, high]), np.array([spread, spread])
+    if len(logs) > 4 * _EM_START_SAMPLES:
+        start = np.random.default_rng(0).choice(logs, _EM_START_SAMPLES, replace=False)
+        w, mu, sigma = _em(start, w, mu, sigma)
+        w, mu, sigma = _em(logs, w, mu, sigma, steps=10)
+    else:
+        w, mu, sigma = _em(logs, w, mu, sigma)
     if mu[0] > mu[1]:  # the first component is the quick one
         w, mu, sigma = 1 - w, mu[::-1], sigma[::-1]
     return Family(

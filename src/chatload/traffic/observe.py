@@ -54,12 +54,18 @@ class Export:
     owner_of_chat: dict[int, int]  # chat key: its owner's user id
     roles: dict[int, Role]  # user id: role (owners own a chat; the rest ask)
     reads: np.ndarray | None = None  # rows (chat, user, last_read_message_id, read_at)
-    sessions: np.ndarray | None = None  # rows (user, connected_at, disconnected_at)
+    # rows (user, connected_at, disconnected_at[, answering 0/1 when known: a run's own])
+    sessions: np.ndarray | None = None
     start: float = 0.0  # the span the export covers
     end: float = 0.0
     people: dict[Role, int] = field(default_factory=dict)  # population by role
-    page_backs: np.ndarray | None = None  # rows (user, session start, pages) of a run
+    # A run's page-backs: rows (user, session start, pages loaded, cut short by the
+    # chat's history: 0/1)
+    page_backs: np.ndarray | None = None
     recipient: np.ndarray | None = None  # each message's to_user_id, when known
+    # A run's arrivals as its arrival process offered them (dropped ones too), by role;
+    # an export's arrivals are its own sessions' starts.
+    arrivals: dict[Role, np.ndarray] | None = None
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Observed:
     span: tuple[float, float]
     answering: dict[Role, int] = field(default_factory=dict)  # sessions begun to answer
     top_tenth_share: dict[Role, float] = field(default_factory=dict)  # of messages
+    # The samples behind each share: {"photo_share": messages, "page_back_share": sessions}
+    share_n: dict[Role, dict[str, int]] = field(default_factory=dict)
     # Each person of the role, in the order of samples[role]["weight"]: hours online
     # (None: no sessions in the export).
     hours_of_people: dict[Role, np.ndarray | None] = field(default_factory=dict)
@@ -126,6 +134,8 @@ def observe(export: Export, burst_gap_s: float, horizon: float = 0.0) -> Observe
     _reads(export, owners, samples, last_trigger)
     answering = _answering(export, chat, sender, created)
     hours, arrivals, times = _sessions(export, owners, samples, last_trigger, answering)
+    if export.arrivals is not None:
+        times = {role: np.asarray(export.arrivals.get(role, ()), dtype=float) for role in ROLES}
     counts = dict.fromkeys(ROLES, 0)
     if export.sessions is not None and len(answering):
         flagged = export.sessions[answering, 0]
@@ -142,7 +152,8 @@ def observe(export: Export, burst_gap_s: float, horizon: float = 0.0) -> Observe
         (export.start, export.end),
         counts,
         _top_tenth(export, owners),
-        _hours_of_people(export, owners, samples),
+        hours_of_people=_hours_of_people(export, owners, samples),
+        share_n=_share_n(export, owners),
     )
 
 
@@ -170,13 +181,15 @@ def _conversations(
     observable = created[:-1] <= last_trigger
     same = continues & (sender[1:] == sender[:-1])
     other = continues & ~same
+    # A turn's outcome is known once a burst gap has passed (or the next message came).
+    settled = created[:-1] <= min(last_trigger, end - burst_gap_s)
     for role in ROLES:
         writer = is_owner[:-1] if role == "owner" else ~is_owner[:-1]
         replier = is_owner[1:] if role == "owner" else ~is_owner[1:]
         samples[role]["same_sender_gap_s"] = gap[same & writer & observable]
         samples[role]["reply_gap_s"] = gap[other & replier & observable]
-        turns[role]["same"] = int(np.sum(same & writer))
-        turns[role]["other"] = int(np.sum(other & writer))
+        turns[role]["same"] = int(np.sum(same & writer & settled))
+        turns[role]["other"] = int(np.sum(other & writer & settled))
         first_of = is_owner[starts] if role == "owner" else ~is_owner[starts]
         bursts[role] = int(first_of.sum())
     # A burst is closed by a later one in its chat, or by a silence up to the end.
@@ -185,6 +198,7 @@ def _conversations(
     sizes = (last_index - first_index + 1).astype(float)
     followed = np.concatenate([chat[first_index[1:]] == chat[last_index[:-1]], [False]])
     closed = followed | (created[last_index] + burst_gap_s <= end)
+    last_settled = created[last_index] <= min(last_trigger, end - burst_gap_s)
     closed &= created[first_index] <= last_trigger
     for role in ROLES:
         started_by = owners.mask(sender[first_index], role)
@@ -196,7 +210,8 @@ def _conversations(
                 [per_person, np.zeros(people - len(per_person))]
             ).astype(float)
             samples[role]["weight_people"] = starters.astype(float)
-        turns[role]["end"] = int(np.sum(owners.mask(sender[last_index], role) & closed))
+        ended = owners.mask(sender[last_index], role) & closed & last_settled
+        turns[role]["end"] = int(np.sum(ended))
     return turns, bursts
 
 
@@ -299,7 +314,9 @@ def _reads(
     message_time = export.created[order][index]
     users = reads[:, 1].astype(np.int64)
     seen = _seen_at(export.sessions, users, message_time, reads[:, 3])
-    keep = (reads[:, 3] >= message_time) & (seen <= last_trigger)
+    # A read up to the reader's own message (they answered first) times no reading.
+    theirs = export.sender[order][index] != users
+    keep = (reads[:, 3] >= message_time) & (seen <= last_trigger) & theirs
     for role in ROLES:
         mine = keep & owners.mask(users, role)
         samples[role]["read_delay_s"] = reads[mine, 3] - seen[mine]
@@ -308,8 +325,11 @@ def _reads(
 def _answering(
     export: Export, chat: np.ndarray, sender: np.ndarray, created: np.ndarray
 ) -> np.ndarray:
-    """Per session (row of ``export.sessions``): whether it began to answer."""
+    """Per session (row of ``export.sessions``): whether it began to answer (as the
+    export says, when it does: a run's own traffic)."""
     sessions = export.sessions
+    if sessions is not None and sessions.shape[1] >= 4:
+        return np.asarray(sessions[:, 3] > 0)
     if sessions is None or not len(sessions) or not len(chat):
         return np.zeros(0 if sessions is None else len(sessions), dtype=bool)
     previous = np.concatenate([[np.inf], created[:-1]])
@@ -373,15 +393,39 @@ def hours_of_day(start: float, end: float) -> np.ndarray:
     return covered
 
 
+def _page_backs_of_sessions(export: Export) -> np.ndarray:
+    """The page-backs of the export's sessions (a session still open at the end of a
+    run is in neither)."""
+    assert export.page_backs is not None and export.sessions is not None
+    pages = export.page_backs.reshape(-1, 4)
+    known = {(int(user), float(start)) for user, start in export.sessions[:, :2]}
+    kept = [(int(user), float(start)) in known for user, start in pages[:, :2]]
+    return pages[np.array(kept, dtype=bool)] if len(pages) else pages
+
+
 def _page_back_share(
     export: Export, owners: _Owners, samples: dict[Role, dict[str, np.ndarray]]
 ) -> dict[Role, float | None]:
+    """Sessions that paged back, and their pages: whole where the chat's history held
+    them, else known from below (``pages_at_least``: the history ended first)."""
     shares: dict[Role, float | None] = dict.fromkeys(ROLES, None)
     if export.page_backs is None or export.sessions is None or not len(export.sessions):
         return shares
+    pages = _page_backs_of_sessions(export)
     for role in ROLES:
         sessions = int(owners.mask(export.sessions[:, 0], role).sum())
-        mine = export.page_backs[owners.mask(export.page_backs[:, 0], role)]
-        samples[role]["pages"] = mine[:, 2].astype(float)
+        mine = pages[owners.mask(pages[:, 0], role)]
+        samples[role]["pages"] = mine[mine[:, 3] == 0, 2].astype(float)
+        samples[role]["pages_at_least"] = mine[mine[:, 3] == 1, 2].astype(float) + 1
         shares[role] = len(mine) / sessions if sessions else None
     return shares
+
+
+def _share_n(export: Export, owners: _Owners) -> dict[Role, dict[str, int]]:
+    counts: dict[Role, dict[str, int]] = {role: {} for role in ROLES}
+    for role in ROLES:
+        if export.photos is not None:
+            counts[role]["photo_share"] = int(owners.mask(export.sender, role).sum())
+        if export.page_backs is not None and export.sessions is not None:
+            counts[role]["page_back_share"] = int(owners.mask(export.sessions[:, 0], role).sum())
+    return counts

@@ -116,7 +116,7 @@ class _Sim:
     messages: list[tuple[int, int, int, float, int, int]] = field(default_factory=list)
     sessions: list[tuple[int, float, float]] = field(default_factory=list)
     reads: list[tuple[int, int, int, float]] = field(default_factory=list)
-    page_backs: list[tuple[int, float, int]] = field(default_factory=list)
+    page_backs: list[tuple[int, float, int, int]] = field(default_factory=list)
     dropped: int = 0
     answering: int = 0  # sessions begun to write a turn
 
@@ -207,7 +207,7 @@ def _arrive(
     sim.sessions.append((user, now, now + plan.duration))
     sim.at(now + plan.duration, "leave", user, session)
     if plan.pages and chats_of[user]:
-        sim.page_backs.append((user, now, plan.pages))
+        sim.page_backs.append((user, now, plan.pages, 0))
     for key in chats_of[user]:
         _look(sim, user, session, key, chats[key])
     rate = weight_of(role_model, user) * role_model.scalar("burst_starts_per_hour") / 3600
@@ -292,7 +292,7 @@ def _export(sim: _Sim, world: World, end: float) -> Export:
         start=0.0,
         end=end,
         people={r: sum(1 for v in world.roles.values() if v == r) for r in ROLES},
-        page_backs=np.array(sim.page_backs, dtype=float).reshape(-1, 3),
+        page_backs=np.array(sim.page_backs, dtype=float).reshape(-1, 4),
         recipient=np.array([_other_side(world, int(k), int(u)) for k, u in rows[:, [0, 2]]]),
     )
 

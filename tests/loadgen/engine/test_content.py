@@ -35,3 +35,14 @@ def test_photos_are_uuids_with_the_configured_share_and_count() -> None:
         MessageLimits().check(
             MessageDraft(text, photos=tuple(photos), attachedPhotos=tuple(photos))
         )
+
+
+def test_a_models_draws_stay_within_the_protocols_limits() -> None:
+    # A heavy-tailed draw now and then asks for more than the server takes (seen in a
+    # 2-minute default-model run: one message refused as too large of 10,106).
+    writer = Writer(ChatOptions(), seed=7)
+    limits = MessageLimits()
+    assert len(writer.photo_ids(3)) == 3
+    assert len(writer.photo_ids(37)) == limits.max_photos
+    assert len(writer.text_of(99_999)) <= limits.max_text_chars
+    assert len(writer.text_of(12)) == 12

@@ -64,6 +64,8 @@ class ClientOptions(Protocol):
     def timeouts(self) -> Timeouts: ...
     @property
     def initial_data_timeout(self) -> float: ...
+    @property
+    def quiesce_seconds(self) -> float: ...
 
 
 class ClientHost(Protocol):
@@ -325,6 +327,25 @@ class ChatClient:
         payload = host.codec.encode("send_message", {"chatId": chat_id, "message": message})
         tracker.message_sent(chat_id, marker, time.perf_counter(), wall)
         self._send(payload)
+
+    def finish_sends(self) -> None:
+        """Wait until every message sent is acknowledged, as long as the run's end
+        waits for answers (--quiesce-seconds): someone who leaves does not cut their
+        own message short (it would be stored, its answer never seen)."""
+        tracker = self.tracker
+        if tracker is None:
+            return
+        options = self.host.options
+        deadline = time.perf_counter() + max(options.answer_timeout, options.quiesce_seconds)
+        acked = self._acked
+        if acked is None:
+            acked = self._acked = Event()
+        while tracker.opened and tracker.sends_in_doubt:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            acked.clear()
+            acked.wait(left)
 
     def _wait_for_acks(self, tracker: ConnectionTracker, limit: int, timeout: float) -> None:
         acked = self._acked

@@ -41,9 +41,12 @@ class ArrivalSource:
         self.start_wall = start_wall
         self._rng = random.Random(seed)
         self._greenlets: list[gevent.Greenlet] = []
+        self.stopped_wall = float("inf")  # when the run stopped arriving people
 
     def expected(self, start_wall: float, end_wall: float) -> dict[Role, float]:
-        """Arrivals the model expects between two wall times, by role."""
+        """Arrivals the model expects between two wall times, by role (none after
+        the source stopped: the run winds down)."""
+        start_wall, end_wall = min(start_wall, self.stopped_wall), min(end_wall, self.stopped_wall)
         a, b = start_wall - self.start_wall, end_wall - self.start_wall
         return {
             role: clock.expected(max(a, 0.0), max(b, 0.0)) for role, clock in self.clocks.items()
@@ -53,6 +56,7 @@ class ArrivalSource:
         self._greenlets = [gevent.spawn(self._run, role) for role in ROLES]
 
     def stop(self) -> None:
+        self.stopped_wall = min(self.stopped_wall, time.time())
         gevent.killall(self._greenlets, block=False)
         self._greenlets = []
 

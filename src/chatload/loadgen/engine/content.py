@@ -76,6 +76,10 @@ class Writer:
         return self.photo_ids(count)
 
     def photo_ids(self, count: int) -> list[str]:
+        """``count`` photo UUIDs (a traffic model's draw), within the protocol's limit: a
+        heavy-tailed draw goes past it now and then, and the server would refuse the
+        message as too large."""
+        count = min(count, MessageLimits().max_photos)
         return [str(uuid.UUID(int=self.rng.getrandbits(128), version=4)) for _ in range(count)]
 
     def draft(self) -> MessageContent:

@@ -171,7 +171,10 @@ class ChatOptions:
         3, "pages a user loads when it pages back through a chat", section="people"
     )
     churn_share: float = _option(
-        0.1, "share of users that disconnect and reconnect on purpose", section="people"
+        0.1,
+        "share of users that disconnect and reconnect on purpose (think-time runs; "
+        "a model run's sessions come and go by the model)",
+        section="people",
     )
     churn_interval: float = _option(
         30.0, "seconds between a churning user's reconnects", section="people", metavar="S"

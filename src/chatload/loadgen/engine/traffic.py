@@ -43,6 +43,7 @@ log = logging.getLogger("chatload.loadgen")
 
 LATE_S: Final = 0.1  # an action this much later than scheduled is late (run time)
 _WAIT_SLOT_S: Final = 1.0
+_LEAD_DECAY: Final = 0.99  # per connect: a slow connect long ago stops counting
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,15 @@ class TrafficEngine:
         self.batch = TrafficBatch()
         self._greenlet: gevent.Greenlet | None = None
         self.quiet: Callable[[], bool] = lambda: False  # the run's end: people stop acting
+        # How long before a turn is due it is handed out: a writer who is offline needs
+        # that long to connect (a decaying maximum of the connects seen), so that the
+        # turn is written when due and the gap is the model's, not the model's plus a
+        # connect (which --time-scale multiplies in the model's time).
+        self.lead = 0.0
+
+    def connected_in(self, seconds: float) -> None:
+        """A session's connect and initial_data took ``seconds``."""
+        self.lead = max(seconds, self.lead * _LEAD_DECAY)
 
     def model_time(self, wall: float) -> float:
         return self.origin + (wall - self.start_wall) * self.time_scale
@@ -105,6 +115,9 @@ class TrafficEngine:
         try:
             ticket: Ticket = slot.get(timeout=_WAIT_SLOT_S)
         except gevent.Timeout:
+            if slot.ready():  # given as the wait ran out: a busy loop runs both at once
+                given: Ticket = slot.value
+                return given
             self._free[role].remove(slot) if slot in self._free[role] else None
             return None
         return ticket
@@ -120,6 +133,7 @@ class TrafficEngine:
     def arrive(self, role: Role) -> None:
         """One arrival of the run's arrival process, given to this process."""
         self.batch.count(f"{role}.offered")
+        self.batch.arrivals.append((ROLES.index(role), self.model_time(time.time())))
         slot = self._slot(role)
         if slot is None:
             self.batch.count(f"{role}.dropped")
@@ -149,10 +163,10 @@ class TrafficEngine:
         while True:
             self._wake.clear()
             now = time.time()
-            while self._turns and self._turns[0][0] <= now:
+            while self._turns and self._turns[0][0] - self.lead <= now:
                 _, _, turn = heapq.heappop(self._turns)
                 gevent.spawn(self._deliver, turn)
-            wait = self._turns[0][0] - now if self._turns else 1.0
+            wait = self._turns[0][0] - self.lead - now if self._turns else 1.0
             self._wake.wait(timeout=max(wait, 0.0))
 
     def _deliver(self, turn: TurnDue) -> None:
@@ -167,7 +181,6 @@ class TrafficEngine:
             if self._forward is not None:
                 self._forward(turn)
             return
-        self.batch.count(f"{turn.role}.answering")
         slot = self._slot(turn.role)
         if slot is None:
             self.lender.release(identity)

@@ -170,8 +170,13 @@ class ModelSession:
             self._send(engine.rng.choice(quiet))
         self._next_burst()
 
+    def content(self) -> tuple[int, int]:
+        """The next message's characters and photos: the model's draw. A persona's
+        session may override it (docs/personas.md, "Under a traffic model")."""
+        return draw_content(self.model, self.engine.rng)
+
     def _send(self, chat_id: str) -> None:
-        length, photos = draw_content(self.model, self.engine.rng)
+        length, photos = self.content()
         self._content[chat_id] = (length, photos)
         text, photo_ids = self.writer.text_of(length), self.writer.photo_ids(photos)
         self.client.send_message(chat_id, text, photo_ids)
@@ -181,17 +186,21 @@ class ModelSession:
         if not views:
             return
         view = self.engine.rng.choice(views)
-        loaded = 0
+        loaded, cut = 0, 0
         before = view.last_id + 1
         for _ in range(pages):
-            if before <= 1 or not self.client.connected:
-                break
-            page = self.client.load_history(view.chat_id, before)
+            page = None
+            if self.client.connected:
+                page = self.client.load_history(view.chat_id, before) if before > 1 else ()
             if not page:
+                # The chat's history began before the person stopped, or the page
+                # failed, or the connection went: they wanted more than they loaded.
+                cut = 1
                 break
             loaded += 1
             before = min(message.messageId for message in page)
-        self.engine.batch.page_backs.append((self.me, self.engine.model_time(self.started), loaded))
+        started = self.engine.model_time(self.started)
+        self.engine.batch.page_backs.append((self.me, started, loaded, cut))
 
     # Frames (the reader's greenlet: quick)
 

@@ -185,11 +185,15 @@ class ChatUser(User):
             except ConfigError:  # every person of the role is online already
                 engine.batch.count(f"{self.role}.dropped")
                 return
-        engine.batch.count(f"{self.role}.started")
+        # An arrival's session, or one begun to answer (``answering``).
+        engine.batch.count(f"{self.role}.{'started' if ticket.turn is None else 'answering'}")
         self.identity, self.client = identity, ChatClient(runtime, identity)
         try:
+            connecting = time.time()
             self.client.connect()
+            engine.connected_in(time.time() - connecting)
             self.session_class(engine, self.client, runtime.writer, self.role, ticket).run()
+            self.client.finish_sends()
         except ChatloadError:
             pass  # the failure was reported as a sample; the slot waits again
         finally:

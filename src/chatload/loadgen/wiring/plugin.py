@@ -229,11 +229,12 @@ class _Plugin:
             options = chat_options.ChatOptions.from_parsed(environment.parsed_options)
             self.shares = self._shares(environment, options)  # the web UI may change weights
             if isinstance(runner, WorkerRunner):
-                self.traffic = TrafficSetup.of(options)
-                if self.traffic is not None:
-                    TrafficSetup.make_slots(environment, {"owner": 1.0, "requester": 1.0})
+                self.traffic = TrafficSetup.for_worker(environment, options)
             else:
-                if self.traffic is not None:
+                self.traffic = TrafficSetup.again(self.traffic, options)  # the web UI's form
+                if self.traffic is None:
+                    TrafficSetup.unmake_slots(environment)
+                else:
                     pool = self.target.current_pool()
                     self.shares = self.traffic.slots(environment, pool, self.shares)
                 self._check_start(environment, options)
@@ -291,6 +292,8 @@ class _Plugin:
         """The end of a run: every generator process winds down (quiescence, checks,
         last records) while its users are still connected."""
         runner = environment.runner
+        if self.traffic is not None and not isinstance(runner, WorkerRunner):
+            self.traffic.stop_arrivals()
         if isinstance(runner, MasterRunner):
             # A headless run ends with quit(), which stops no worker before it ends
             # the master; ask them to wind down now, while there is time to hear back.

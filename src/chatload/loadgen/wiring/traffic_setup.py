@@ -2,7 +2,8 @@
 
 - Every process with users: a :class:`TrafficEngine` on the runtime, each user class
   a slot class (its one task: ``ChatUser.live_sessions``), its weight the role's
-  share of the sessions expected at once at the model's busiest hour.
+  share of the sessions expected at once at the model's busiest hour, answering
+  sessions included (``traffic.concurrency``).
 - The master (or the only process): the run's :class:`ArrivalSource`, giving each
   arrival to the workers in turn, and the proof's feed on the interval pipeline.
 - Workers and master relay turns due for people online in another process.
@@ -10,10 +11,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final, cast
 
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -26,9 +29,11 @@ from chatload.loadgen.engine.traffic import TrafficEngine
 from chatload.loadgen.people.identities import IdentityPool
 from chatload.loadgen.people.shares import Share
 from chatload.loadgen.people.user import ChatUser
+from chatload.provision import ProvisionPlan
 from chatload.records.pipeline import IntervalPipeline
 from chatload.records.traffic_feed import TrafficFeed
 from chatload.traffic.batch import TrafficBatch
+from chatload.traffic.concurrency import Sizing
 from chatload.traffic.conversation import TurnDue
 from chatload.traffic.loading import load_model
 from chatload.traffic.model import TrafficModel
@@ -36,8 +41,18 @@ from chatload.users_file import ROLES, Role
 
 __all__ = ["TrafficSetup"]
 
-# With the embedded server and no --population: people per user slot (a quarter online).
-EMBEDDED_PEOPLE_PER_SLOT = 4
+_THINK_TIME_TASKS: Final = "_chatload_think_time_tasks"  # a slot class's own tasks, kept
+
+log = logging.getLogger("chatload.loadgen")
+
+# With the embedded server and no --population: as many people as -u holds at the
+# busiest hour, at most this many.
+EMBEDDED_PEOPLE_MAX: Final = 100_000
+# Chats per requester in the simulation that sizes the slots: the embedded dataset's.
+CHATS_EACH: Final = cast(
+    int,
+    next(f.default for f in dataclasses.fields(ProvisionPlan) if f.name == "chats_per_requester"),
+)
 
 
 class TrafficSetup:
@@ -47,6 +62,9 @@ class TrafficSetup:
         self.engine: TrafficEngine | None = None
         self.source: ArrivalSource | None = None
         self.populations: dict[Role, int] = {}
+        self.roles: dict[int, Role] = {}
+        self.sizing = Sizing(model, CHATS_EACH)
+        self._warned_for: tuple[int, int] | None = None  # (slots needed, -u) said once
 
     @classmethod
     def of(cls, options: ChatOptions) -> TrafficSetup | None:
@@ -55,37 +73,82 @@ class TrafficSetup:
             return None
         return cls(load_model(options.traffic_model), options)
 
+    @classmethod
+    def for_worker(cls, environment: Environment, options: ChatOptions) -> TrafficSetup | None:
+        """A worker's setup at a run's start: its slots take whichever role the master
+        sends (the master weighs them); a think-time run gets its tasks back."""
+        setup = cls.of(options)
+        if setup is None:
+            cls.unmake_slots(environment)
+        else:
+            cls.make_slots(environment, {"owner": 1.0, "requester": 1.0})
+        return setup
+
+    @classmethod
+    def again(cls, setup: TrafficSetup | None, options: ChatOptions) -> TrafficSetup | None:
+        """This run's setup: ``setup`` with the run's options when it plays the same
+        model (its sizing kept), else a new one (the web UI's form changed it)."""
+        if setup is not None and setup.options.traffic_model == options.traffic_model:
+            setup.options = options
+            return setup
+        return cls.of(options)
+
     def people_to_provision(self, slots: int | None) -> int | None:
-        """The embedded dataset's size: --population, or people for every slot."""
+        """The embedded dataset's size: --population, or the most people whose busiest
+        hour's sessions (answering ones too), with their headroom, fit in the slots;
+        owners and requesters in the ratio of their weights."""
         if self.options.population:
             return self.options.population
-        return None if slots is None else slots * EMBEDDED_PEOPLE_PER_SLOT
-
-    def slot_weights(self, populations: Mapping[Role, int]) -> dict[Role, float]:
-        """Each role's sessions at once at its busiest hour: slots in that ratio."""
-        weights = {}
-        for role in ROLES:
-            model = self.model.role(role)
-            per_hour = populations.get(role, 0) / 1000 * max(model.arrivals_per_hour)
-            weights[role] = per_hour * model.family("duration_s").mean() / 3600
-        return weights
+        if slots is None:
+            return None
+        ratio: dict[Role, float] = {
+            "owner": self.options.owner_weight,
+            "requester": self.options.requester_weight,
+        }
+        return self.sizing.people_for(slots, ratio, EMBEDDED_PEOPLE_MAX)
 
     @staticmethod
     def make_slots(environment: Environment, weights: Mapping[Role, float]) -> None:
         """Every weighted chat user class: its one task is to live sessions."""
         for user_class in environment.user_classes:
             if issubclass(user_class, ChatUser) and not user_class.fixed_count:
+                if _THINK_TIME_TASKS not in vars(user_class):
+                    setattr(user_class, _THINK_TIME_TASKS, user_class.tasks)
                 user_class.tasks = [ChatUser.live_sessions]
                 user_class.weight = max(
                     1, round(100 * weights[user_class.role] / max(sum(weights.values()), 1e-12))
                 )
+
+    @staticmethod
+    def unmake_slots(environment: Environment) -> None:
+        """The user classes' own tasks back (the web UI's next run has no model)."""
+        for user_class in environment.user_classes:
+            tasks = vars(user_class).get(_THINK_TIME_TASKS)
+            if tasks is not None:
+                user_class.tasks = tasks
+                delattr(user_class, _THINK_TIME_TASKS)
 
     def slots(
         self, environment: Environment, pool: IdentityPool, shares: dict[str, Share]
     ) -> dict[str, Share]:
         """User classes as slots, weighted by the sessions expected; their shares."""
         self.populations = {role: pool.total[role] for role in ROLES}
-        self.make_slots(environment, self.slot_weights(self.populations))
+        self.roles = {user_id: identity.role for user_id, identity in pool.by_id.items()}
+        needed = self.sizing.slots_for(self.populations)
+        self.make_slots(environment, needed)
+        users = getattr(environment.parsed_options, "num_users", None)
+        # Rounded: a population sized for -u (people_for) may need a fraction more.
+        slots_needed = round(sum(needed.values()))
+        if users and slots_needed > users and self._warned_for != (slots_needed, users):
+            self._warned_for = (slots_needed, users)  # the start asks again: said once
+            log.warning(
+                "the model's busiest hour needs about %d sessions at once for these %d "
+                "people (-u is %d): sessions past -u are dropped and counted; raise -u "
+                "or lower --population",
+                slots_needed,
+                sum(self.populations.values()),
+                users,
+            )
         weight_of = {c.__name__: c.weight for c in environment.user_classes}
         return {
             name: Share(share.role, weight_of.get(name, share.weight), share.fixed_count)
@@ -169,7 +232,9 @@ class TrafficSetup:
                 return origin + (wall - start) * scale
 
             pipeline.follow_traffic(
-                TrafficFeed(self.model, self.populations, to_model, self.source.expected)
+                TrafficFeed(
+                    self.model, self.populations, self.roles, to_model, self.source.expected
+                )
             )
         self.source.start()
 
@@ -181,6 +246,11 @@ class TrafficSetup:
             messages.TURN_DUE,
             lambda turn, _: messages.send(runner, messages.TURN_DUE, turn),
         )
+
+    def stop_arrivals(self) -> None:
+        """No more people come: the run winds down (its sessions end by themselves)."""
+        if self.source is not None:
+            self.source.stop()
 
     def stop(self) -> None:
         if self.source is not None:

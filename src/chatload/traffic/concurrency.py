@@ -1,0 +1,107 @@
+"""How many sessions a model keeps open at once, by role. Pure.
+
+A model's own arrivals understate it: a reply due from someone offline brings them
+online (an *answering session*, ``traffic.simulate``), and in chat there are many
+(the default model, 2 chats per requester: an owner answers in 5.5 sessions a day
+beside their own 6). So the model is simulated, by the same rules a run
+follows, on a small world in the run's proportions (``SIMULATED_PEOPLE``, its
+chats per requester), for ``SIMULATED_DAYS`` days; the busiest hour of the last
+day (conversations under way) gives each role's sessions at once per person,
+scaled to the run's people. Concurrency does not depend on ``--time-scale``:
+sessions are K times shorter and K times as frequent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from chatload.traffic.model import TrafficModel
+from chatload.traffic.simulate import World, simulate
+from chatload.users_file import ROLES, Role
+
+__all__ = ["SIMULATED_DAYS", "SIMULATED_PEOPLE", "AtOnce", "Sizing", "sessions_at_once"]
+
+SIMULATED_PEOPLE: Final = 2000
+SIMULATED_DAYS: Final = 2
+_MIN_PER_ROLE: Final = 50
+_HEADROOM_SD: Final = 4.0  # a Poisson count's standard deviations over the mean
+
+
+@dataclass(frozen=True)
+class AtOnce:
+    """One role's sessions open at once at the model's busiest hour."""
+
+    mean: float
+
+    @property
+    def ceiling(self) -> float:
+        """Enough slots that the busiest hour's count rarely passes them."""
+        return self.mean + _HEADROOM_SD * math.sqrt(self.mean)
+
+
+def sessions_at_once(
+    model: TrafficModel, people: Mapping[Role, int], chats_each: int, seed: int = 0
+) -> dict[Role, AtOnce]:
+    """Each role's sessions at once at the busiest hour, for ``people`` of each role."""
+    total = sum(people.values())
+    if total <= 0:
+        return {role: AtOnce(0.0) for role in ROLES}
+    small = {
+        role: max(_MIN_PER_ROLE, round(SIMULATED_PEOPLE * people.get(role, 0) / total))
+        for role in ROLES
+    }
+    world = World.made(small["owner"], small["requester"], chats_each, seed=seed)
+    export = simulate(model, world, days=SIMULATED_DAYS, seed=seed)
+    sessions = export.sessions if export.sessions is not None else np.empty((0, 3))
+    owners = np.array([world.roles[int(user)] == "owner" for user in sessions[:, 0]], dtype=bool)
+    last_day = (SIMULATED_DAYS - 1) * 86400.0
+    minutes = last_day + np.arange(0, 86400, 60.0)
+    result = {}
+    for role in ROLES:
+        mine = sessions[owners if role == "owner" else ~owners]
+        starts, ends = np.sort(mine[:, 1]), np.sort(mine[:, 2])
+        open_at = np.searchsorted(starts, minutes, "right") - np.searchsorted(
+            ends, minutes, "right"
+        )
+        busiest = float(open_at.reshape(24, 60).mean(axis=1).max())
+        result[role] = AtOnce(busiest * people.get(role, 0) / small[role])
+    return result
+
+
+class Sizing:
+    """A run's slots and people from its model, each population simulated once."""
+
+    def __init__(self, model: TrafficModel, chats_each: int) -> None:
+        self.model, self.chats_each = model, chats_each
+        self._simulated: dict[tuple[int, ...], dict[Role, AtOnce]] = {}
+
+    def at_once(self, people: Mapping[Role, int]) -> dict[Role, AtOnce]:
+        key = tuple(people.get(role, 0) for role in ROLES)
+        if key not in self._simulated:
+            self._simulated[key] = sessions_at_once(self.model, people, self.chats_each)
+        return self._simulated[key]
+
+    def slots_for(self, people: Mapping[Role, int]) -> dict[Role, float]:
+        """Each role's slots: its sessions at once at the busiest hour, with headroom."""
+        return {role: at_once.ceiling for role, at_once in self.at_once(people).items()}
+
+    def people_for(self, slots: int, ratio: Mapping[Role, float], most: int) -> int:
+        """The most people (at most ``most``, in ``ratio``) whose busiest hour's
+        sessions, with their headroom, fit in ``slots``."""
+        parts = sum(ratio.values())
+        unit = self.at_once({role: round(1000 * ratio[role]) for role in ROLES})
+        per_person = [unit[role].mean / 1000 / parts for role in ROLES]
+
+        def needed(people: float) -> float:
+            return sum(AtOnce(people * share).ceiling for share in per_person)
+
+        low, high = 0.0, float(most)
+        for _ in range(60):
+            middle = (low + high) / 2
+            low, high = (middle, high) if needed(middle) <= slots else (low, middle)
+        return max(slots, round(low))
