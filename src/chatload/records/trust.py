@@ -109,7 +109,7 @@ class Trust:
             shown = ", ".join(self.traffic_differs[:4])
             more = len(self.traffic_differs) - 4
             parts.append(
-                f"the traffic differs from the model in {shown}"
+                f"The traffic differs from the model in {shown}"
                 + (f" and {more} more" if more > 0 else "")
                 + " (D > 0.05)"
             )
@@ -117,10 +117,7 @@ class Trust:
             parts.append(
                 f"{self.traffic_dropped} sessions the model offered were dropped (no free user)"
             )
-        if not parts:
-            return " The traffic matched the model."
-        said = "; ".join(parts)
-        return f" {said[0].upper()}{said[1:]}."  # a sentence of its own
+        return (" " + "; ".join(parts) + ".") if parts else " The traffic matched the model."
 
     def clock_warning(self, delivery_p50_ms: float) -> str | None:
         """When cross-process timings may be off by a large share of the latencies."""

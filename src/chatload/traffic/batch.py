@@ -29,7 +29,8 @@ SessionRow = tuple[int, float, float, int, int]
 # (chat, message_id, from_user, to_user, created_at, text_length, photos, owner)
 MessageRow = tuple[str, int, int, int, float, int, int, int]
 ReadRow = tuple[str, int, int, float]  # (chat, user, last_read_message_id, read_at)
-# (user, session start, pages loaded, cut: 1 when the chat's history ended first)
+# (user, session start, pages loaded, cut: 1 when the person wanted more: the
+# chat's history ended first, a page failed or the connection went)
 PageRow = tuple[int, float, int, int]
 ArrivalRow = tuple[int, float]  # (role: 0 owner / 1 requester, offered at)
 

@@ -48,43 +48,62 @@ def sessions_at_once(
     model: TrafficModel, people: Mapping[Role, int], chats_each: int, seed: int = 0
 ) -> dict[Role, AtOnce]:
     """Each role's sessions at once at the busiest hour, for ``people`` of each role."""
+    small = _small_world(people)
+    if small is None:
+        return {role: AtOnce(0.0) for role in ROLES}
+    rates = _per_person(model, small, chats_each, seed)
+    return {role: AtOnce(rates[role] * people.get(role, 0)) for role in ROLES}
+
+
+def _small_world(people: Mapping[Role, int]) -> tuple[int, int] | None:
+    """(owners, requesters) of the simulated world in ``people``'s proportions."""
     total = sum(people.values())
     if total <= 0:
-        return {role: AtOnce(0.0) for role in ROLES}
-    small = {
-        role: max(_MIN_PER_ROLE, round(SIMULATED_PEOPLE * people.get(role, 0) / total))
-        for role in ROLES
-    }
-    world = World.made(small["owner"], small["requester"], chats_each, seed=seed)
+        return None
+    owners, requesters = (
+        max(_MIN_PER_ROLE, round(SIMULATED_PEOPLE * people.get(role, 0) / total)) for role in ROLES
+    )
+    return owners, requesters
+
+
+def _per_person(
+    model: TrafficModel, small: tuple[int, int], chats_each: int, seed: int
+) -> dict[Role, float]:
+    """Each role's sessions open at the busiest hour per person, in a world of
+    ``small`` (owners, requesters)."""
+    world = World.made(small[0], small[1], chats_each, seed=seed)
     export = simulate(model, world, days=SIMULATED_DAYS, seed=seed)
     sessions = export.sessions if export.sessions is not None else np.empty((0, 3))
     owners = np.array([world.roles[int(user)] == "owner" for user in sessions[:, 0]], dtype=bool)
     last_day = (SIMULATED_DAYS - 1) * 86400.0
     minutes = last_day + np.arange(0, 86400, 60.0)
-    result = {}
-    for role in ROLES:
+    rates = {}
+    for role, size in zip(ROLES, small, strict=True):
         mine = sessions[owners if role == "owner" else ~owners]
         starts, ends = np.sort(mine[:, 1]), np.sort(mine[:, 2])
         open_at = np.searchsorted(starts, minutes, "right") - np.searchsorted(
             ends, minutes, "right"
         )
-        busiest = float(open_at.reshape(24, 60).mean(axis=1).max())
-        result[role] = AtOnce(busiest * people.get(role, 0) / small[role])
-    return result
+        rates[role] = float(open_at.reshape(24, 60).mean(axis=1).max()) / size
+    return rates
 
 
 class Sizing:
-    """A run's slots and people from its model, each population simulated once."""
+    """A run's slots and people from its model, each world simulated once: populations
+    in the same proportions (the sizing's and the dataset's) share one simulation."""
 
     def __init__(self, model: TrafficModel, chats_each: int) -> None:
         self.model, self.chats_each = model, chats_each
-        self._simulated: dict[tuple[int, ...], dict[Role, AtOnce]] = {}
+        self._simulated: dict[tuple[int, int], dict[Role, float]] = {}
 
     def at_once(self, people: Mapping[Role, int]) -> dict[Role, AtOnce]:
-        key = tuple(people.get(role, 0) for role in ROLES)
-        if key not in self._simulated:
-            self._simulated[key] = sessions_at_once(self.model, people, self.chats_each)
-        return self._simulated[key]
+        small = _small_world(people)
+        if small is None:
+            return {role: AtOnce(0.0) for role in ROLES}
+        if small not in self._simulated:
+            self._simulated[small] = _per_person(self.model, small, self.chats_each, seed=0)
+        rates = self._simulated[small]
+        return {role: AtOnce(rates[role] * people.get(role, 0)) for role in ROLES}
 
     def slots_for(self, people: Mapping[Role, int]) -> dict[Role, float]:
         """Each role's slots: its sessions at once at the busiest hour, with headroom."""

@@ -59,8 +59,8 @@ class Export:
     start: float = 0.0  # the span the export covers
     end: float = 0.0
     people: dict[Role, int] = field(default_factory=dict)  # population by role
-    # A run's page-backs: rows (user, session start, pages loaded, cut short by the
-    # chat's history: 0/1)
+    # A run's page-backs: rows (user, session start, pages loaded, cut short: 0/1, 1
+    # when the history ended, a page failed or the connection went first)
     page_backs: np.ndarray | None = None
     recipient: np.ndarray | None = None  # each message's to_user_id, when known
     # A run's arrivals as its arrival process offered them (dropped ones too), by role;
@@ -407,7 +407,7 @@ def _page_back_share(
     export: Export, owners: _Owners, samples: dict[Role, dict[str, np.ndarray]]
 ) -> dict[Role, float | None]:
     """Sessions that paged back, and their pages: whole where the chat's history held
-    them, else known from below (``pages_at_least``: the history ended first)."""
+    them, else known from below (``pages_at_least``: cut short)."""
     shares: dict[Role, float | None] = dict.fromkeys(ROLES, None)
     if export.page_backs is None or export.sessions is None or not len(export.sessions):
         return shares

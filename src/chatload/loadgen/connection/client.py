@@ -336,23 +336,21 @@ class ChatClient:
         if tracker is None:
             return
         options = self.host.options
-        deadline = time.perf_counter() + max(options.answer_timeout, options.quiesce_seconds)
-        acked = self._acked
-        if acked is None:
-            acked = self._acked = Event()
-        while tracker.opened and tracker.sends_in_doubt:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return
-            acked.clear()
-            acked.wait(left)
+        self._wait_while(
+            lambda: tracker.opened and tracker.sends_in_doubt > 0,
+            max(options.answer_timeout, options.quiesce_seconds),
+        )
 
     def _wait_for_acks(self, tracker: ConnectionTracker, limit: int, timeout: float) -> None:
+        self._wait_while(lambda: tracker.unacked_count >= limit and tracker.opened, timeout)
+
+    def _wait_while(self, waiting: Callable[[], bool], timeout: float) -> None:
+        """Wake at each acknowledgement while ``waiting()``, for at most ``timeout``."""
         acked = self._acked
         if acked is None:
             acked = self._acked = Event()
         deadline = time.perf_counter() + timeout
-        while tracker.unacked_count >= limit and tracker.opened:
+        while waiting():
             left = deadline - time.perf_counter()
             if left <= 0:
                 return

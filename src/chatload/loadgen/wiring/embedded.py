@@ -12,6 +12,7 @@ import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 from chatload.loadgen.engine.options import ChatOptions
 from chatload.loadgen.people.shares import Share, roles_wanted
@@ -25,6 +26,7 @@ log = logging.getLogger("chatload.loadgen")
 
 _WEB_UI_OWNERS = 100
 _WEB_UI_REQUESTERS = 1000
+CHATS_PER_REQUESTER: Final = 2  # each requester's chats, each with another owner
 
 
 class EmbeddedServer:
@@ -49,7 +51,7 @@ class EmbeddedServer:
             owners=owners,
             requesters=requesters,
             events_per_owner=2,
-            chats_per_requester=min(2, owners * 2),
+            chats_per_requester=min(CHATS_PER_REQUESTER, owners * 2),
             history=options.embedded_history,
             layout="local",  # identities are lent in file order: the first ones talk together
         )

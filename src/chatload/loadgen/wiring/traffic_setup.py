@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -29,7 +28,7 @@ from chatload.loadgen.engine.traffic import TrafficEngine
 from chatload.loadgen.people.identities import IdentityPool
 from chatload.loadgen.people.shares import Share
 from chatload.loadgen.people.user import ChatUser
-from chatload.provision import ProvisionPlan
+from chatload.loadgen.wiring.embedded import CHATS_PER_REQUESTER
 from chatload.records.pipeline import IntervalPipeline
 from chatload.records.traffic_feed import TrafficFeed
 from chatload.traffic.batch import TrafficBatch
@@ -48,11 +47,6 @@ log = logging.getLogger("chatload.loadgen")
 # With the embedded server and no --population: as many people as -u holds at the
 # busiest hour, at most this many.
 EMBEDDED_PEOPLE_MAX: Final = 100_000
-# Chats per requester in the simulation that sizes the slots: the embedded dataset's.
-CHATS_EACH: Final = cast(
-    int,
-    next(f.default for f in dataclasses.fields(ProvisionPlan) if f.name == "chats_per_requester"),
-)
 
 
 class TrafficSetup:
@@ -63,7 +57,7 @@ class TrafficSetup:
         self.source: ArrivalSource | None = None
         self.populations: dict[Role, int] = {}
         self.roles: dict[int, Role] = {}
-        self.sizing = Sizing(model, CHATS_EACH)
+        self.sizing = Sizing(model, CHATS_PER_REQUESTER)  # the embedded dataset's
         self._warned_for: tuple[int, int] | None = None  # (slots needed, -u) said once
 
     @classmethod
