@@ -32,7 +32,7 @@ def _run(search: CapacitySearch, capacity: int, **kwargs: int) -> list[int]:
 
 @pytest.mark.parametrize("capacity", [7, 60, 137, 999, 4321])
 def test_the_search_finds_the_capacity_within_its_resolution(capacity: int) -> None:
-    search = CapacitySearch(start=10, max_users=20_000, resolution=0.1)
+    search = CapacitySearch(start=10, max_users=20_000, resolution=0.1, confirm=True)
     tried = _run(search, capacity)
     outcome = search.outcome
     assert outcome is not None
@@ -52,7 +52,7 @@ def test_growth_is_geometric_until_the_first_failure() -> None:
 
 
 def test_a_level_that_fails_its_confirmation_moves_the_answer_down() -> None:
-    search = CapacitySearch(start=10, max_users=1_000)
+    search = CapacitySearch(start=10, max_users=1_000, confirm=True)
     flaky = {80}  # held once, fails when held again
     seen: set[int] = set()
     while (users := search.next_users()) is not None:
@@ -107,3 +107,64 @@ def test_the_embedded_dataset_is_made_for_20_000_users_within_the_limits() -> No
     assert embedded_max_users(19_872, None) == 19_872  # the server's open files
     assert embedded_max_users(19_872, 5_000) == 5_000  # this process's ports or files
     assert embedded_max_users(0, 0) == 1
+
+
+def test_no_level_an_earlier_verdict_implies_is_judged_again() -> None:
+    for capacity in (7, 60, 137, 999, 4321):
+        search = CapacitySearch(start=10, max_users=20_000, resolution=0.1)
+        tried = _run(search, capacity)
+        assert len(set(tried)) == len(tried), tried
+        assert search.outcome is not None and capacity / 1.1 <= search.outcome.users <= capacity
+        # Each level lies strictly between the highest holding and lowest failing so far.
+        for i, users in enumerate(tried):
+            below = [u for u in tried[:i] if u <= capacity]
+            above = [u for u in tried[:i] if u > capacity]
+            assert max(below, default=0) < users < min(above, default=10**9)
+
+
+def test_levels_far_under_their_thresholds_grow_four_times() -> None:
+    search = CapacitySearch(start=10, max_users=20_000)
+    tried = []
+    while (users := search.next_users()) is not None:
+        tried.append(users)
+        holds = users <= 1000
+        share = users / 1000 * 0.5  # the SLO's figure: half the threshold at capacity
+        search.record(LevelResult(users, 10.0, users * 0.5, {SLO: (holds, "x")}, load_share=share))
+    # x4 while under a quarter of the threshold (up to 500 users), then x2.
+    assert tried[:4] == [10, 40, 160, 640]
+    assert tried[4] == 1280
+    assert search.outcome is not None and 1000 / 1.1 <= search.outcome.users <= 1000
+
+
+def test_a_search_cut_short_answers_with_its_bracket() -> None:
+    search = CapacitySearch(start=10, max_users=20_000)
+    for users in (10, 20, 40):
+        assert search.next_users() == users
+        search.record(_level(users, 30))
+    outcome = search.stop_here()
+    report = outcome.to_json()
+    assert (outcome.limited_by, outcome.complete) == ("time", False)
+    assert (report["holds_at"], report["fails_at"], report["complete"]) == (20, 40, False)
+    assert "cut short" in outcome.line() and "at least 20, under 40 users" in outcome.line()
+    # Nothing held yet: no lower end.
+    nothing = CapacitySearch(start=10, max_users=100)
+    assert nothing.next_users() == 10
+    report = nothing.stop_here().to_json()
+    assert (report["holds_at"], report["fails_at"], report["users"]) == (None, None, 0)
+
+
+def test_a_level_its_samples_did_not_decide_holds_and_says_so() -> None:
+    level = LevelResult(
+        20,
+        30.0,
+        10.0,
+        {SLO: (True, "480 ms"), "all failure_ratio < 1%": (True, "0%")},
+        undecided=(SLO,),
+    )
+    assert level.holds and level.verdict == "undecided: too few samples"
+    report = level.to_json()
+    assert report["verdict"] == "undecided: too few samples"
+    assert [s["verdict"] for s in report["slos"]] == ["undecided: too few samples", "holds"]
+    complete = CapacitySearch(start=10, max_users=20_000)
+    _run(complete, 137)
+    assert complete.outcome is not None and complete.outcome.to_json()["complete"] is True

@@ -1,11 +1,15 @@
 """The capacity search: which load level to try next, and what the answer is. Pure.
 
 ``--shape search`` (:mod:`chatload.loadgen.wiring.search_shape`) runs it: the users
-grow geometrically while every SLO holds; after the first failing level, the search
-bisects between the highest holding and the lowest failing level down to the
-resolution, then holds the answer once more to confirm it. A level where the
-generator was saturated is no verdict on the server: the search stops there,
-limited by the generator. A breach of the guarantees ends it as a failure.
+grow geometrically while every SLO holds, four times while every measured figure is
+under a quarter of its threshold (``WIDE_MARGIN``), else twice; after the first
+failing level, the search bisects between the highest holding and the lowest failing
+level down to the resolution. Load is taken as monotone, so no level an earlier
+verdict implies is judged again (under a holding one: holds; above a failing one:
+fails); with ``confirm`` the answer is held once more at the end. A level where the
+generator was saturated is no verdict on the server: the search stops there, limited
+by the generator. A breach of the guarantees ends it as a failure. Stopped early (a
+run time, a stop), the answer is the bracket found so far.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ __all__ = [
     "SearchOutcome",
     "embedded_max_users",
 ]
+
+# Levels whose every figure is under this share of its threshold grow by FAST_GROWTH.
+WIDE_MARGIN: Final = 0.25
+FAST_GROWTH: Final = 4.0
+UNDECIDED: Final = "undecided: too few samples"
 
 # The embedded dataset is provisioned in seconds (its history is a view), so it can
 # be made for a search towards tens of thousands of users.
@@ -49,6 +58,10 @@ class LevelResult:
     breaches: int = 0
     server_cpu_percent: float | None = None
     server_rss_bytes: float | None = None
+    # Thresholds the samples did not decide within the longest hold (they count as
+    # holding), and the highest figure's share of its threshold (nan: none known).
+    undecided: tuple[str, ...] = ()
+    load_share: float = math.nan
 
     @property
     def holds(self) -> bool:
@@ -62,14 +75,31 @@ class LevelResult:
                 return threshold, measured
         return None
 
+    @property
+    def verdict(self) -> str:
+        """holds, fails, or undecided (too few samples: counted as holding)."""
+        if not self.holds:
+            return "fails"
+        return UNDECIDED if self.undecided else "holds"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "users": self.users,
             "seconds": round(self.seconds, 1),
             "messages_per_s": round(self.messages_per_s, 2),
             "holds": self.holds,
+            "verdict": self.verdict,
             "slos": [
-                {"slo": threshold, "holds": holds, "measured": measured}
+                {
+                    "slo": threshold,
+                    "holds": holds,
+                    "measured": measured,
+                    "verdict": UNDECIDED
+                    if threshold in self.undecided
+                    else "holds"
+                    if holds
+                    else "fails",
+                }
                 for threshold, (holds, measured) in self.verdicts.items()
             ],
             "generator_saturated": self.saturated,
@@ -83,15 +113,32 @@ class LevelResult:
 class SearchOutcome:
     users: int  # the highest level that held (0: none did)
     messages_per_s: float
-    limited_by: str  # server, generator, max_users, breach, or interrupted
+    limited_by: str  # server, max_users (complete); generator, breach, time (cut short)
     first_failing: LevelResult | None
     levels: list[LevelResult]
+
+    @property
+    def complete(self) -> bool:
+        """The search reached its answer by itself."""
+        return self.limited_by in ("server", "max_users")
+
+    @property
+    def fails_at(self) -> int | None:
+        """The lowest level that failed (None: none did)."""
+        failing = [level.users for level in self.levels if not level.holds]
+        return min(failing, default=None)
 
     def line(self) -> str:
         head = (
             f"Capacity: {self.users} users, {self.messages_per_s:.1f} messages/s within every SLO"
         )
         failing = self.first_failing
+        if self.limited_by == "time":
+            above = f", under {self.fails_at}" if self.fails_at is not None else ""
+            return head + (
+                f"; the search was cut short (its run time or a stop) before its resolution: "
+                f"the capacity is at least {self.users}{above} users"
+            )
         if self.limited_by == "generator":
             return head + (
                 f"; limited by the generator (saturated at {failing.users if failing else '?'} "
@@ -99,8 +146,6 @@ class SearchOutcome:
             )
         if self.limited_by == "max_users":
             return head + "; every level up to --search-max-users held: test further"
-        if self.limited_by == "interrupted":
-            return head + "; the run ended before the search did (no verdict yet)"
         if self.limited_by == "breach":
             return head + (
                 f"; the search ended at {failing.users if failing else '?'} users on a breach "
@@ -123,6 +168,9 @@ class SearchOutcome:
         return {
             "users": self.users,
             "messages_per_s": round(self.messages_per_s, 2),
+            "complete": self.complete,
+            "holds_at": self.users or None,
+            "fails_at": self.fails_at,
             "limited_by": self.limited_by,
             "first_failing": None
             if failing is None
@@ -141,6 +189,7 @@ class CapacitySearch:
     max_users: int
     resolution: float = 0.10
     growth: float = 2.0
+    confirm: bool = False  # hold the answer once more at the end
     levels: list[LevelResult] = field(default_factory=list)
     outcome: SearchOutcome | None = None
     _confirming: int | None = None
@@ -184,7 +233,9 @@ class CapacitySearch:
             if best.users >= self.max_users:
                 self._finish("max_users", None)
             else:
-                grown = max(best.users + 1, math.ceil(best.users * self.growth))
+                wide = best.load_share < WIDE_MARGIN  # False when not known (nan)
+                factor = max(self.growth, FAST_GROWTH) if wide else self.growth
+                grown = max(best.users + 1, math.ceil(best.users * factor))
                 self._next = min(self.max_users, grown)
         elif best is None:
             if failing.users <= 1:
@@ -193,7 +244,7 @@ class CapacitySearch:
                 self._next = max(1, failing.users // 2)
         elif failing.users - best.users > max(1, self.resolution * best.users):
             self._next = (best.users + failing.users) // 2
-        elif self._confirming != best.users:
+        elif self.confirm and self._confirming != best.users:
             # Within the resolution: hold the answer once more to confirm it.
             self._confirming = best.users
             self._next = best.users
@@ -207,7 +258,7 @@ class CapacitySearch:
         """The run ended before the search did (a run-time limit, a stop): what is
         known so far."""
         if self.outcome is None:
-            self._finish("interrupted", self._bounds()[1])
+            self._finish("time", self._bounds()[1])
         assert self.outcome is not None
         return self.outcome
 

@@ -3,12 +3,14 @@ cap and the SLO put it; a generator that cannot keep up is named as the limit.""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chatload.analysis.report import write_report
 from chatload.provision import ProvisionPlan
 from tests.loadgen.edge import run_against
 
@@ -38,6 +40,7 @@ def test_the_search_finds_a_capped_servers_capacity(tmp_path: Path) -> None:
         "send_ack p90 < 250ms",
         "--slo",
         "invariant breaches == 0",
+        "--search-confirm",  # the answer held once more at the end
         scrape=True,
         plan=ProvisionPlan(owners=40, requesters=160, history=20, layout="local"),
     )
@@ -65,6 +68,14 @@ def test_the_search_finds_a_capped_servers_capacity(tmp_path: Path) -> None:
     assert levels[-1]["users"] == answer["users"] and levels[-1]["holds"]  # confirmed
     assert all(level["server_cpu_percent"] is not None for level in levels)
     assert len(levels) <= 10
+    # The SLOs judged as every run's are, at the answer's level: they hold there.
+    with (tmp_path / "run_slo.csv").open(newline="") as handle:
+        slo = {row["threshold"]: row["verdict"] for row in csv.DictReader(handle)}
+    assert slo == {"send_ack p90 < 250ms": "PASS", "invariant breaches == 0": "PASS"}
+    # One capacity verdict in the report, the search's, and the run's SLO verdicts.
+    page = write_report(tmp_path / "run", tmp_path / "report").read_text(encoding="utf-8")
+    assert "<h2>Capacity search</h2>" in page and "Capacity verdict" not in page
+    assert "every SLO holds" in page and "No SLO thresholds" not in page
 
 
 @pytest.mark.slow
@@ -98,3 +109,45 @@ def test_a_generator_that_cannot_keep_up_is_named_the_limit(tmp_path: Path) -> N
         f"limited by the generator (saturated at {saturated['users']} users): add workers"
         in run.stderr
     )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_search_cut_short_answers_with_what_it_found(tmp_path: Path) -> None:
+    # The cap allows about 140 users; 25 s hold a level or two, not the whole search
+    # (40 s in all, measured).
+    run = run_against(
+        tmp_path,
+        ("--test-capacity", str(CAP_PER_S)),
+        "--headless",
+        "-t",
+        "25s",
+        "--shape",
+        "search",
+        "--search-start-users",
+        "20",
+        "--search-hold",
+        "10",
+        "--chat-interval",
+        "2",
+        "--slo",
+        "send_ack p90 < 250ms",
+        "--capacity-at-least",
+        "1000",
+        plan=ProvisionPlan(owners=40, requesters=160, history=20, layout="local"),
+    )
+    assert run.breaches == []
+    answer = _answer(tmp_path)
+    assert (answer["complete"], answer["limited_by"]) == (False, "time"), answer
+    held = [level["users"] for level in answer["levels"] if level["holds"]]
+    failed = [level["users"] for level in answer["levels"] if not level["holds"]]
+    assert held, answer  # 40 s reach past the first level
+    assert answer["holds_at"] == answer["users"] == max(held)
+    assert answer["fails_at"] == min(failed, default=None)
+    line = next(line for line in run.stderr.splitlines() if line.startswith("Capacity: "))
+    assert f"the capacity is at least {answer['users']}" in line
+    # Cut short below --capacity-at-least: the gate is not met (exit 1), said so.
+    assert "Capacity below --capacity-at-least 1000 (the search was cut short" in run.stderr
+    assert run.returncode == 1, run.stderr[-2000:]
+    page = write_report(tmp_path / "run", tmp_path / "report").read_text(encoding="utf-8")
+    assert f"cut short before its resolution: at least {answer['users']:,} users" in page

@@ -1,6 +1,8 @@
 """The fit's HTML report: per quantity and role, the samples' histogram with the
 fitted density, a QQ plot, n and the Kolmogorov-Smirnov distance D; where the
-export had too few samples, which base model the quantity came from."""
+export had too few samples, which base model the quantity came from. Where values
+were cut short (reads a session's end cut), the QQ plot shows their Kaplan-Meier
+quantiles, as far as they are estimated."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 from chatload.analysis.html import page
 from chatload.analysis.plots import plt, save
 from chatload.traffic.fit import COUNTS, ModelFit, QuantityFit
+from chatload.traffic.survival import kaplan_meier
 
 __all__ = ["write_fit_report"]
 
@@ -42,7 +45,13 @@ def _plot(quantity: QuantityFit, path: Path) -> Path:
         model = family.ppf(grid)
         if quantity.name in COUNTS:
             model = np.ceil(model)
-        right.plot(model, np.quantile(samples, grid), ".", ms=3)
+        beyond = quantity.beyond
+        if beyond is not None and len(beyond):  # as far as the cut ones allow
+            run = kaplan_meier(samples, beyond).quantiles(grid)
+            left.set_title(f"{quantity.role} {quantity.name} (and {len(beyond):,} cut short)")
+        else:
+            run = np.quantile(samples, grid)
+        right.plot(model, run, ".", ms=3)
         right.set_xscale("log")
         right.set_yscale("log")
     lims = right.get_xlim()

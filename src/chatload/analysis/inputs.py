@@ -138,7 +138,7 @@ class RunData:
     )  # (start, metric, kind, n)
     health: list[HealthRow] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
-    slo: list[tuple[str, str, bool]] = field(default_factory=list)
+    slo: list[tuple[str, str, bool, str]] = field(default_factory=list)  # ..., PASS/FAIL/...
     # (time, url, name, labels, value) of each scraped series (--server-metrics)
     server_samples: list[tuple[float, str, str, str, float]] = field(default_factory=list)
 
@@ -321,7 +321,11 @@ def _breaches(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]
 
 
 def _slo(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-    run.slo.extend((row["threshold"], row["value"], row["passed"] == "true") for _, row in rows)
+    for _, row in rows:
+        passed = row["passed"]
+        # Files from before the verdict column: PASS, FAIL or (no value) NOT JUDGED.
+        word = row.get("verdict") or {"true": "PASS", "false": "FAIL"}.get(passed, "NOT JUDGED")
+        run.slo.append((row["threshold"], row["value"], passed == "true", word))
 
 
 def _server_metrics(run: RunData, path: Path, rows: Iterator[tuple[int, dict[str, str]]]) -> None:

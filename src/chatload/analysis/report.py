@@ -36,7 +36,15 @@ from chatload.records.drift_feed import DriftFeed
 from chatload.records.files import iso_time
 from chatload.records.trust import TrustCounter
 from chatload.records.windows import Window
-from chatload.slo import RunFigures, Threshold, Verdict, evaluate, parse_thresholds, run_figures
+from chatload.slo import (
+    RunFigures,
+    Threshold,
+    Verdict,
+    evaluate,
+    parse_threshold,
+    parse_thresholds,
+    run_figures,
+)
 from chatload.tracking.metrics import METRICS
 
 __all__ = ["write_report"]
@@ -72,16 +80,19 @@ def write_report(
     breaches = dict(Counter(breach.kind for breach in run.breaches))
     trends = replayed.drift.trends()  # judged once: the SLOs, the table and the plot use them
     figures = run_figures(totals.metrics, run.end - run.start, breaches, trends)
+    searched = load_search(run.prefix) is not None
     if not thresholds and run.slo:
         try:
-            thresholds = parse_thresholds(text for text, _, _ in run.slo)
+            thresholds = parse_thresholds(text for text, _, _, _ in run.slo)
         except ConfigError as exc:
             raise ConfigError(f"{run.prefix}_slo.csv: {exc}") from None
-    verdicts = evaluate(thresholds, figures)
+        if searched:  # judged at the answer's level, not over the levels that failed
+            thresholds = []
+    verdicts = evaluate(thresholds, figures) if thresholds else _recorded(run)
     capacity = judge_capacity(run, replayed.steps, steps, list(thresholds))
     out.mkdir(parents=True, exist_ok=True)
     say("drawing the plots")
-    images = _images(run, totals, capacity, out)
+    images = _images(run, totals, capacity, out, searched=searched)
     named = [t.statistic for t in thresholds if t.drift and t.target == "server"]
     sections = [*_run_sections(run.prefix, out), *_drift_section(replayed.drift, named, out)]
     index = out / "index.html"
@@ -91,13 +102,25 @@ def write_report(
         totals,
         replayed.trust,
         verdicts=verdicts,
-        capacity=capacity,
+        capacity=None if searched else capacity,  # one verdict: the search's
         images=images,
         drift=sections,
     )
     index.write_text(page, encoding="utf-8")
     say(f"done in {time.monotonic() - started:.1f} s")
     return index
+
+
+def _recorded(run: RunData) -> list[Verdict]:
+    """The verdicts the run wrote (a capacity search's: at its answer's level)."""
+    verdicts = []
+    for text, value, passed, word in run.slo:
+        judged = word != "NOT JUDGED"
+        figure = float(value) if value else None
+        detail = "" if judged else "undecided: too few samples at the answer's level"
+        threshold = parse_threshold(text)
+        verdicts.append(Verdict(threshold, figure, passed or not judged, judged, detail))
+    return verdicts
 
 
 def _run_sections(prefix: Path, out: Path) -> list[str]:
@@ -120,7 +143,7 @@ def _drift_section(drift: DriftFeed, server_series: list[str], out: Path) -> lis
 
 
 def _images(
-    run: RunData, totals: Window, capacity: Capacity | None, out: Path
+    run: RunData, totals: Window, capacity: Capacity | None, out: Path, *, searched: bool = False
 ) -> list[tuple[str, Path, str]]:
     """The report's pictures: (title, PNG, caption) each."""
     images = [
@@ -149,9 +172,13 @@ def _images(
         ),
     ]
     if capacity is not None:
-        images.append(
-            ("Capacity", plots.capacity_plot(capacity, out / "capacity.png"), capacity.text)
+        caption = (
+            "Latency and throughput at each level the search held, in the order of the users "
+            "(its verdict: the capacity search's, above)."
+            if searched
+            else capacity.text
         )
+        images.append(("Capacity", plots.capacity_plot(capacity, out / "capacity.png"), caption))
     server = server_plot(run, out / "server.png")
     if server is not None:
         images.append(
@@ -326,7 +353,7 @@ def _page(
         ]
     for title, image, caption in images:
         sections.append(f"<h2>{escape(title)}</h2>")
-        if caption and title != "Capacity":
+        if caption and (title != "Capacity" or capacity is None):
             sections.append(f"<p class='note'>{escape(caption)}</p>")
         sections.append(f'<img src="{image.name}" alt="{escape(title)}">')
     sections += drift

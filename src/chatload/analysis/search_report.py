@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from chatload.analysis.csvfiles import csv_file
 from chatload.analysis.html import cell
 from chatload.analysis.usl import UslFit, fit_usl
 from chatload.errors import ConfigError
 
-__all__ = ["load_search", "search_section"]
+__all__ = ["USL_MAX_ERROR", "load_search", "search_section", "usl_text"]
+
+# A fit whose relative residuals exceed this (RMS) does not describe the levels.
+USL_MAX_ERROR: Final = 0.10
 
 
 def load_search(prefix: Path) -> dict[str, Any] | None:
@@ -43,6 +46,13 @@ def search_section(search: dict[str, Any]) -> list[str]:
         f"Capacity: {search['users']:,} users, {search['messages_per_s']:,.1f} messages/s "
         f"within every SLO; limited by {search['limited_by']}"
     )
+    if search.get("complete") is False and search["limited_by"] == "time":
+        above = search.get("fails_at")
+        verdict += (
+            f" (cut short before its resolution: at least {search['users']:,} users"
+            + (f", under {above:,}" if above else "")
+            + ")"
+        )
     if failing.get("slo"):
         verdict += (
             f"; {failing['slo']} broke first ({failing['measured']}) at {failing['users']:,} users"
@@ -60,22 +70,33 @@ def search_section(search: dict[str, Any]) -> list[str]:
             + cell(index)
             + cell(f"{level['users']:,}")
             + cell(f"{level['messages_per_s']:,.1f}")
-            + cell("holds" if level["holds"] else "fails", "pass" if level["holds"] else "fail")
+            + cell(
+                level.get("verdict", "holds" if level["holds"] else "fails"),
+                "pass" if level["holds"] else "fail",
+            )
             + cell(f"{broke['slo']}: {broke['measured']}" if broke else "", "left")
             + cell("yes" if level["generator_saturated"] else "no")
             + cell("" if cpu is None else f"{cpu:.0f}")
             + cell("" if rss is None else f"{rss / (1 << 20):,.0f}")
             + "</tr>"
         )
-    fit = usl_of(search)
-    usl = (
-        escape(fit.text())
-        if fit is not None
-        else "USL fit: needs at least four levels of different users."
-    )
     return [
         "<h2>Capacity search</h2>",
         f"<p class='verdict'><b>{escape(verdict)}</b></p>",
         "<table>" + "".join(rows) + "</table>",
-        f"<p class='note'>Levels in the order the search held them. {usl}</p>",
+        f"<p class='note'>Levels in the order the search held them. "
+        f"{escape(usl_text(usl_of(search)))}</p>",
     ]
+
+
+def usl_text(fit: UslFit | None) -> str:
+    """The fit where it describes the levels; where it does not, that it does not."""
+    if fit is None:
+        return "USL fit: needs at least four levels of different users."
+    if fit.error > USL_MAX_ERROR:
+        return (
+            f"The levels do not follow the USL's shape (fit error {fit.error:.1%} over "
+            f"{fit.levels} levels, more than {USL_MAX_ERROR:.0%}: a hard cap, for one, does "
+            "not), so no peak is predicted from them."
+        )
+    return fit.text()

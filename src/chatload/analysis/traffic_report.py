@@ -36,6 +36,7 @@ from chatload.traffic.fit import COUNTS
 from chatload.traffic.loading import load_model
 from chatload.traffic.model import TrafficModel
 from chatload.traffic.observe import Export, observe
+from chatload.traffic.survival import kaplan_meier
 from chatload.users_file import ROLES
 
 __all__ = ["TrafficRun", "load_traffic", "traffic_section"]
@@ -108,7 +109,8 @@ def traffic_section(run: TrafficRun, prefix: Path, out: Path) -> list[str]:
         section += [
             "<h3>QQ plots</h3>",
             "<p class='note'>Each quantity's run quantiles against the model's, below "
-            "the run's horizon; on the grey line they agree.</p>",
+            "the run's horizon (values cut short: their Kaplan-Meier quantiles); on the "
+            "grey line they agree.</p>",
             f'<img src="{qq.name}" alt="QQ plots">',
         ]
     return section
@@ -148,18 +150,22 @@ def _qq_plot(model: TrafficModel, export: Export, path: Path) -> Path:
         for c, name in enumerate(COMPARED):
             axis = axes[r][c]
             samples = np.asarray(observed.samples[role].get(name, np.array([])), dtype=float)
-            cut = horizon_below(name, horizon)
+            beyond = observed.samples[role].get(f"{name}_at_least", np.zeros(0))
+            discrete = name in COUNTS
+            cut = horizon_below(name, horizon) if not len(beyond) else math.inf
             samples = samples[np.isfinite(samples) & (samples <= cut)]
-            axis.set_title(f"{role} {name}\nn {len(samples):,}", fontsize=7)
+            axis.set_title(f"{role} {name}\nn {len(samples) + len(beyond):,}", fontsize=7)
             axis.tick_params(labelsize=6)
             if len(samples) < 2:
                 continue
-            discrete = name in COUNTS
             family, _ = below(model.role(role).family(name), cut, discrete)
             expected = family.ppf(grid)
             if discrete:
                 expected = np.ceil(expected)
-            axis.plot(expected, np.quantile(samples, grid), ".", ms=2)
+            run = np.quantile(samples, grid)
+            if len(beyond):  # cut short: their Kaplan-Meier quantiles, as far as estimated
+                run = kaplan_meier(samples, beyond - 1 if discrete else beyond).quantiles(grid)
+            axis.plot(expected, run, ".", ms=2)
             low = max(min(float(expected.min()), float(samples.min())), 1e-3)
             high = max(float(expected.max()), float(samples.max()), low * 1.01)
             axis.plot([low, high], [low, high], "-", color="0.5", lw=0.8)

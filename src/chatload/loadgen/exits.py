@@ -22,17 +22,24 @@ COMPLETED: Final = 0
 FAILED: Final = 1
 NOT_RUN: Final = 2
 EXIT_CODES: Final = (
-    (COMPLETED, "the run completed: every SLO held (or none was given), no guarantee broken"),
+    (
+        COMPLETED,
+        "the run completed: every SLO held (or none was given), no guarantee broken; a "
+        "capacity search answered (its failing levels' timeouts are its means, not a "
+        "failure), also when cut short without --capacity-at-least",
+    ),
     (
         FAILED,
-        "an SLO was breached (at the end, or during the run with --slo-abort), a capacity "
-        "search's answer broke the guarantees or fell below --capacity-at-least; and "
-        "Locust's own rule: a request failed (--exit-code-on-error)",
+        "an SLO was breached (at the end, or during the run with --slo-abort); a capacity "
+        "search found a breach of the guarantees, or a capacity below --capacity-at-least "
+        "(cut short: what held so far was below it); and Locust's own rule, outside a "
+        "search: a request failed (--exit-code-on-error)",
     ),
     (
         NOT_RUN,
-        "the run could not start or go on: bad options or users file, an unreachable "
-        "server, a refused token, too few identities or open files (one line says which)",
+        "the run (or a capacity search) could not start or go on: bad options or users "
+        "file, an unreachable server, a refused token, too few identities or open files "
+        "(one line says which)",
     ),
 )
 

@@ -35,6 +35,7 @@ from chatload.traffic.fit import COUNTS
 from chatload.traffic.fitting import ks_distance
 from chatload.traffic.model import QUANTITIES, TrafficModel
 from chatload.traffic.observe import Export, observe
+from chatload.traffic.survival import kaplan_meier
 from chatload.users_file import ROLES, Role
 
 __all__ = [
@@ -154,32 +155,35 @@ def _quantity_row(name: str, family: Family, samples: np.ndarray, cut: float) ->
     return TrafficRow(name, family.name, len(samples), d, model_quantiles, run)
 
 
-# The share of a sample that must still be at risk where a Kaplan-Meier CDF is compared.
-KM_AT_RISK: Final = 0.1
-
-
 def _censored_count_row(
     name: str, family: Family, exact: np.ndarray, at_least: np.ndarray
 ) -> TrafficRow:
-    """Counts some of which are known only from below (at least L): the Kaplan-Meier
-    estimate of their CDF against the model's, as far as a tenth of them is still at
-    risk (past that the estimate rests on a handful: one value at risk that stops
-    there takes it to 1)."""
+    """Counts some of which are known only from below (at least L, so beyond L - 1):
+    the Kaplan-Meier estimate of their CDF against the model's, at the counts."""
     exact, at_least = np.asarray(exact, dtype=float), np.asarray(at_least, dtype=float)
     model = _triple(np.ceil(family.ppf(np.array(_SHARES))))
-    n = len(exact) + len(at_least)
-    survival, d, cdf = 1.0, 0.0, []
-    for k in range(1, int(max(exact.max(initial=0), at_least.max(initial=0))) + 1):
-        at_risk = int((exact >= k).sum() + (at_least > k).sum())
-        if not at_risk or at_risk < KM_AT_RISK * n:
-            break
-        survival *= 1 - int((exact == k).sum()) / at_risk
-        cdf.append(1 - survival)
-        d = max(d, abs(cdf[-1] - float(family.cdf(np.array([float(k)]))[0])))
+    estimate = kaplan_meier(exact, at_least - 1)
+    top = 0 if math.isnan(estimate.until) else int(estimate.until)
+    counts = np.arange(1, top + 1, dtype=float)
+    d, cdf = math.nan, estimate.at(counts)
+    if top:  # a step function of the counts: compared at each count, events or none
+        d = float(np.max(np.abs(cdf - family.cdf(counts))))
     p50, p90, p99 = (
         float(next((k + 1 for k, f in enumerate(cdf) if f >= q - 1e-12), math.nan)) for q in _SHARES
     )
-    return TrafficRow(name, family.name, n, d if cdf else math.nan, model, (p50, p90, p99))
+    return TrafficRow(name, family.name, estimate.n, d, model, (p50, p90, p99))
+
+
+def _censored_time_row(
+    name: str, family: Family, exact: np.ndarray, at_least: np.ndarray
+) -> TrafficRow:
+    """Times some of which are known only from below (a session ended first): the
+    Kaplan-Meier estimate against the model's CDF, whole (the censoring, not a
+    horizon, accounts for what the run could not show)."""
+    estimate = kaplan_meier(exact, at_least)
+    model = _triple(family.ppf(np.array(_SHARES)))
+    run = _triple(np.array([estimate.quantile(share) for share in _SHARES]))
+    return TrafficRow(name, family.name, estimate.n, estimate.distance(family), model, run)
 
 
 def _triple(values: np.ndarray) -> Triple:
@@ -228,8 +232,9 @@ def compare_traffic(model: TrafficModel, export: Export) -> list[TrafficRow]:
             samples = observed.samples[role].get(name, np.array([]))
             at_least = observed.samples[role].get(f"{name}_at_least")
             if at_least is not None and len(at_least):
+                censored = _censored_count_row if name in COUNTS else _censored_time_row
                 family = role_model.family(name)
-                rows.append(_censored_count_row(f"{role}.{name}", family, samples, at_least))
+                rows.append(censored(f"{role}.{name}", family, samples, at_least))
                 continue
             cut = horizon_below(name, horizon)
             rows.append(_quantity_row(f"{role}.{name}", role_model.family(name), samples, cut))

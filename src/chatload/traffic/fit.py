@@ -15,7 +15,7 @@ from typing import Final
 
 import numpy as np
 
-from chatload.traffic.fitting import Fit, fit_samples, fit_weights
+from chatload.traffic.fitting import Fit, fit_censored, fit_samples, fit_weights
 from chatload.traffic.model import QUANTITIES, RoleModel, TrafficModel
 from chatload.traffic.observe import Export, Observed, observe
 from chatload.users_file import ROLES, Role
@@ -33,6 +33,7 @@ class QuantityFit:
     fit: Fit | None  # None: from the base model
     samples: np.ndarray
     source: str
+    beyond: np.ndarray | None = None  # times known only to exceed these (censored)
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,14 @@ def fit_model(
                 fit, rate = fit_weights(samples, observed.hours_of_people.get(role))
                 if observed.hours_of_people.get(role) is not None:
                     rates[role] = rate
+            elif quantity not in COUNTS and len(beyond := _cut(observed, role, quantity)):
+                fit = fit_censored(samples, beyond, seed=seed)  # read delays a session cut
             else:
                 fit = fit_samples(samples, seed=seed, discrete=quantity in COUNTS)
             families[quantity] = fit.family
             sources[key] = f"export: n {fit.n:,}, {fit.family.name}, D {fit.d:.3f}"
-            quantities.append(QuantityFit(role, quantity, fit, samples, sources[key]))
+            cut = _cut(observed, role, quantity) if quantity not in COUNTS else None
+            quantities.append(QuantityFit(role, quantity, fit, samples, sources[key], cut))
         scalars, scalar_sources = _scalars(observed, role, base_role)
         if role in rates:
             scalars["burst_starts_per_hour"] = rates[role]
@@ -123,6 +127,11 @@ def fit_model(
         roles[role] = RoleModel(arrivals, families, scalars)
     model = TrafficModel(roles, burst_gap_s, sources, name)
     return ModelFit(model, quantities, observed)
+
+
+def _cut(observed: Observed, role: Role, quantity: str) -> np.ndarray:
+    """The times known only to exceed these values (a session ended first)."""
+    return observed.samples[role].get(f"{quantity}_at_least", np.zeros(0))
 
 
 def _base_name(base: TrafficModel) -> str:

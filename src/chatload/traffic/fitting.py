@@ -19,14 +19,16 @@ started from a fit to the counts spread over (n - 1, n]).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
 from chatload.traffic.families import Family
+from chatload.traffic.survival import kaplan_meier
 
-__all__ = ["Fit", "dequantized", "fit_samples", "fit_weights", "ks_distance"]
+__all__ = ["Fit", "dequantized", "fit_censored", "fit_samples", "fit_weights", "ks_distance"]
 
 _COUNT_FAMILIES: Final = ("lognormal", "weibull", "gamma", "exponential")
 
@@ -36,6 +38,7 @@ FALLBACK_D: Final = 0.03
 AIC_MARGIN: Final = 10.0
 _LIKELIHOOD_SAMPLES: Final = 200_000  # more are subsampled for the iterative fits
 _EM_START_SAMPLES: Final = 20_000
+_CENSORED_SAMPLES: Final = 20_000  # the censored refits' likelihood is iterative in all
 _EMPIRICAL_POINTS: Final = 101
 
 
@@ -168,8 +171,13 @@ def _count_likelihood(family: Family, values: np.ndarray, weights: np.ndarray) -
         return float(np.sum(weights * np.log(np.maximum(mass, 1e-300))))
 
 
-def _refit_counts(family: Family, values: np.ndarray, weights: np.ndarray) -> Family:
-    """The family's parameters that maximise the likelihood of the counts."""
+def _refit(
+    family: Family,
+    log_likelihood: Callable[[Family], float],
+    admissible: Callable[[Family], bool] = lambda _: True,
+) -> Family:
+    """The ``admissible`` parameters of the family that maximise ``log_likelihood``,
+    from its own."""
     from scipy import optimize
 
     names = list(family.params)
@@ -183,13 +191,14 @@ def _refit_counts(family: Family, values: np.ndarray, weights: np.ndarray) -> Fa
             else:
                 params[name] = float(np.exp(value)) if name in logged else float(value)
         try:
-            return Family(family.name, params)
+            candidate = Family(family.name, params)
         except Exception:
             return None
+        return candidate if admissible(candidate) else None
 
     def cost(point: np.ndarray) -> float:
         candidate = unpack(point)
-        return math.inf if candidate is None else -_count_likelihood(candidate, values, weights)
+        return math.inf if candidate is None else -log_likelihood(candidate)
 
     start = [
         math.log(v / (1 - v)) if n == "w" else math.log(v) if n in logged else v
@@ -203,6 +212,59 @@ def _refit_counts(family: Family, values: np.ndarray, weights: np.ndarray) -> Fa
     )
     fitted = unpack(best.x)
     return fitted if fitted is not None else family
+
+
+def _refit_counts(family: Family, values: np.ndarray, weights: np.ndarray) -> Family:
+    """The family's parameters that maximise the likelihood of the counts."""
+    return _refit(family, lambda candidate: _count_likelihood(candidate, values, weights))
+
+
+def _censored_likelihood(family: Family, exact: np.ndarray, beyond: np.ndarray) -> float:
+    with np.errstate(all="ignore"):
+        survival = 1 - family.cdf(beyond)
+        log_likelihood = float(np.sum(family.logpdf(exact)))
+        return log_likelihood + float(np.sum(np.log(np.maximum(survival, 1e-300))))
+
+
+def _no_spike(family: Family) -> bool:
+    """A mixture's component is a real one: a likelihood of exact values grows without
+    bound on a component of no width at one of them (a classic degeneracy)."""
+    params = family.params
+    widths = [value for name, value in params.items() if name.startswith("sigma")]
+    return min(widths, default=1.0) >= 0.01 and 0.01 <= params.get("w", 0.5) <= 0.99
+
+
+def fit_censored(exact: np.ndarray, beyond: np.ndarray, *, seed: int = 0) -> Fit:
+    """The family that fits times some of which are known only to exceed ``beyond``
+    (right-censored): each candidate, started from its fit to the exact values, is
+    refitted to the censored likelihood (the density at each exact value, the
+    survival beyond each censored one), on at most ``_CENSORED_SAMPLES`` of them;
+    the family is chosen by AIC on them all. D is the distance to their Kaplan-Meier
+    estimate. No empirical fallback: past the censoring the samples' quantiles are
+    not known."""
+    rng = np.random.default_rng(seed)
+    exact, beyond = np.asarray(exact, dtype=float), np.asarray(beyond, dtype=float)
+    exact = exact[np.isfinite(exact) & (exact > 0)]
+    beyond = beyond[np.isfinite(beyond) & (beyond > 0)]  # beyond 0 tells nothing
+    if not len(beyond):
+        return fit_samples(exact, seed=seed)
+    if len(exact) < 2:
+        raise ValueError("too few samples to fit")
+    share = min(1.0, _CENSORED_SAMPLES / (len(exact) + len(beyond)))
+    some_exact = exact if share == 1 else rng.choice(exact, max(2, round(len(exact) * share)))
+    some_beyond = beyond if share == 1 else rng.choice(beyond, round(len(beyond) * share))
+    aic: dict[str, float] = {}
+    fitted: dict[str, Family] = {}
+    for name, start in _candidates(some_exact, some_exact).items():
+        refitted = _refit(
+            start, lambda f: _censored_likelihood(f, some_exact, some_beyond), _no_spike
+        )
+        log_likelihood = _censored_likelihood(refitted, exact, beyond)
+        if math.isfinite(log_likelihood):
+            fitted[name] = refitted
+            aic[name] = 2 * len(refitted.params) - 2 * log_likelihood
+    family = fitted[_parsimonious(aic, fitted)]
+    return Fit(family, len(exact) + len(beyond), kaplan_meier(exact, beyond).distance(family), aic)
 
 
 def fit_samples(samples: np.ndarray, *, seed: int = 0, discrete: bool = False) -> Fit:

@@ -11,8 +11,8 @@ traffic a run generated (its proof): the same definitions on the same columns.
   side, a reply gap of the replier's role; by the same sender, that role's
   same-sender gap. Counted from the message, online or not (people come back to
   answer).
-- **Reads.** From when the reader could see the message it read up to (its arrival,
-  or the start of the session the reader read it in), to the read.
+- **Reads.** From when the reader could see the message it read up to, to the read;
+  known from below where a session ended first (``traffic.reading``).
 - **Sessions.** Their durations; the *arrivals* (per hour of the day per 1,000 people
   of the role) are the sessions people began on their own: a session whose first
   message, within ``ANSWER_GRACE_S`` of its start, answers a message that came
@@ -34,6 +34,7 @@ from typing import Final
 
 import numpy as np
 
+from chatload.traffic.reading import read_delays, unread_at_session_end
 from chatload.users_file import ROLES, Role
 
 __all__ = ["ANSWER_GRACE_S", "Export", "Observed", "hours_of_day", "observe"]
@@ -273,53 +274,18 @@ def _photo_share(export: Export, owners: _Owners) -> dict[Role, float | None]:
     return shares
 
 
-def _seen_at(
-    sessions: np.ndarray | None, users: np.ndarray, at: np.ndarray, by: np.ndarray
-) -> np.ndarray:
-    """When each user could first see what happened ``at``, acting ``by``: ``at``, or
-    the start of the user's session that ``by`` falls in, when that began later."""
-    seen = np.asarray(at, dtype=float).copy()
-    if sessions is None or not len(sessions) or not len(users):
-        return seen
-    rows = sessions[np.lexsort((sessions[:, 1], sessions[:, 0]))]
-    key_users = rows[:, 0].astype(np.int64)
-    # Sessions ordered by (user, start): find the last one of the user starting <= by.
-    span = float(max(rows[:, 2].max(), np.max(by)) - min(rows[:, 1].min(), np.min(by)) + 1)
-    base = float(min(rows[:, 1].min(), np.min(by)))
-    keys = key_users * span + (rows[:, 1] - base)
-    probe = np.asarray(users, dtype=np.int64) * span + (np.asarray(by) - base)
-    index = np.searchsorted(keys, probe, side="right") - 1
-    valid = (index >= 0) & (key_users[np.maximum(index, 0)] == users)
-    valid &= rows[np.maximum(index, 0), 2] >= by
-    starts = rows[np.maximum(index, 0), 1]
-    return np.where(valid, np.maximum(seen, starts), seen)
-
-
 def _reads(
     export: Export,
     owners: _Owners,
     samples: dict[Role, dict[str, np.ndarray]],
     last_trigger: float,
 ) -> None:
-    if export.reads is None or not len(export.reads):
-        return
-    order = np.lexsort((export.message_id, export.chat))
-    span = float(export.message_id.max() + 1)
-    keys = export.chat[order].astype(float) * span + export.message_id[order]
-    reads = export.reads
-    probe = reads[:, 0] * span + reads[:, 2]
-    index = np.clip(np.searchsorted(keys, probe), 0, len(keys) - 1)
-    found = keys[index] == probe
-    reads, index = reads[found], index[found]
-    message_time = export.created[order][index]
-    users = reads[:, 1].astype(np.int64)
-    seen = _seen_at(export.sessions, users, message_time, reads[:, 3])
-    # A read up to the reader's own message (they answered first) times no reading.
-    theirs = export.sender[order][index] != users
-    keep = (reads[:, 3] >= message_time) & (seen <= last_trigger) & theirs
-    for role in ROLES:
-        mine = keep & owners.mask(users, role)
-        samples[role]["read_delay_s"] = reads[mine, 3] - seen[mine]
+    if export.reads is not None and len(export.reads):
+        users, delays = read_delays(export, last_trigger)
+        unread_users, at_least = unread_at_session_end(export, last_trigger)
+        for role in ROLES:
+            samples[role]["read_delay_s"] = delays[owners.mask(users, role)]
+            samples[role]["read_delay_s_at_least"] = at_least[owners.mask(unread_users, role)]
 
 
 def _answering(

@@ -14,7 +14,8 @@ million messages). What the simulation does, a run's people do:
   message (a reply gap or a same-sender gap of the writer's role). A writer who is
   not online then comes online to write it: an *answering session*, of a drawn
   duration like any other (people come back to answer: notifications). Someone who
-  receives a message while online reads it after a read delay.
+  receives a message while online reads the chat a read delay after it (one read
+  due per chat at a time; writing in a chat reads it).
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class _Sim:
     sessions: list[tuple[int, float, float]] = field(default_factory=list)
     reads: list[tuple[int, int, int, float]] = field(default_factory=list)
     page_backs: list[tuple[int, float, int, int]] = field(default_factory=list)
+    # (user, chat): the read due in it (session, its token): one at a time, as a run's
+    reading: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     dropped: int = 0
     answering: int = 0  # sessions begun to write a turn
 
@@ -218,9 +221,13 @@ def _arrive(
 
 def _look(sim: _Sim, user: int, session: int, key: int, chat: _Chat) -> None:
     """``user``, online, sees chat ``key``: what is unread is read after a delay."""
-    if chat.last_id and chat.last_from != user and chat.read.get(user, 0) < chat.last_id:
+    unread = chat.last_id and chat.last_from != user and chat.read.get(user, 0) < chat.last_id
+    pending = sim.reading.get((user, key))
+    if unread and (pending is None or pending[0] != session):
+        token = next(sim.counter)
+        sim.reading[user, key] = (session, token)
         delay = sim.model.role(sim.world.roles[user]).family("read_delay_s").draw(sim.rng)
-        sim.at(sim.clock + delay, "read", user, session, key)
+        sim.at(sim.clock + delay, "read", user, session, key, token)
 
 
 def _next_writer(sim: _Sim, key: int, chat: _Chat) -> None:
@@ -257,7 +264,8 @@ def _send(sim: _Sim, user: int, key: int, chat: _Chat) -> None:
     chat.last_id += 1
     chat.last_from = user
     chat.last_at = sim.clock
-    chat.read[user] = chat.last_id
+    chat.read[user] = chat.last_id  # writing in a chat reads it
+    sim.reading.pop((user, key), None)
     length, photos = draw_content(sim.model.role(sim.world.roles[user]), sim.rng)
     sim.messages.append((key, chat.last_id, user, sim.clock, length, photos))
     other = chat.owner if user == chat.requester else chat.requester
@@ -268,7 +276,10 @@ def _send(sim: _Sim, user: int, key: int, chat: _Chat) -> None:
 
 
 def _read(sim: _Sim, payload: tuple[int, ...], chats: dict[int, _Chat]) -> None:
-    user, session, key = payload
+    user, session, key, token = payload
+    if sim.reading.get((user, key)) != (session, token):
+        return  # the person wrote there since, or left
+    del sim.reading[user, key]
     chat = chats[key]
     if _online(sim, user, session) and chat.read.get(user, 0) < chat.last_id:
         chat.read[user] = chat.last_id

@@ -318,8 +318,9 @@ class ChatOptions:
     )
     search_hold: float = _option(
         30.0,
-        "seconds each level is judged on, after its users are in; longer while an SLO's "
-        "percentile has too few samples to bound it",
+        "the longest a level is judged, after its users are in: it ends as soon as its "
+        "samples decide every SLO (docs/reports.md); still undecided here, it counts as "
+        "holding",
         section="shape",
         web_ui=False,
         metavar="S",
@@ -331,6 +332,13 @@ class ChatOptions:
         section="shape",
         web_ui=False,
         metavar="F",
+    )
+    search_confirm: bool = _option(
+        False,
+        "hold the search's answer once more at its end (a level that fails then moves it "
+        "down); off, no level an earlier verdict implies is judged again",
+        section="shape",
+        web_ui=False,
     )
     capacity_at_least: int = _option(
         0,

@@ -6,7 +6,8 @@ duration (run seconds: the model is played ``--time-scale`` times faster). In it
 - an answering session writes its turn at once, if the chat is where it was;
 - with the model's share, the person pages back a chat (a drawn number of pages);
 - each chat with unread messages is read a drawn read delay after the start, and
-  each message that arrives while online a read delay after it comes;
+  a chat the other side writes in while the person is online, a read delay after
+  the first such message (one read due per chat; writing in a chat reads it);
 - the person starts bursts at their weight times the role's rate, in a chat that
   is quiet (silent longer than the burst gap);
 - each message the person sends is acknowledged; its turn names the next writer
@@ -72,7 +73,7 @@ class ModelSession:
         self._actions: list[_Action] = []
         self._order = itertools.count()
         self._wake = Event()
-        self._reading: set[str] = set()  # chats with a read scheduled
+        self._reading: dict[str, int] = {}  # chats with a read due: its token
         self._content: dict[str, tuple[int, int]] = {}  # chat: (characters, photos) sent
         self.started = time.time()
 
@@ -84,9 +85,9 @@ class ModelSession:
 
     def _read_later(self, chat_id: str) -> None:
         if chat_id not in self._reading:
-            self._reading.add(chat_id)
+            token = self._reading[chat_id] = next(self._order)
             delay = self.model.family("read_delay_s").draw(self.engine.rng)
-            self._at(time.time() + delay, "read", chat_id)
+            self._at(time.time() + delay, "read", chat_id, token)
 
     def write_now(self, due_turn: TurnDue) -> None:
         """The engine: this person's turn in ``chat_id`` is due now."""
@@ -144,7 +145,9 @@ class ModelSession:
             batch.count(f"{self.role}.late_actions")
         try:
             if action.kind == "read":
-                self._reading.discard(action.chat_id)
+                if self._reading.get(action.chat_id) != action.trigger:
+                    return  # the person wrote there since: writing read it
+                del self._reading[action.chat_id]
                 view = self.client.chats.get(action.chat_id)
                 if view is not None and view.my_unread > 0 and view.last_id:
                     self.client.read_messages(action.chat_id, view.last_id)
@@ -210,6 +213,8 @@ class ModelSession:
         now = time.time()
         self.engine.last_activity[chat_id] = now
         last = messages[-1]
+        if any(message.fromUserId == self.me for message in messages):
+            self._reading.pop(chat_id, None)  # writing in a chat reads it
         if last.fromUserId != self.me:
             self._read_later(chat_id)
             return

@@ -8,8 +8,10 @@ With ``--slo-check-interval`` they are also checked during the run; with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import gevent
@@ -19,6 +21,7 @@ from chatload.loadgen.engine.options import ChatOptions
 from chatload.loadgen.exits import fail_verdict
 from chatload.loadgen.watching.live import figures_so_far
 from chatload.records.pipeline import IntervalPipeline
+from chatload.search import UNDECIDED
 from chatload.slo import (
     VERDICT_COLUMNS,
     RunFigures,
@@ -102,15 +105,28 @@ class SloGate:
     def _figures(self) -> RunFigures:
         return figures_so_far(self.pipeline)
 
-    def judge(self) -> list[Verdict]:
-        """The verdicts of the whole run (in the web UI: at the end of each test)."""
+    def judge(
+        self,
+        figures: RunFigures | None = None,
+        *,
+        undecided: Collection[str] = (),
+        fail: bool = True,
+    ) -> list[Verdict]:
+        """The verdicts of the whole run (in the web UI: at the end of each test), or
+        of a capacity search's answer: its level's ``figures``, the thresholds its
+        samples left ``undecided`` not judged, and the exit code the search's own."""
         self.pending = False
         if self._watcher is not None:
             self._watcher.kill(block=False)
             self._watcher = None
-        if not self.thresholds or self.per_level:
+        if not self.thresholds or (self.per_level and figures is None):
             return []
-        verdicts = evaluate(self.thresholds, self._figures())
+        verdicts = [
+            dataclasses.replace(v, passed=True, judged=False, detail=UNDECIDED)
+            if v.threshold.text in undecided
+            else v
+            for v in evaluate(self.thresholds, figures or self._figures())
+        ]
         for verdict in verdicts:
             sys.stderr.write(verdict.line() + "\n")
         self.pipeline.write_table("slo", VERDICT_COLUMNS, verdict_rows(verdicts))
@@ -118,6 +134,6 @@ class SloGate:
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)
             junit.write_text(junit_xml(verdicts), encoding="utf-8")
-        if not all(verdict.passed for verdict in verdicts):
+        if fail and not all(verdict.passed for verdict in verdicts):
             fail_verdict(self.environment)
         return verdicts

@@ -361,7 +361,8 @@ class _Plugin:
         if isinstance(shape, SearchShape) and not self._searched:
             self._searched = True
             prefix = getattr(environment.parsed_options, "csv_prefix", None)
-            write_outcome(environment, shape, prefix, shape.options.capacity_at_least)
+            at_least = shape.options.capacity_at_least
+            write_outcome(environment, shape, prefix, at_least, self.gate)
 
     def on_test_stop(self, environment: Environment, **_: Any) -> None:
         self._stop_process_side()

@@ -1,13 +1,16 @@
 """``--shape search``: the capacity search as a Locust load shape.
 
 The shape runs on the master (or the only process), so it steers workers the way
-any shape does, from the web UI or headless. Each level: ask Locust for its users,
-wait until they are in, then judge a window of whole reporting intervals from the
-next interval boundary on (``records.windows.Window``, which the interval pipeline
-keeps while the level is judged), held ``--search-hold``
-seconds and longer while an SLO's percentile has too few samples to bound it. What
-to try next is :class:`chatload.search.CapacitySearch`'s decision; the answer is
-written at the end (:func:`write_outcome`).
+any shape does, from the web UI or headless. Each level: ask Locust for its users
+(at ``CONNECTS_PER_S`` a generator process, or --spawn-rate when faster), wait until
+they are in, then judge a window of whole reporting intervals from the next interval
+boundary on (``records.windows.Window``, which the interval pipeline keeps while the
+level is judged): after each interval the samples so far decide the level when they
+can (``chatload.sequential``), and at ``--search-hold`` seconds the level ends
+whatever they say (a threshold still undecided counts as holding, and says so).
+What to try next is :class:`chatload.search.CapacitySearch`'s decision; the answer
+is written at the end (:func:`write_outcome`), with the SLOs judged at the answer's
+level.
 """
 
 from __future__ import annotations
@@ -24,29 +27,36 @@ from typing import TYPE_CHECKING, Final
 from locust import LoadTestShape
 
 from chatload.limits import RESERVED_FILES, open_file_limits
-from chatload.loadgen.exits import fail_verdict
+from chatload.loadgen.exits import COMPLETED, fail_verdict
 from chatload.loadgen.people.identities import IdentityPool
 from chatload.loadgen.people.shares import Share, roles_wanted
 from chatload.loadgen.wiring.preflight import local_capacity
-from chatload.records.hdr import PERCENTILE_SHARES
 from chatload.records.pipeline import IntervalPipeline
 from chatload.records.windows import Window
 from chatload.search import CapacitySearch, LevelResult, SearchOutcome, embedded_max_users
-from chatload.slo import LATENCIES, Threshold, evaluate, run_figures
+from chatload.sequential import Decision, decide_level
+from chatload.slo import LATENCIES, RunFigures, Threshold, evaluate, run_figures
 
 if TYPE_CHECKING:
     from locust.env import Environment
 
     from chatload.loadgen.engine.options import ChatOptions
+    from chatload.loadgen.watching.gates import SloGate
 
 __all__ = ["SearchShape", "install_search", "search_max_users", "write_outcome"]
 
 log = logging.getLogger("chatload.loadgen")
 
-_SAMPLES_ABOVE: Final = 10  # a percentile is bounded once this many samples lie above it
-_LONGEST_HOLD: Final = 4.0  # times --search-hold, however few the samples
 _LONGEST_DRAIN: Final = 4.0  # times --search-hold at the draining level, at most
-_RAMP_S: Final = 10.0  # a level's new users come in within this, at --spawn-rate or faster
+# A generator process connects this many users a second and stays unsaturated: a whole
+# session (connect, initial_data, reads, close) costs about 3.2 ms of its CPU
+# (docs/benchmarks.md, "Traffic models"), so 100 a second is a third of a core, and
+# Locust itself warns above 100 a second.
+CONNECTS_PER_S: Final = 100.0
+# Whole intervals a level is held before it may hold: just over its capacity a server's
+# queue grows slowly, so one interval can look calm where a few more would not. A
+# failure needs no such wait: it is evidence already.
+HOLDS_AFTER: Final = 2
 
 
 def search_max_users(options: ChatOptions, local: bool) -> int | None:
@@ -74,9 +84,13 @@ class SearchShape(LoadTestShape):
         pipeline: IntervalPipeline,
         thresholds: list[Threshold],
         max_users: int,
+        *,
         spawn_rate: float,
+        processes: int = 1,
+        run_time: float | None = None,
     ) -> None:
         super().__init__()
+        self.run_time = run_time  # -t, seconds
         self.options = options
         self.pipeline = pipeline
         self.thresholds = [t for t in thresholds if not t.drift]
@@ -85,16 +99,25 @@ class SearchShape(LoadTestShape):
             min(options.search_start_users, max_users),
             max_users,
             options.search_resolution,
+            confirm=options.search_confirm,
         )
-        self.spawn_rate = spawn_rate
-        self._rate = spawn_rate
+        self.spawn_rate = max(spawn_rate, CONNECTS_PER_S * max(processes, 1))
+        self._rate = self.spawn_rate
         self._users: int | None = None
         self._window: Window | None = None
-        self._hold_until = 0.0
         self._asked = 0.0
         self._after_drain: int | None = None  # the level to go on with once drained
+        self._decided: tuple[int, Decision, dict[str, Decision]] | None = None
+        # Each judged level's figures as the SLOs read them, and its thresholds' sequential
+        # decisions, in the order of the search's levels (the answer's are judged at
+        # the end).
+        self.judged: list[tuple[RunFigures, dict[str, Decision]]] = []
 
     def tick(self) -> tuple[int, float] | None:
+        if self.run_time and self.get_run_time() >= self.run_time:
+            # Locust leaves a headless shape's -t to the shape: the search is cut short.
+            self.search.stop_here()
+            return self._level(None)
         if self._users is None:
             return self._level(self.search.next_users())
         if self._after_drain is not None:
@@ -111,15 +134,29 @@ class SearchShape(LoadTestShape):
         return self._users, self._rate
 
     def _holding(self, window: Window) -> bool:
-        """The level is held on: its window is not over, or an SLO's percentile is
-        not bounded yet and the hold can still be extended."""
-        if window.end is None or window.end < self._hold_until:
+        """The level is held on: not one whole interval yet (``HOLDS_AFTER`` for it to
+        hold), or its samples decide nothing yet and --search-hold seconds have not
+        passed."""
+        if window.end is None:
             return True
-        longest = window.start + _LONGEST_HOLD * self.options.search_hold
-        if not self._bounded(window) and self._hold_until < longest:
-            self._hold_until = min(longest, self._hold_until + self.options.search_hold / 2)
-            return True
-        return False
+        decision, _ = self._decision(window)
+        if decision is Decision.FAILS or (
+            decision is Decision.HOLDS and window.intervals >= HOLDS_AFTER
+        ):
+            return False
+        return window.end < window.start + self.options.search_hold
+
+    def _decision(self, window: Window) -> tuple[Decision, dict[str, Decision]]:
+        """The sequential verdict on the window's samples (worked out once an interval)."""
+        if self._decided is None or self._decided[0] != window.intervals:
+            figures = self._window_figures(window)
+            decision, each = decide_level(self.thresholds, window.metrics, figures)
+            self._decided = (window.intervals, decision, each)
+        return self._decided[1], self._decided[2]
+
+    def _window_figures(self, window: Window) -> RunFigures:
+        breaches = window.breaches(self.pipeline.live.breaches)
+        return run_figures(window.metrics, window.seconds, breaches)
 
     def _judged(self, level: LevelResult) -> tuple[int, float] | None:
         self.search.record(level)
@@ -137,9 +174,7 @@ class SearchShape(LoadTestShape):
     def _level(self, users: int | None) -> tuple[int, float] | None:
         self.pipeline.close_window()
         self._window = None
-        if users is not None:
-            # A level of 10,000 more users at 20 a second would ramp for 8 minutes.
-            self._rate = max(self.spawn_rate, abs(users - (self._users or 0)) / _RAMP_S)
+        self._decided = None
         self._users = users
         self._asked = time.time()
         return None if users is None else (users, self._rate)
@@ -175,32 +210,20 @@ class SearchShape(LoadTestShape):
         return bool(last) and all(v.passed for v in evaluate(self._latencies, figures))
 
     def _open_window(self) -> None:
-        """From the first whole interval that starts after the users settled."""
+        """From the first whole interval that starts after the users are in."""
         interval = self.options.chat_interval
-        settled = time.time() + interval
-        start = math.ceil(settled / interval) * interval
+        start = math.ceil((time.time() + 0.5) / interval) * interval
         self._window = self.pipeline.open_window(start)
-        self._hold_until = start + self.options.search_hold
-
-    def _bounded(self, window: Window) -> bool:
-        """Each latency SLO's percentile has enough samples above it."""
-        for threshold in self.thresholds:
-            quantile = PERCENTILE_SHARES.get(threshold.statistic)
-            if quantile is None or threshold.target in ("all", "invariant"):
-                continue
-            metric = window.metrics.get(threshold.target)
-            answered = metric.histogram.get_total_count() if metric is not None else 0
-            if answered * (1 - quantile) < _SAMPLES_ABOVE:
-                return False
-        return True
 
     def _judge(self, window: Window) -> LevelResult:
-        breaches = window.breaches(self.pipeline.live.breaches)
-        figures = run_figures(window.metrics, window.seconds, breaches)
-        verdicts = {
-            verdict.threshold.text: (verdict.passed, verdict.measured())
-            for verdict in evaluate(self.thresholds, figures)
-        }
+        figures = self._window_figures(window)
+        _, each = self._decision(window)
+        self._decided = None
+        self.judged.append((figures, each))
+        verdicts = {}
+        for verdict in evaluate(self.thresholds, figures):
+            text = verdict.threshold.text
+            verdicts[text] = (each[text] is not Decision.FAILS, verdict.measured())
         acknowledged = window.acknowledged()
         cpu = window.server_cpu
         return LevelResult(
@@ -209,29 +232,72 @@ class SearchShape(LoadTestShape):
             acknowledged / window.seconds if window.seconds > 0 else 0.0,
             verdicts,
             saturated=window.saturated > 0,
-            breaches=sum(breaches.values()),
+            breaches=sum(figures.breaches.values()),
             server_cpu_percent=sum(cpu) / len(cpu) if cpu else None,
             server_rss_bytes=window.server_rss,
+            undecided=tuple(t for t, d in each.items() if d is Decision.UNDECIDED),
+            load_share=load_share(self.thresholds, figures),
         )
 
 
+def load_share(thresholds: list[Threshold], figures: RunFigures) -> float:
+    """The highest figure's share of its threshold, over the upper bounds (nan: none)."""
+    shares = []
+    for threshold in thresholds:
+        value = figures.value(threshold)
+        if threshold.op in ("<", "<=") and value is not None and threshold.limit > 0:
+            shares.append(value / threshold.limit)
+    return max(shares, default=math.nan)
+
+
 def write_outcome(
-    environment: Environment, shape: SearchShape, prefix: str | None, at_least: int
+    environment: Environment,
+    shape: SearchShape,
+    prefix: str | None,
+    at_least: int,
+    gate: SloGate | None = None,
 ) -> SearchOutcome:
-    """The answer: one line on stderr, ``PREFIX_capacity.json``, and the exit code
-    (1 on a breach, or below ``--capacity-at-least``)."""
+    """The answer: one line on stderr, ``PREFIX_capacity.json``, the SLOs judged at the
+    answer's level (``gate``: ``PREFIX_slo.csv``, JUnit), and the exit code: 1 on a
+    breach or below ``at_least``, else 0 (the failing levels' timeouts are the
+    search's means, not a failure of the run)."""
     outcome = shape.search.stop_here()
     sys.stderr.write(outcome.line() + "\n")
     if prefix:
         path = Path(f"{prefix}_capacity.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
+    answer = _answer_level(shape, outcome)
+    if gate is not None and answer is not None:
+        figures, each = answer
+        undecided = [text for text, decision in each.items() if decision is Decision.UNDECIDED]
+        gate.judge(figures, undecided=undecided, fail=False)
     below = bool(at_least) and outcome.users < at_least
     if below:
-        sys.stderr.write(f"Capacity below --capacity-at-least {at_least}\n")
+        cut = "" if outcome.complete else " (the search was cut short: at least this was shown)"
+        sys.stderr.write(f"Capacity below --capacity-at-least {at_least}{cut}\n")
     if outcome.limited_by == "breach" or below:
         fail_verdict(environment)
+    elif environment.process_exit_code is None:
+        environment.process_exit_code = COMPLETED
     return outcome
+
+
+def _answer_level(
+    shape: SearchShape, outcome: SearchOutcome
+) -> tuple[RunFigures, dict[str, Decision]] | None:
+    """The figures the answer stands on: its level's last judgement (no level held:
+    the lowest level's, which failed)."""
+    levels = shape.search.levels[: len(shape.judged)]
+    if not levels:
+        return None
+    if outcome.users:
+        index = max(
+            i for i, level in enumerate(levels) if level.holds and level.users == outcome.users
+        )
+    else:
+        index = min(range(len(levels)), key=lambda i: levels[i].users)
+    return shape.judged[index]
 
 
 def install_search(
@@ -255,10 +321,29 @@ def install_search(
     max_users = highest or _largest(fits, sum(pool.total.values()))
     parsed = environment.parsed_options
     asked = float(getattr(parsed, "spawn_rate", None) or 0)
-    shape = SearchShape(options, pipeline, thresholds, max_users, spawn_rate=max(asked, 20.0))
+    shape = SearchShape(
+        options,
+        pipeline,
+        thresholds,
+        max_users,
+        spawn_rate=max(asked, 20.0),
+        processes=workers,
+        run_time=_seconds(getattr(parsed, "run_time", None)),
+    )
     shape.runner = environment.runner
     environment.shape_class = shape
     return max_users
+
+
+def _seconds(run_time: object) -> float | None:
+    """-t as Locust parsed it (seconds), or as given (a timespan such as 9m)."""
+    if not run_time:
+        return None
+    if isinstance(run_time, str):
+        from locust.util.timespan import parse_timespan
+
+        return float(parse_timespan(run_time))
+    return float(run_time)  # type: ignore[arg-type]
 
 
 def _largest(fits: Callable[[int], bool], most: int) -> int:
