@@ -73,7 +73,7 @@ test: lint test-programs
 NUMERIC_TESTS := tests/analysis/test_usl.py tests/analysis/test_significance.py \
 	tests/analysis/test_capacity.py tests/analysis/test_compare.py \
 	tests/analysis/test_search_report.py tests/test_drift.py tests/test_search.py \
-	tests/test_slo.py tests/records/test_hdr.py
+	tests/test_slo.py tests/test_sequential.py tests/records/test_hdr.py
 test-blas: install
 	@kernel="$(BLAS_KERNEL)"; \
 	if [ -z "$$kernel" ]; then kernel=$$($(BIN)/python -c 'import numpy, threadpoolctl; \

@@ -48,6 +48,32 @@ def test_the_report_section_shows_the_answer_the_levels_and_a_usl_fit(tmp_path: 
     assert "USL fit over" in html and "sigma = 0.0100" in html
 
 
+@pytest.mark.parametrize(
+    "users",
+    [
+        (10, 20, 40, 80, 160, 320, 640, 1280, 960, 800),  # doubling: fit error 8.6 %
+        (20, 80, 320, 1280, 800, 560, 680, 740),  # x4 growth: 9.1 %
+        (10, 20, 40, 80, 160, 320, 640, 480, 400, 360, 380),  # 6.0 %
+    ],
+)
+def test_levels_against_a_hard_cap_get_no_usl_prediction(
+    tmp_path: Path, users: tuple[int, ...]
+) -> None:
+    # Throughput linear up to a cap of 150 messages/s, flat past it: a shape the USL
+    # does not have (issue 26: a fit error of 35.8 % predicted 75 where 149 were seen).
+    answer = _answer(300)
+    template = answer["levels"][0]  # type: ignore[index]
+    answer["levels"] = [
+        {**template, "users": n, "messages_per_s": min(0.5 * n, 150.0)} for n in users
+    ]
+    (tmp_path / "run_capacity.json").write_text(json.dumps(answer))
+    search = load_search(tmp_path / "run")
+    assert search is not None
+    html = "".join(search_section(search))
+    assert "The levels do not follow the USL&#x27;s shape (fit error" in html
+    assert "messages/s predicted" not in html
+
+
 def test_a_malformed_answer_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "run_capacity.json").write_text('{"levels": 3}')
     with pytest.raises(ConfigError, match=r"run_capacity\.json: not a capacity search"):

@@ -19,8 +19,12 @@ from chatload.errors import ConfigError
 
 __all__ = ["USL_MAX_ERROR", "load_search", "search_section", "usl_text"]
 
-# A fit whose relative residuals exceed this (RMS) does not describe the levels.
-USL_MAX_ERROR: Final = 0.10
+# A fit whose relative residuals exceed this (RMS) does not describe the levels. An
+# exact hard cap (throughput linear up to it, flat past it) leaves 6.0 % to 9.1 % on
+# the levels a search holds (tests/analysis/test_search_report.py), and the USL would
+# predict a peak and a decline that is not there; measured levels of a USL-shaped
+# server scatter by 1-3 %.
+USL_MAX_ERROR: Final = 0.05
 
 
 def load_search(prefix: Path) -> dict[str, Any] | None:
