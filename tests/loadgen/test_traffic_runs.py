@@ -28,14 +28,16 @@ KNOWN_HOURLY = dataclasses.replace(KNOWN, burst_gap_s=3600.0)
 def _model_run(
     tmp_path: Path, seconds: int, server_args: tuple[str, ...] = (), *extra: str
 ) -> Outcome:
-    """The known model at 60 times from 17:00, for these people, up to 500 at once
-    (its busiest hour needs about 460 slots for them)."""
+    """The known model at 60 times from 17:00, for these people, up to 560 at once
+    (its busiest hour needs about 460 slots for them; a slower machine's sessions last
+    longer than drawn, by their connect and their last acknowledgements, and once in CI
+    500 dropped one)."""
     model = tmp_path / "known.json"
     KNOWN_HOURLY.write(model)
     return run_against(
         tmp_path,
         server_args,
-        *("--headless", "-u", "500", "-r", "250", "-t", f"{seconds}s"),
+        *("--headless", "-u", "560", "-r", "280", "-t", f"{seconds}s"),
         *("--traffic-model", str(model), "--time-scale", "60", "--traffic-start-hour", "17"),
         *extra,
         plan=PLAN,
