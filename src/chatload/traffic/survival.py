@@ -55,6 +55,8 @@ class KaplanMeier:
         return float(self.quantiles(np.array([share]))[0])
 
     def quantiles(self, shares: np.ndarray) -> np.ndarray:
+        if not len(self.times):
+            return np.full(len(np.atleast_1d(shares)), math.nan)
         index = np.searchsorted(self.cdf, np.asarray(shares) - 1e-12, side="left")
         inside = index < len(self.times)
         return np.where(inside, self.times[np.minimum(index, len(self.times) - 1)], math.nan)

@@ -50,3 +50,38 @@ def test_the_writer_chatload_ends_is_checked_at_start() -> None:
     )
     version, message = done.stdout.strip().split("\n")
     assert f"Locust {version}'s CSV writer has no stats_writer" in message
+
+
+_LATE_WRITE = """
+import csv, sys
+from pathlib import Path
+import chatload.loadgen.wiring.locust_csv  # noqa: F401 (patches the close)
+from locust.stats import StatsCSVFileWriter
+
+root = Path(sys.argv[1])
+writer = object.__new__(StatsCSVFileWriter)
+handles = {}
+for name in ("requests", "stats_history", "failures", "exceptions"):
+    handle = (root / f"{name}.csv").open("w", newline="")
+    handles[name] = handle
+    setattr(writer, f"{name}_csv_filehandle", handle)
+    setattr(writer, f"{name}_csv_writer", csv.writer(handle))
+writer.requests_csv_writer.writerow(["kept"])
+writer.close_files()
+assert all(handle.closed for handle in handles.values())
+# A writer that wakes after the close: its seek, rows and truncate go nowhere.
+writer.requests_csv_filehandle.seek(0)
+writer.requests_csv_writer.writerow(["late"])
+writer.requests_csv_filehandle.truncate()
+print((root / "requests.csv").read_text().strip())
+"""
+
+
+def test_a_write_after_locust_closed_its_files_goes_nowhere(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _LATE_WRITE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "kept"
