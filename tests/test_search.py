@@ -168,3 +168,51 @@ def test_a_level_its_samples_did_not_decide_holds_and_says_so() -> None:
     complete = CapacitySearch(start=10, max_users=20_000)
     _run(complete, 137)
     assert complete.outcome is not None and complete.outcome.to_json()["complete"] is True
+
+
+def _model_level(users: int, capacity: int) -> LevelResult:
+    """A model search's level: 0.01x per user, a session each, 0.1 messages/s each."""
+    level = _level(users, capacity)
+    return LevelResult(
+        users,
+        30.0,
+        messages_per_s=users * 0.1,
+        verdicts=level.verdicts,
+        multiplier=users / 100,
+        sessions_per_s=users / 80,
+        concurrent_sessions=float(users),
+    )
+
+
+def test_a_model_search_answers_in_multiples_of_the_models_busiest_hour() -> None:
+    search = CapacitySearch(start=20, max_users=20_000, resolution=0.1)
+    while (users := search.next_users()) is not None:
+        search.record(_model_level(users, 900))
+    outcome = search.outcome
+    assert outcome is not None and outcome.in_production_units
+    answer = outcome.to_json()
+    assert answer["multiplier"] == pytest.approx(outcome.users / 100)
+    assert answer["concurrent_sessions"] == outcome.users
+    assert answer["sessions_per_s"] == pytest.approx(outcome.users / 80, abs=0.01)
+    assert answer["messages_per_s"] == pytest.approx(outcome.users * 0.1, abs=0.01)
+    assert answer["levels"][0]["locust_users"] == 25  # a level's 20 slots with slack
+    line = outcome.line()
+    assert line.startswith(f"Capacity: {outcome.users / 100:.3g}x the traffic model's busiest hour")
+    assert f"at {outcome.fails_at / 100:.3g}x the model's busiest hour" in line  # type: ignore[operator]
+    # Cut short: the bracket in multipliers too.
+    cut = CapacitySearch(start=20, max_users=20_000, resolution=0.1)
+    for users in (20, 80, 320, 1280):
+        cut.next_users()
+        cut.record(_model_level(users, 900))
+    assert (
+        "at least 3.2x the model's busiest hour, under 12.8x the model's" in cut.stop_here().line()
+    )
+
+
+def test_a_search_of_users_has_no_production_units() -> None:
+    search = CapacitySearch(start=10, max_users=100, resolution=0.1)
+    while (users := search.next_users()) is not None:
+        search.record(_level(users, 60))
+    answer = search.stop_here().to_json()
+    assert "multiplier" not in answer and answer["model_peak"] is None
+    assert all("multiplier" not in level for level in answer["levels"])

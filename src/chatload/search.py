@@ -24,12 +24,17 @@ __all__ = [
     "LevelResult",
     "SearchOutcome",
     "embedded_max_users",
+    "locust_users",
 ]
 
 # Levels whose every figure is under this share of its threshold grow by FAST_GROWTH.
 WIDE_MARGIN: Final = 0.25
 FAST_GROWTH: Final = 4.0
 UNDECIDED: Final = "undecided: too few samples"
+# A model search asks Locust for this many times a level's slots (its sessions at
+# once, headroom included), so that sessions a slower server keeps open longer
+# still find one (``loadgen.wiring.search_shape``).
+SLOT_SLACK: Final = 1.25
 
 # The embedded dataset is provisioned in seconds (its history is a view), so it can
 # be made for a search towards tens of thousands of users.
@@ -62,6 +67,18 @@ class LevelResult:
     # holding), and the highest figure's share of its threshold (nan: none known).
     undecided: tuple[str, ...] = ()
     load_share: float = math.nan
+    # With a traffic model: the level's multiplier of the model's busiest hour, and
+    # the sessions it measured (begun a second, open at once).
+    multiplier: float | None = None
+    sessions_per_s: float | None = None
+    concurrent_sessions: float | None = None
+
+    @property
+    def name(self) -> str:
+        """How the answer line names the level: its users, or its multiplier."""
+        if self.multiplier is None:
+            return f"{self.users} users"
+        return f"{self.multiplier:.3g}x the model's busiest hour"
 
     @property
     def holds(self) -> bool:
@@ -106,7 +123,30 @@ class LevelResult:
             "breaches": self.breaches,
             "server_cpu_percent": self.server_cpu_percent,
             "server_rss_bytes": self.server_rss_bytes,
+            **_production_units(self),
         }
+
+
+def _production_units(level: LevelResult | None) -> dict[str, Any]:
+    """A model search's level in production units (none of them without a model)."""
+    if level is None or level.multiplier is None:
+        return {}
+    return {
+        "locust_users": locust_users(level.users, True),
+        "multiplier": round(level.multiplier, 4),
+        "concurrent_sessions": _rounded(level.concurrent_sessions),
+        "sessions_per_s": _rounded(level.sessions_per_s),
+        "messages_per_s": round(level.messages_per_s, 2),
+    }
+
+
+def locust_users(users: int, model: bool) -> int:
+    """The users Locust runs for a level of ``users`` (a model search's: with slack)."""
+    return math.ceil(users * SLOT_SLACK) if model else users
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 @dataclass
@@ -116,6 +156,9 @@ class SearchOutcome:
     limited_by: str  # server, max_users (complete); generator, breach, time (cut short)
     first_failing: LevelResult | None
     levels: list[LevelResult]
+    answer: LevelResult | None = None  # the answer's level (its slowest holding)
+    # A model search's 1x: the model's busiest hour for the baseline people.
+    model_peak: dict[str, Any] | None = None
 
     @property
     def complete(self) -> bool:
@@ -128,27 +171,53 @@ class SearchOutcome:
         failing = [level.users for level in self.levels if not level.holds]
         return min(failing, default=None)
 
-    def line(self) -> str:
-        head = (
-            f"Capacity: {self.users} users, {self.messages_per_s:.1f} messages/s within every SLO"
+    @property
+    def in_production_units(self) -> bool:
+        return any(level.multiplier is not None for level in self.levels)
+
+    def _head(self) -> str:
+        answer = self.answer
+        if not self.in_production_units:
+            return (
+                f"Capacity: {self.users} users, {self.messages_per_s:.1f} messages/s "
+                "within every SLO"
+            )
+        if answer is None or answer.multiplier is None:
+            return "Capacity: below the search's first level of the model's busiest hour"
+        return (
+            f"Capacity: {answer.multiplier:.3g}x the traffic model's busiest hour "
+            f"({answer.concurrent_sessions or 0:.0f} sessions at once, "
+            f"{self.messages_per_s:.1f} messages/s, {answer.sessions_per_s or 0:.2f} "
+            f"sessions/s; {self.users} users) within every SLO"
         )
+
+    def _bracket(self) -> str:
+        """Where a search cut short left the capacity: "20, under 40 users"."""
+        if not self.in_production_units:
+            above = f", under {self.fails_at}" if self.fails_at is not None else ""
+            return f"{self.users}{above} users"
+        named = {level.users: level.name for level in self.levels}
+        below = named.get(self.users, "nothing")
+        return below + (f", under {named[self.fails_at]}" if self.fails_at is not None else "")
+
+    def line(self) -> str:
+        head = self._head()
         failing = self.first_failing
         if self.limited_by == "time":
-            above = f", under {self.fails_at}" if self.fails_at is not None else ""
             return head + (
-                f"; the search was cut short (its run time or a stop) before its resolution: "
-                f"the capacity is at least {self.users}{above} users"
+                "; the search was cut short (its run time or a stop) before its resolution: "
+                f"the capacity is at least {self._bracket()}"
             )
         if self.limited_by == "generator":
             return head + (
-                f"; limited by the generator (saturated at {failing.users if failing else '?'} "
-                "users): add workers to find the server's"
+                f"; limited by the generator (saturated at {failing.name if failing else '?'}"
+                "): add workers to find the server's"
             )
         if self.limited_by == "max_users":
             return head + "; every level up to --search-max-users held: test further"
         if self.limited_by == "breach":
             return head + (
-                f"; the search ended at {failing.users if failing else '?'} users on a breach "
+                f"; the search ended at {failing.name if failing else '?'} on a breach "
                 "of the guarantees"
             )
         if failing is None:
@@ -160,7 +229,7 @@ class SearchOutcome:
             if failing.server_cpu_percent is not None
             else ""
         )
-        return head + f"; {what} at {failing.users} users{cpu}"
+        return head + f"; {what} at {failing.name}{cpu}"
 
     def to_json(self) -> dict[str, Any]:
         failing = self.first_failing
@@ -179,6 +248,8 @@ class SearchOutcome:
                 "slo": broke[0] if broke else None,
                 "measured": broke[1] if broke else None,
             },
+            **_production_units(self.answer),
+            "model_peak": self.model_peak,
             "levels": [level.to_json() for level in self.levels],
         }
 
@@ -265,10 +336,12 @@ class CapacitySearch:
     def _finish(self, limited_by: str, failing: LevelResult | None) -> None:
         best, _ = self._bounds()
         confirmed = [level for level in self._holding() if best and level.users == best.users]
+        slowest = min(confirmed, key=lambda level: level.messages_per_s, default=None)
         self.outcome = SearchOutcome(
             best.users if best else 0,
-            min(level.messages_per_s for level in confirmed) if confirmed else 0.0,
+            slowest.messages_per_s if slowest else 0.0,
             limited_by,
             failing,
             list(self.levels),
+            answer=slowest,
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatload.analysis.search_report import load_search, search_section
+from chatload.analysis.search_report import load_search, multipliers, search_section
 from chatload.analysis.synthetic import SyntheticPlan, write_synthetic_run
 from chatload.cli import main
 from chatload.errors import ConfigError
@@ -98,3 +98,54 @@ def test_compare_calls_a_lower_capacity_a_regression(
     code = main(["compare", str(base), str(runs["lower"]), "--quiet"])
     verdict = capsys.readouterr().out.strip().splitlines()[-1]
     assert code == 1 and "capacity users" in verdict, verdict
+
+
+PEAK = {"hour": 19, "people": 1000, "sessions_per_s": 0.138, "messages_per_s": 0.103}
+
+
+def _model_answer(capacity: int) -> dict[str, object]:
+    """A model search: 0.01x a slot, the model's 0.103 messages/s per 1x."""
+    search = CapacitySearch(start=20, max_users=10_000)
+    while (users := search.next_users()) is not None:
+        holds = users <= capacity
+        search.record(
+            LevelResult(
+                users,
+                30.0,
+                0.00103 * users,
+                {SLO: (holds, "80.000 ms" if holds else "912.000 ms")},
+                multiplier=users / 100,
+                sessions_per_s=0.00138 * users,
+                concurrent_sessions=0.9 * users,
+            )
+        )
+    assert search.outcome is not None
+    search.outcome.model_peak = PEAK
+    return search.outcome.to_json()
+
+
+def test_a_model_search_is_shown_in_multiples_of_the_busiest_hour(tmp_path: Path) -> None:
+    (tmp_path / "run_capacity.json").write_text(json.dumps(_model_answer(1370)))
+    search = load_search(tmp_path / "run")
+    assert search is not None
+    html = "".join(search_section(search))
+    multiplier = search["users"] / 100
+    assert f"Capacity: {multiplier:.3g}x the traffic model&#x27;s busiest hour (" in html
+    assert "1x is 1,000 people at hour 19" in html
+    assert f"broke first (912.000 ms) at {search['first_failing']['users'] / 100:.3g}x" in html
+    assert "<th>x busiest hour</th><th>sessions at once</th><th>sessions/s</th>" in html
+    assert "<td>1.00</td>" in html  # its messages: the model's at each multiplier
+    assert multipliers(search)[25] == 0.2  # 20 slots: Locust ran 25 users, with slack
+
+
+def test_compare_of_two_model_searches_judges_the_multiplier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = SyntheticPlan(samples=20_000, seconds=120, interval=5, users=50)
+    base = write_synthetic_run(tmp_path / "base" / "run", plan)
+    shutil.copytree(tmp_path / "base", tmp_path / "lower")
+    (tmp_path / "base" / "run_capacity.json").write_text(json.dumps(_model_answer(1370)))
+    (tmp_path / "lower" / "run_capacity.json").write_text(json.dumps(_model_answer(1000)))
+    code = main(["compare", str(base), str(tmp_path / "lower" / "run"), "--quiet"])
+    verdict = capsys.readouterr().out.strip().splitlines()[-1]
+    assert code == 1 and "capacity multiplier" in verdict, verdict

@@ -151,3 +151,65 @@ def test_a_search_cut_short_answers_with_what_it_found(tmp_path: Path) -> None:
     assert run.returncode == 1, run.stderr[-2000:]
     page = write_report(tmp_path / "run", tmp_path / "report").read_text(encoding="utf-8")
     assert f"cut short before its resolution: at least {answer['users']:,} users" in page
+
+
+MODEL_CAP_PER_S = 10.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_model_search_answers_in_multiples_of_the_models_busiest_hour(tmp_path: Path) -> None:
+    # The default model's busiest hour sends 0.103 messages/s per 1,000 people: a
+    # server that serves 10 a second holds about 97x of it, and a p90 under 1 s (ten
+    # times the 100 ms a message takes) holds nearly to the cap.
+    run = run_against(
+        tmp_path,
+        ("--test-capacity", str(MODEL_CAP_PER_S)),
+        "--headless",
+        "--traffic-model",
+        "default",
+        "--shape",
+        "search",
+        "--search-start-users",
+        "150",
+        "--search-hold",
+        "10",
+        "--chat-interval",
+        "2",
+        "--slo",
+        "send_ack p90 < 1s",
+        "--slo",
+        "invariant breaches == 0",
+        "-t",
+        "4m",
+        # A level's rise connects its sessions at once (those its past has open), a
+        # burst that lags this shared machine's loop for tens of ms; the generator's
+        # own limit is not what this test looks at.
+        "--saturation-lag-ms",
+        "250",
+        plan=ProvisionPlan(owners=1000, requesters=3000, history=2, layout="local"),
+    )
+    assert run.breaches == []
+    assert run.returncode == 0, run.stderr[-3000:]
+    answer = _answer(tmp_path)
+    peak = answer["model_peak"]
+    assert peak["people"] == 1000 and peak["messages_per_s"] > 0
+    levels = answer["levels"]
+    assert all(level["multiplier"] > 0 for level in levels)
+    assert answer["limited_by"] in ("server", "time"), answer
+    # The load levels grow from a fraction of the cap, and the lowest failing one
+    # carried the cap (its messages waited in the server's queue).
+    failing = [level for level in levels if not level["holds"]]
+    assert failing and max(level["messages_per_s"] for level in failing) >= 0.8 * MODEL_CAP_PER_S
+    held = next(level for level in levels if level["users"] == answer["users"])
+    # The answer's level sent what the model sends at its multiplier (its conversations
+    # carried over from before it: a cold level would send under half), and its
+    # multiplier times the model's rate is within the cap.
+    expected = held["multiplier"] * peak["messages_per_s"]
+    assert 0.6 * expected <= held["messages_per_s"] <= 1.6 * expected, (held, peak)
+    assert held["concurrent_sessions"] > 0 and held["sessions_per_s"] > 0
+    assert 0.3 * MODEL_CAP_PER_S <= expected <= 1.15 * MODEL_CAP_PER_S, (answer["multiplier"], peak)
+    line = next(line for line in run.stderr.splitlines() if line.startswith("Capacity: "))
+    assert line.startswith(
+        f"Capacity: {answer['multiplier']:.3g}x the traffic model's busiest hour ("
+    )

@@ -11,7 +11,8 @@ figure has regressed when:
 - the failure ratio rose by more than ``failure_tolerance`` (absolute);
 - acknowledged messages per second fell by more than ``tolerance``;
 - the candidate broke more guarantees than the baseline;
-- of two capacity searches (``--shape search``), the capacity in users or in
+- of two capacity searches (``--shape search``), the capacity in users (two model
+  searches': the multiplier, sessions at once, sessions/s) or in
   messages/s fell by more than ``tolerance``.
 
 Noise is not a regression: the change must also be significant, judged for the
@@ -77,8 +78,20 @@ def _capacity(
     if base is None or cand is None:
         return []
     changes = []
-    for statistic, unit in (("users", " users"), ("messages_per_s", "/s")):
-        old, new = float(base[statistic]), float(cand[statistic])
+    statistics = [("users", " users"), ("messages_per_s", "/s")]
+    if base.get("multiplier") is not None and cand.get("multiplier") is not None:
+        # Two model searches: in the model's busiest hours (of the same 1x, or the
+        # multipliers mean different things: then the people they stand for).
+        same = (base.get("model_peak") or {}) == (cand.get("model_peak") or {})
+        statistics = [
+            ("multiplier", "x") if same else ("concurrent_sessions", " sessions"),
+            ("concurrent_sessions", " sessions"),
+            ("sessions_per_s", "/s"),
+            ("messages_per_s", "/s"),
+        ]
+        statistics = list(dict.fromkeys(statistics))
+    for statistic, unit in statistics:
+        old, new = float(base[statistic] or 0), float(cand[statistic] or 0)
         regressed = new < old * (1 - policy.tolerance)
         changes.append(Change("capacity", statistic, old, new, unit, True, regressed))
     return changes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -346,14 +346,24 @@ def health_plot(run: RunData, path: Path) -> Path:
     return save(figure, path)
 
 
-def capacity_plot(capacity: Capacity, path: Path) -> Path:
-    """Latency against load, throughput against load, the knee and the last good step."""
+def capacity_plot(
+    capacity: Capacity, path: Path, multipliers: Mapping[int, float] | None = None
+) -> Path:
+    """Latency against load, throughput against load, the knee and the last good step
+    (``multipliers``: a model search's, by the users Locust ran for each level; the
+    load is then the multiplier, and steps that were no level are left out)."""
     figure, axis = plt.subplots(figsize=(12, 5))
     metric = capacity.key_metric
+
+    def load(users: int) -> float:
+        return multipliers[users] if multipliers else users
+
+    steps = [s for s in capacity.steps if not multipliers or s.users in multipliers]
+    steps.sort(key=lambda step: load(step.users))
     for name in ("p50", "p99"):
         points = [
-            (step.users, getattr(step.figures.metrics[metric].percentiles, f"{name}_ms"))
-            for step in capacity.steps
+            (load(step.users), getattr(step.figures.metrics[metric].percentiles, f"{name}_ms"))
+            for step in steps
             if metric in step.figures.metrics
         ]
         axis.plot(
@@ -364,13 +374,13 @@ def capacity_plot(capacity: Capacity, path: Path) -> Path:
             label=f"{metric} {name}",
         )
     log_scale(axis)
-    axis.set_xlabel("users")
+    axis.set_xlabel("times the traffic model's busiest hour" if multipliers else "users")
     axis.set_ylabel("ms")
     axis.grid(True, which="both", alpha=0.3)
     throughput = axis.twinx()
-    measured = [step for step in capacity.steps if step.measured]
+    measured = [step for step in steps if step.measured]
     throughput.plot(
-        [step.users for step in measured],
+        [load(step.users) for step in measured],
         [step.throughput for step in measured],
         marker="s",
         color="0.3",
@@ -378,11 +388,11 @@ def capacity_plot(capacity: Capacity, path: Path) -> Path:
         label="messages/s",
     )
     throughput.set_ylabel("acknowledged messages/s")
-    if capacity.knee is not None:
-        axis.axvline(capacity.knee.users, color="#d62728", ls=":", label="knee")
-    if capacity.highest_passing is not None:
+    if capacity.knee is not None and capacity.knee in steps:
+        axis.axvline(load(capacity.knee.users), color="#d62728", ls=":", label="knee")
+    if capacity.highest_passing is not None and capacity.highest_passing in steps:
         axis.axvline(
-            capacity.highest_passing.users,
+            load(capacity.highest_passing.users),
             color="#2ca02c",
             ls="-.",
             label="highest step meeting every SLO",

@@ -28,7 +28,7 @@ from chatload.analysis.capacity import Capacity, find_steps, judge_capacity
 from chatload.analysis.html import cell, page, rows_table
 from chatload.analysis.inputs import RunData, load_run
 from chatload.analysis.replay import replay
-from chatload.analysis.search_report import load_search, search_section
+from chatload.analysis.search_report import load_search, multipliers, search_section
 from chatload.analysis.traffic_report import load_traffic, traffic_section
 from chatload.analysis.trends import drift_plot, drift_table, server_plot
 from chatload.errors import ConfigError
@@ -178,7 +178,11 @@ def _images(
             if searched
             else capacity.text
         )
-        images.append(("Capacity", plots.capacity_plot(capacity, out / "capacity.png"), caption))
+        against = multipliers(load_search(run.prefix)) if searched else {}
+        if against:
+            caption = caption.replace("in the order of the users", "against the multiplier")
+        image = plots.capacity_plot(capacity, out / "capacity.png", against)
+        images.append(("Capacity", image, caption))
     server = server_plot(run, out / "server.png")
     if server is not None:
         images.append(

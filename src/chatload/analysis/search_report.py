@@ -2,7 +2,8 @@
 
 Read from ``PREFIX_capacity.json`` (written by ``--shape search``); the latency and
 throughput against users come from the report's capacity section, which finds the
-search's levels again as plateaus of the user count.
+search's levels again as plateaus of the user count (a model search's against its
+multiplier of the model's busiest hour, :func:`multipliers`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from chatload.analysis.html import cell
 from chatload.analysis.usl import UslFit, fit_usl
 from chatload.errors import ConfigError
 
-__all__ = ["USL_MAX_ERROR", "load_search", "search_section", "usl_text"]
+__all__ = ["USL_MAX_ERROR", "load_search", "multipliers", "search_section", "usl_text"]
 
 # A fit whose relative residuals exceed this (RMS) does not describe the levels. An
 # exact hard cap (throughput linear up to it, flat past it) leaves 6.0 % to 9.1 % on
@@ -44,25 +45,68 @@ def usl_of(search: dict[str, Any]) -> UslFit | None:
     return fit_usl([(level["users"], level["messages_per_s"]) for level in search["levels"]])
 
 
-def search_section(search: dict[str, Any]) -> list[str]:
+def multipliers(search: dict[str, Any] | None) -> dict[int, float]:
+    """A model search's levels: the users Locust ran for each, and its multiplier
+    (none for a search of users)."""
+    if search is None:
+        return {}
+    return {
+        int(level["locust_users"]): float(level["multiplier"])
+        for level in search["levels"]
+        if level.get("multiplier") is not None
+    }
+
+
+def _named(search: dict[str, Any], users: int | None) -> str:
+    """A level as the answer names it: users, or (a model search) its multiplier."""
+    level = next((lv for lv in search["levels"] if lv["users"] == users), None)
+    if level is None or level.get("multiplier") is None:
+        return f"{users:,} users"
+    return f"{level['multiplier']:.3g}x"
+
+
+def _verdict(search: dict[str, Any]) -> str:
     failing = search.get("first_failing") or {}
-    verdict = (
-        f"Capacity: {search['users']:,} users, {search['messages_per_s']:,.1f} messages/s "
-        f"within every SLO; limited by {search['limited_by']}"
-    )
+    if search.get("multiplier") is not None:
+        peak = search.get("model_peak") or {}
+        verdict = (
+            f"Capacity: {search['multiplier']:.3g}x the traffic model's busiest hour "
+            f"({search['concurrent_sessions'] or 0:,.0f} sessions at once, "
+            f"{search['messages_per_s']:,.1f} messages/s, {search['sessions_per_s'] or 0:,.2f} "
+            f"sessions/s) within every SLO; limited by {search['limited_by']}; 1x is "
+            f"{peak.get('people', 0):,} people at hour {peak.get('hour', '?')}"
+        )
+    else:
+        verdict = (
+            f"Capacity: {search['users']:,} users, {search['messages_per_s']:,.1f} messages/s "
+            f"within every SLO; limited by {search['limited_by']}"
+        )
     if search.get("complete") is False and search["limited_by"] == "time":
         above = search.get("fails_at")
         verdict += (
-            f" (cut short before its resolution: at least {search['users']:,} users"
-            + (f", under {above:,}" if above else "")
+            f" (cut short before its resolution: at least {_named(search, search['users'])}"
+            + (f", under {_named(search, above)}" if above else "")
             + ")"
         )
     if failing.get("slo"):
         verdict += (
-            f"; {failing['slo']} broke first ({failing['measured']}) at {failing['users']:,} users"
+            f"; {failing['slo']} broke first ({failing['measured']}) at "
+            f"{_named(search, failing['users'])}"
         )
+    return verdict
+
+
+def search_section(search: dict[str, Any]) -> list[str]:
+    model = bool(multipliers(search))
+    extra = (
+        "<th>x busiest hour</th><th>sessions at once</th><th>sessions/s</th>"
+        "<th>messages / the model's</th>"
+    )
+    peak = search.get("model_peak") or {}
     rows = [
-        "<tr><th>#</th><th>users</th><th>messages/s</th><th>held</th><th class='left'>"
+        "<tr><th>#</th><th>users</th>"
+        + (extra if model else "")
+        + "<th>messages/s</th><th>held</th><th class='left'>"
         "first failing SLO</th><th>generator saturated</th><th>server CPU %</th>"
         "<th>server RSS MiB</th></tr>"
     ]
@@ -73,6 +117,7 @@ def search_section(search: dict[str, Any]) -> list[str]:
             "<tr>"
             + cell(index)
             + cell(f"{level['users']:,}")
+            + (_production_cells(level, peak) if model else "")
             + cell(f"{level['messages_per_s']:,.1f}")
             + cell(
                 level.get("verdict", "holds" if level["holds"] else "fails"),
@@ -86,11 +131,24 @@ def search_section(search: dict[str, Any]) -> list[str]:
         )
     return [
         "<h2>Capacity search</h2>",
-        f"<p class='verdict'><b>{escape(verdict)}</b></p>",
+        f"<p class='verdict'><b>{escape(_verdict(search))}</b></p>",
         "<table>" + "".join(rows) + "</table>",
         f"<p class='note'>Levels in the order the search held them. "
         f"{escape(usl_text(usl_of(search)))}</p>",
     ]
+
+
+def _production_cells(level: dict[str, Any], peak: dict[str, Any]) -> str:
+    """A level's multiplier, its sessions, and its messages over what the model sends
+    at that multiplier (how true to the model the level's traffic was)."""
+    at_once, per_s = level.get("concurrent_sessions"), level.get("sessions_per_s")
+    expected = level["multiplier"] * float(peak.get("messages_per_s") or 0)
+    return (
+        cell(f"{level['multiplier']:.3g}")
+        + cell("" if at_once is None else f"{at_once:,.0f}")
+        + cell("" if per_s is None else f"{per_s:,.2f}")
+        + cell(f"{level['messages_per_s'] / expected:.2f}" if expected > 0 else "")
+    )
 
 
 def usl_text(fit: UslFit | None) -> str:

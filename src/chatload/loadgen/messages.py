@@ -33,6 +33,7 @@ __all__ = [
     "ARRIVAL",
     "BREACHES",
     "CAPACITY",
+    "CARRIED",
     "CLOCK_OFFSET",
     "CLOCK_OFFSETS",
     "CLOCK_PING",
@@ -42,6 +43,7 @@ __all__ = [
     "IDENTITY_REQUEST",
     "IDENTITY_RETURN",
     "INTERVALS",
+    "LEVEL",
     "READS",
     "SUMMARIES",
     "TURN_DUE",
@@ -137,6 +139,18 @@ IDENTITY_REQUEST: Final = Kind[tuple[Role, int | None]](
 # A model run: an arrival of the run's arrival process, to a worker; and a turn due
 # for a person online in another process (worker -> master -> every worker).
 ARRIVAL: Final = Kind[Role]("chatload_arrival", str, parse_role)
+# A capacity search in production units, at each level, to every worker: the share of
+# the turns owed each generator process keeps (below 1 when it falls: the people left
+# out go), the people each identity stands for, and the share of chats busy in the
+# steady state (``TrafficEngine.at_level``).
+LEVEL: Final = Kind[tuple[float, float, float]](
+    "chatload_level", list, lambda w: (float(w[0]), float(w[1]), float(w[2]))
+)
+# A capacity search in production units: a turn or a session ("turn", "session") the
+# run's past owes, to a worker.
+CARRIED: Final = Kind[tuple[Role, str]](
+    "chatload_carried", lambda c: [c[0], c[1]], lambda w: (parse_role(str(w[0])), str(w[1]))
+)
 TURN_DUE: Final = Kind[TurnDue]("chatload_turn_due", TurnDue.to_wire, TurnDue.from_wire)
 IDENTITY_GRANT: Final = Kind[Grant]("chatload_identity_grant", _grant_to_wire, _grant_from_wire)
 IDENTITY_RETURN: Final = Kind[int](
@@ -158,6 +172,8 @@ ALL: Final[tuple[Kind[Any], ...]] = (
     IDENTITY_GRANT,
     IDENTITY_RETURN,
     ARRIVAL,
+    CARRIED,
+    LEVEL,
     TURN_DUE,
 )
 

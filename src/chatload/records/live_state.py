@@ -17,6 +17,7 @@ from chatload.records.hdr import MetricSnapshot
 from chatload.records.health import ProcessHealth
 from chatload.records.intervals import MergedInterval
 from chatload.tracking.invariants import Breach
+from chatload.traffic.batch import OPEN_SESSIONS
 
 __all__ = ["LiveState"]
 
@@ -24,6 +25,8 @@ __all__ = ["LiveState"]
 class LiveState:
     def __init__(self) -> None:
         self.last_interval: dict[str, MetricSnapshot] = {}
+        self.last_dropped_share = 0.0  # a model run's arrivals dropped in the last interval
+        self.last_open_sessions: int | None = None  # and its sessions open (None: no model)
         self.last_health: dict[str, ProcessHealth] = {}  # by process
         self.failure_kinds: dict[tuple[str, str], int] = {}  # (metric, kind)
         self.breaches: dict[str, int] = {}  # by kind
@@ -32,6 +35,12 @@ class LiveState:
 
     def add_interval(self, interval: MergedInterval) -> None:
         self.last_interval = interval.metrics
+        counts = interval.traffic.counts if interval.traffic is not None else {}
+        offered = sum(n for key, n in counts.items() if key.endswith(".offered"))
+        dropped = sum(n for key, n in counts.items() if key.endswith(".dropped"))
+        self.last_dropped_share = dropped / offered if offered else 0.0
+        if OPEN_SESSIONS in counts:
+            self.last_open_sessions = counts[OPEN_SESSIONS]
         for process in interval.processes:
             self.last_health[process.process] = process
         for name, metric in interval.metrics.items():

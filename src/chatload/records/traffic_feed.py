@@ -17,7 +17,7 @@ import numpy as np
 from chatload.records.files import iso_time
 from chatload.records.intervals import MergedInterval
 from chatload.traffic.batch import TrafficBatch
-from chatload.traffic.compare import TrafficRow, compare_traffic
+from chatload.traffic.compare import Cumulative, TrafficRow, compare_traffic
 from chatload.traffic.model import TrafficModel
 from chatload.traffic.observe import Export
 from chatload.users_file import ROLES, Role
@@ -47,12 +47,15 @@ class TrafficFeed:
         roles: Mapping[int, Role],
         to_model: Callable[[float], float],
         expected: Callable[[float, float], dict[Role, float]],
+        *,
+        cumulative: Cumulative | None = None,
     ) -> None:
         self.model = model  # at the model's own speed
         self.people = dict(people)
         self.roles = roles  # every person's role (the identities)
         self._to_model = to_model  # wall seconds -> the model's clock
         self._expected = expected
+        self._cumulative = cumulative  # a search's: arrivals expected by a model time
         self.total = TrafficBatch()
         self.interval_rows: list[list[str]] = []
         self._span: tuple[float, float] | None = None
@@ -141,4 +144,6 @@ class TrafficFeed:
 
     def compared(self) -> list[TrafficRow]:
         export, _ = self.export()
-        return compare_traffic(self.model, export) if len(export.chat) else []
+        if not len(export.chat):
+            return []
+        return compare_traffic(self.model, export, self._cumulative)

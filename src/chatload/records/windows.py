@@ -17,6 +17,7 @@ from chatload.drift import SERVER_CPU, SERVER_RSS, Subject
 from chatload.records.hdr import MetricSnapshot, new_histogram
 from chatload.records.intervals import MergedInterval
 from chatload.tracking.metrics import SEND_ACK
+from chatload.traffic.batch import OPEN_SESSIONS
 
 __all__ = ["Window"]
 
@@ -33,6 +34,13 @@ class Window:
     saturated: int = 0  # intervals where a generator process was saturated
     server_cpu: list[float] = field(default_factory=list)  # percent of a core, each scrape
     server_rss: float | None = None  # bytes, the last scrape
+    # A model run's sessions begun (arrivals' and answering ones), and the sessions
+    # open as each interval was taken, summed over the intervals that said.
+    sessions_begun: int = 0
+    sessions_open: int = 0
+    sessions_counted: int = 0
+    arrivals_offered: int = 0  # the model's arrivals given to the generators ...
+    arrivals_dropped: int = 0  # ... and those that found no free slot or person
 
     def takes(self, interval: MergedInterval) -> bool:
         return interval.start >= self.start and interval.end <= self.until
@@ -46,6 +54,15 @@ class Window:
         self.end = interval.end if self.end is None else max(self.end, interval.end)
         self.intervals += 1
         self.saturated += interval.saturated
+        if interval.traffic is not None:
+            counts = interval.traffic.counts
+            self.sessions_begun += sum(
+                n for key, n in counts.items() if key.endswith((".started", ".answering"))
+            )
+            self.sessions_open += counts.get(OPEN_SESSIONS, 0)
+            self.sessions_counted += 1
+            self.arrivals_offered += sum(n for k, n in counts.items() if k.endswith(".offered"))
+            self.arrivals_dropped += sum(n for k, n in counts.items() if k.endswith(".dropped"))
 
     def add_server_point(self, wall: float, subject: Subject, value: float) -> None:
         """An unlabelled server series as scraped (``drift.ServerPoints``)."""
@@ -64,6 +81,14 @@ class Window:
     def breaches(self, now: Mapping[str, int]) -> dict[str, int]:
         """The breaches found since the window opened, by kind."""
         return {kind: n - self.breaches_before.get(kind, 0) for kind, n in now.items()}
+
+    def sessions_at_once(self) -> float | None:
+        """Sessions open, the mean as the intervals were taken (None: no model run)."""
+        return self.sessions_open / self.sessions_counted if self.sessions_counted else None
+
+    def dropped_share(self) -> float:
+        """The model's arrivals dropped, of those given to the generators (0: none)."""
+        return self.arrivals_dropped / self.arrivals_offered if self.arrivals_offered else 0.0
 
     def acknowledged(self) -> int:
         """Sends answered in time (one answered late failed by its timeout first)."""

@@ -6,7 +6,8 @@ that times ``time_scale / 3600``. A process that gets ``share`` of the run's
 arrivals (one of n workers: 1/n; splitting a Poisson process at random gives
 Poisson processes) draws its own. The rate is constant within each model hour, so
 the next arrival is exact: an exponential amount of integrated rate, spent hour by
-hour.
+hour. A capacity search holds the hour still (``frozen``): its load is the busiest
+hour's, times a multiplier.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ArrivalClock:
     time_scale: float = 1.0
     start_hour: float = 0.0  # the model's hour of the day at run second 0
     share: float = 1.0  # of the run's arrivals this process draws
+    frozen: bool = False  # the model's hour stays start_hour (a capacity search's peak)
 
     def rate(self, run_seconds: float) -> float:
         """Arrivals per run second at ``run_seconds`` into the run."""
@@ -35,6 +37,8 @@ class ArrivalClock:
         return per_model_hour * self.share * self.time_scale / 3600
 
     def model_hour(self, run_seconds: float) -> float:
+        if self.frozen:
+            return self.start_hour % 24
         return (self.start_hour + run_seconds * self.time_scale / 3600) % 24
 
     def next_after(self, run_seconds: float, rng: random.Random) -> float:

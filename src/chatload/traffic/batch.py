@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COUNTS", "TrafficBatch"]
+__all__ = ["COUNTS", "OPEN_SESSIONS", "TrafficBatch"]
 
 COUNTS = (
     "offered",
@@ -23,6 +23,10 @@ COUNTS = (
     "actions",
     "late_actions",
 )
+
+# Not a count of events: the sessions open in a process as its batch was taken (summed
+# over processes, the run's at that moment).
+OPEN_SESSIONS = "open_sessions"
 
 # (user, connected_at, disconnected_at, answering: 0/1, role: 0 owner / 1 requester)
 SessionRow = tuple[int, float, float, int, int]

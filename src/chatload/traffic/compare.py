@@ -24,6 +24,7 @@ expected arrivals, are exponential of mean 1 when the process is the model's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -73,6 +74,8 @@ _KS99: Final = 1.628  # the Kolmogorov distribution's 99 % point (D * sqrt(n))
 _SHARES: Final = (0.5, 0.9, 0.99)
 Triple = tuple[float, float, float]
 _NONE: Final[Triple] = (math.nan, math.nan, math.nan)
+# Arrivals of a role expected from the run's start up to a time of the model's clock.
+Cumulative = Callable[[Role, float], float]
 
 
 @dataclass(frozen=True)
@@ -191,18 +194,28 @@ def _triple(values: np.ndarray) -> Triple:
 
 
 def _arrival_row(
-    role: Role, model: TrafficModel, times: np.ndarray, people: int, start: float
+    role: Role,
+    model: TrafficModel,
+    times: np.ndarray,
+    people: int,
+    start: float,
+    *,
+    cumulative: Cumulative | None = None,
 ) -> TrafficRow:
-    """Time rescaling: the gaps between own arrivals in units of expected arrivals."""
+    """Time rescaling: the gaps between own arrivals in units of expected arrivals
+    (``cumulative``: those expected up to each time, when not the model's day's)."""
     unit = Family("exponential", {"scale": 1.0})
     expected = _triple(unit.ppf(np.array(_SHARES)))
     times = np.sort(times)
     name = f"{role}.arrivals"
-    if len(times) < 2 or people <= 0:
+    if len(times) < 2 or (people <= 0 and cumulative is None):
         return TrafficRow(name, "poisson", len(times), math.nan, expected, _NONE)
-    clock = ArrivalClock(model.role(role), people)
-    day = start - start % 86400
-    scaled = np.array([clock.expected(0.0, t - day) for t in times])
+    if cumulative is not None:
+        scaled = np.array([cumulative(role, float(t)) for t in times])
+    else:
+        clock = ArrivalClock(model.role(role), people)
+        day = start - start % 86400
+        scaled = np.array([clock.expected(0.0, t - day) for t in times])
     gaps = np.diff(scaled)
     d = ks_distance(gaps, unit)
     return TrafficRow(name, "poisson", len(gaps), d, expected, _triple(np.quantile(gaps, _SHARES)))
@@ -219,15 +232,20 @@ def horizon_below(quantity: str, horizon: float) -> float:
     return horizon if quantity.endswith("_s") else math.inf
 
 
-def compare_traffic(model: TrafficModel, export: Export) -> list[TrafficRow]:
-    """Every quantity of the run's traffic against ``model``, in the model's time."""
+def compare_traffic(
+    model: TrafficModel, export: Export, cumulative: Cumulative | None = None
+) -> list[TrafficRow]:
+    """Every quantity of the run's traffic against ``model``, in the model's time
+    (``cumulative``: the arrivals expected up to a time, for a run whose arrival
+    rates were not the model's day: a capacity search's levels)."""
     horizon = horizon_of(model, export)
     observed = observe(export, model.burst_gap_s, horizon=horizon)
     rows: list[TrafficRow] = []
     for role in ROLES:
         role_model = model.role(role)
         people = export.people.get(role, 0)
-        rows.append(_arrival_row(role, model, observed.arrival_times[role], people, export.start))
+        times = observed.arrival_times[role]
+        rows.append(_arrival_row(role, model, times, people, export.start, cumulative=cumulative))
         for name in COMPARED:
             samples = observed.samples[role].get(name, np.array([]))
             at_least = observed.samples[role].get(f"{name}_at_least")

@@ -21,6 +21,7 @@ from typing import Final
 import numpy as np
 
 from chatload.traffic.model import TrafficModel
+from chatload.traffic.peak import PeakTraffic, peak_of
 from chatload.traffic.simulate import World, simulate
 from chatload.users_file import ROLES, Role
 
@@ -51,7 +52,7 @@ def sessions_at_once(
     small = _small_world(people)
     if small is None:
         return {role: AtOnce(0.0) for role in ROLES}
-    rates = _per_person(model, small, chats_each, seed)
+    rates, _ = _per_person(model, small, chats_each, seed)
     return {role: AtOnce(rates[role] * people.get(role, 0)) for role in ROLES}
 
 
@@ -67,43 +68,63 @@ def _small_world(people: Mapping[Role, int]) -> tuple[int, int] | None:
 
 
 def _per_person(
-    model: TrafficModel, small: tuple[int, int], chats_each: int, seed: int
-) -> dict[Role, float]:
-    """Each role's sessions open at the busiest hour per person, in a world of
-    ``small`` (owners, requesters)."""
+    model: TrafficModel, small: tuple[int, int], chats_each: int, seed: int, held: bool = False
+) -> tuple[dict[Role, float], PeakTraffic]:
+    """Each role's sessions open at its busiest hour per person, in a world of
+    ``small`` (owners, requesters); and the busiest hour's traffic per person (a
+    ``held`` model's, its arrivals the same every hour: the whole last day's)."""
     world = World.made(small[0], small[1], chats_each, seed=seed)
     export = simulate(model, world, days=SIMULATED_DAYS, seed=seed)
     sessions = export.sessions if export.sessions is not None else np.empty((0, 3))
     owners = np.array([world.roles[int(user)] == "owner" for user in sessions[:, 0]], dtype=bool)
     last_day = (SIMULATED_DAYS - 1) * 86400.0
     minutes = last_day + np.arange(0, 86400, 60.0)
-    rates = {}
+    rates, hourly = {}, {}
     for role, size in zip(ROLES, small, strict=True):
         mine = sessions[owners if role == "owner" else ~owners]
         starts, ends = np.sort(mine[:, 1]), np.sort(mine[:, 2])
         open_at = np.searchsorted(starts, minutes, "right") - np.searchsorted(
             ends, minutes, "right"
         )
-        rates[role] = float(open_at.reshape(24, 60).mean(axis=1).max()) / size
-    return rates
+        hourly[role] = open_at.reshape(24, 60).mean(axis=1) / size
+        rates[role] = float(hourly[role].max())
+    at_once = sum(hourly[role] * size for role, size in zip(ROLES, small, strict=True))
+    busiest = int(np.argmax(at_once))
+    if held:  # every hour alike: the day's mean, not its noisiest hour
+        day = (last_day, last_day + 86400.0)
+        means = {role: float(hourly[role].mean()) for role in ROLES}
+        return means, peak_of(world.roles, export, day, means, model.burst_gap_s)
+    hour = (last_day + busiest * 3600.0, last_day + (busiest + 1) * 3600.0)
+    busy = {role: float(hourly[role][busiest]) for role in ROLES}
+    return rates, peak_of(world.roles, export, hour, busy, model.burst_gap_s)
 
 
 class Sizing:
     """A run's slots and people from its model, each world simulated once: populations
     in the same proportions (the sizing's and the dataset's) share one simulation."""
 
-    def __init__(self, model: TrafficModel, chats_each: int) -> None:
-        self.model, self.chats_each = model, chats_each
-        self._simulated: dict[tuple[int, int], dict[Role, float]] = {}
+    def __init__(self, model: TrafficModel, chats_each: int, *, held: bool = False) -> None:
+        self.model, self.chats_each, self.held = model, chats_each, held
+        self._simulated: dict[tuple[int, int], tuple[dict[Role, float], PeakTraffic]] = {}
+
+    def _simulation(self, small: tuple[int, int]) -> tuple[dict[Role, float], PeakTraffic]:
+        if small not in self._simulated:
+            self._simulated[small] = _per_person(
+                self.model, small, self.chats_each, seed=0, held=self.held
+            )
+        return self._simulated[small]
 
     def at_once(self, people: Mapping[Role, int]) -> dict[Role, AtOnce]:
         small = _small_world(people)
         if small is None:
             return {role: AtOnce(0.0) for role in ROLES}
-        if small not in self._simulated:
-            self._simulated[small] = _per_person(self.model, small, self.chats_each, seed=0)
-        rates = self._simulated[small]
+        rates = self._simulation(small)[0]
         return {role: AtOnce(rates[role] * people.get(role, 0)) for role in ROLES}
+
+    def peak(self, people: Mapping[Role, int]) -> PeakTraffic:
+        """The busiest hour's traffic per person, in ``people``'s proportions."""
+        small = _small_world(people) or (_MIN_PER_ROLE, _MIN_PER_ROLE)
+        return self._simulation(small)[1]
 
     def slots_for(self, people: Mapping[Role, int]) -> dict[Role, float]:
         """Each role's slots: its sessions at once at the busiest hour, with headroom."""
@@ -111,16 +132,23 @@ class Sizing:
 
     def people_for(self, slots: int, ratio: Mapping[Role, float], most: int) -> int:
         """The most people (at most ``most``, in ``ratio``) whose busiest hour's
-        sessions, with their headroom, fit in ``slots``."""
+        sessions, with their headroom, fit in ``slots``; never fewer than ``slots``."""
+        return max(slots, round(min(self.people_fitting(slots, ratio), most)))
+
+    def people_fitting(self, slots: int, ratio: Mapping[Role, float]) -> float:
+        """How many people (in ``ratio``) fill ``slots`` at the busiest hour, with
+        their headroom."""
         parts = sum(ratio.values())
-        unit = self.at_once({role: round(1000 * ratio[role]) for role in ROLES})
-        per_person = [unit[role].mean / 1000 / parts for role in ROLES]
+        unit = self.at_once({role: round(1000 * ratio[role] / parts) for role in ROLES})
+        per_person = [unit[role].mean / 1000 for role in ROLES]
 
         def needed(people: float) -> float:
             return sum(AtOnce(people * share).ceiling for share in per_person)
 
-        low, high = 0.0, float(most)
+        low, high = 0.0, 1.0
+        while needed(high) <= slots and high < 1e12:
+            high *= 2
         for _ in range(60):
             middle = (low + high) / 2
             low, high = (middle, high) if needed(middle) <= slots else (low, middle)
-        return max(slots, round(low))
+        return low

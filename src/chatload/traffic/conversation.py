@@ -81,6 +81,11 @@ def weight_of(role_model: RoleModel, user_id: int) -> float:
     return role_model.family("weight").quantile(u)
 
 
+# A carried turn's trigger (``traffic.carry_over``): one of the writer's chats, whatever
+# was written there last.
+CARRIED: Final = -1
+
+
 @dataclass(frozen=True, slots=True)
 class TurnDue:
     """The next message of ``chat_id`` after ``trigger`` is ``user_id``'s, at ``due``

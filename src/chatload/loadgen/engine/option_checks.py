@@ -34,6 +34,11 @@ def _check_traffic(options: ChatOptions) -> None:
         raise ConfigError("--traffic-start-hour is an hour of the day, 0 to 24")
     if options.population < 0:
         raise ConfigError("--population cannot be negative")
+    if options.shape == "search" and options.traffic_model != "none" and options.time_scale != 1:
+        raise ConfigError(
+            "--time-scale with --shape search and a traffic model: a capacity in production "
+            "units plays the model at its own speed; leave --time-scale at 1"
+        )
 
 
 def _check_people(options: ChatOptions) -> None:

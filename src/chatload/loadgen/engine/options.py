@@ -137,7 +137,8 @@ class ChatOptions:
     population: int = _option(
         0,
         "people in the model's world, the owners and requesters split by their weights "
-        "(0: the users file's, or 4 times -u for the embedded server)",
+        "(0: the users file's, or as many as -u holds at the busiest hour for the embedded "
+        "server); with --shape search, the people of 1x (0: 1,000)",
         section="traffic",
     )
     # What the people do

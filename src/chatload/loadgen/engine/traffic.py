@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Final, Protocol
 import gevent
 from gevent.event import AsyncResult
 
-from chatload.traffic.batch import TrafficBatch
-from chatload.traffic.conversation import SessionPlan, TurnDue, plan_session
+from chatload.traffic.batch import OPEN_SESSIONS, TrafficBatch
+from chatload.traffic.carry_over import remaining
+from chatload.traffic.conversation import CARRIED, SessionPlan, TurnDue, plan_session
 from chatload.traffic.model import TrafficModel
 from chatload.users_file import ROLES, Identity, Role
 
@@ -43,6 +44,8 @@ log = logging.getLogger("chatload.loadgen")
 
 LATE_S: Final = 0.1  # an action this much later than scheduled is late (run time)
 _WAIT_SLOT_S: Final = 1.0
+# A session the past owes waits this long for a slot (the level's users spawning).
+_OWED_FOR_S: Final = 30.0
 _LEAD_DECAY: Final = 0.99  # per connect: a slow connect long ago stops counting
 
 
@@ -55,6 +58,7 @@ class Ticket:
     identity: Identity | None = None
     turn: TurnDue | None = None
     offered: float = 0.0  # wall seconds
+    resumed: bool = False  # a session under way at a search level's start (carried over)
 
 
 class LiveSession(Protocol):
@@ -81,6 +85,11 @@ class TrafficEngine:
         self.origin = start_hour * 3600.0  # the model's clock at start_wall
         self._forward = forward  # a turn for a person online in another process
         self._free: dict[Role, deque[AsyncResult]] = {r: deque() for r in ROLES}
+        self._owed: dict[Role, deque[Ticket]] = {r: deque() for r in ROLES}  # sessions
+        self._busy = 0.0  # a chat first seen is busy this often (a search's steady state)
+        self._shared = False  # more people than identities: a chat is several people's
+        # Live sessions under way from the past (user ids) no carried turn was given yet.
+        self.under_way: dict[Role, list[int]] = {r: [] for r in ROLES}
         self._turns: list[tuple[float, int, TurnDue]] = []
         self._order = itertools.count()
         self._wake = gevent.event.Event()
@@ -104,22 +113,44 @@ class TrafficEngine:
 
     def take(self) -> TrafficBatch:
         batch, self.batch = self.batch, TrafficBatch()
+        batch.count(OPEN_SESSIONS, len(self.sessions))
         return batch
 
     # Slots and arrivals
 
     def wait_for_session(self, role: Role) -> Ticket | None:
-        """A slot of ``role`` waits for its next session (None: none came, ask again)."""
+        """A slot of ``role`` waits for its next session (None: none came, ask again):
+        first a session under way the run's past owes, while it is fresh."""
+        owed = self._owed[role]
+        while owed:
+            resumed = owed.popleft()
+            if time.time() - resumed.offered < _OWED_FOR_S:
+                return resumed
+            self.batch.count(f"{role}.carried_sessions_dropped")
+        free = self._free[role]
+        while free and free[0].ready():  # the oldest waits gave up: let go of them
+            free.popleft()
         slot: AsyncResult = AsyncResult()
-        self._free[role].append(slot)
+        free.append(slot)
         try:
             ticket: Ticket = slot.get(timeout=_WAIT_SLOT_S)
         except gevent.Timeout:
             if slot.ready():  # given as the wait ran out: a busy loop runs both at once
                 given: Ticket = slot.value
                 return given
-            self._free[role].remove(slot) if slot in self._free[role] else None
+            slot.set(None)  # a wait given up: no arrival is given to it (``_slot``)
             return None
+        except BaseException:
+            # The user was stopped (a level down): a session given to it is dropped,
+            # and counted; a wait given up.
+            if not slot.ready():
+                slot.set(None)
+            elif slot.value is not None:
+                lost: Ticket = slot.value
+                self.batch.count(f"{role}.{'answering_dropped' if lost.turn else 'dropped'}")
+                if lost.identity is not None:
+                    self.lender.release(lost.identity)
+            raise
         return ticket
 
     def _slot(self, role: Role) -> AsyncResult | None:
@@ -141,6 +172,66 @@ class TrafficEngine:
         plan = plan_session(self.model.role(role), self.rng)
         slot.set(Ticket(role, plan, offered=time.time()))
 
+    def carry_over(self, role: Role, what: str) -> None:
+        """What the run's past owes (``traffic.carry_over``): a ``session`` under way
+        (what is left of one), started in the next free slot; or a ``turn``: a person
+        of ``role`` continues one of their chats, one whose session is under way (the
+        conversations the past left going are theirs) while there are any, else a free
+        one in a session begun for it."""
+        now = time.time()
+        self.batch.count(f"{role}.carried_{what}s")
+        if what == "session":
+            plan = SessionPlan(remaining(self.model.role(role).family("duration_s"), self.rng), 0)
+            self._owed[role].append(Ticket(role, plan, offered=now, resumed=True))
+            return
+        turn = TurnDue(0, role, "", CARRIED, now)
+        under_way = self.under_way[role]
+        while under_way:  # first to someone whose session the past left under way
+            index = self.rng.randrange(len(under_way))
+            under_way[index], under_way[-1] = under_way[-1], under_way[index]
+            session = self.sessions.get(under_way.pop())
+            if session is not None:
+                session.write_now(turn)
+                return
+        slot = self._slot(role)
+        if slot is None:
+            self.batch.count(f"{role}.answering_dropped")
+            return
+        plan = plan_session(self.model.role(role), self.rng)
+        slot.set(Ticket(role, plan, None, turn, offered=now))
+
+    def at_level(self, keep: float, people_per_identity: float, busy_chats: float) -> None:
+        """A search's level: of the turns owed (and sessions the past owes, not yet
+        begun) keep each at random with probability ``keep`` (the rest were people who
+        went; their live sessions end as Locust stops their users); and how busy a
+        chat is (``last_message_at``) with ``people_per_identity`` people on each
+        identity, ``busy_chats`` of the chats busy in the steady state."""
+        if keep < 1:
+            self._turns = [item for item in self._turns if self.rng.random() < keep]
+            heapq.heapify(self._turns)
+            for role in ROLES:
+                owed = self._owed[role]
+                self._owed[role] = deque(t for t in owed if self.rng.random() < keep)
+        self._busy = min(max(busy_chats, 0.0), 1.0)
+        self._shared = people_per_identity > 1
+
+    def last_message_at(self, chat_id: str, now: float) -> float:
+        """When ``chat_id`` last had a message, for a person about to start a burst:
+        as this process knows it; a chat not seen yet in a search's level, as the
+        steady state would have it (busy, some time within the burst gap, as often as
+        its chats are; else long ago). With more people than identities a chat of an
+        identity is several people's chats, each busy or quiet by itself: drawn so
+        each time, not remembered."""
+        gap = self.model.burst_gap_s
+        last = None if self._shared else self.last_activity.get(chat_id)
+        if last is None:
+            busy = self.rng.random() < self._busy
+            last = now - self.rng.random() * gap if busy else -1e18
+            if not self._shared:
+                self.last_activity[chat_id] = last
+        return last
+
+    # Turns
     # Turns
 
     def owe_turn(self, turn: TurnDue) -> None:

@@ -26,12 +26,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gevent import GreenletExit
 from gevent.event import Event
 
 from chatload.errors import ChatloadError
 from chatload.loadgen.engine.traffic import LATE_S, Ticket, TrafficEngine
 from chatload.protocol.models import Message
 from chatload.traffic.conversation import (
+    CARRIED,
     TurnDue,
     draw_content,
     quiet_chats,
@@ -76,6 +78,7 @@ class ModelSession:
         self._reading: dict[str, int] = {}  # chats with a read due: its token
         self._content: dict[str, tuple[int, int]] = {}  # chat: (characters, photos) sent
         self.started = time.time()
+        self.stopped = False  # Locust stopped the user mid-session
 
     # Scheduling
 
@@ -98,6 +101,8 @@ class ModelSession:
     def run(self) -> None:
         engine, client = self.engine, self.client
         engine.sessions[self.me] = self
+        if self.ticket.resumed:
+            engine.under_way[self.role].append(self.me)
         client.on_messages = self._on_messages
         end = self.started + self.ticket.plan.duration
         try:
@@ -119,10 +124,20 @@ class ModelSession:
                 wait = min(end, self._actions[0].due if self._actions else end) - now
                 self._wake.clear()
                 self._wake.wait(timeout=max(wait, 0.0))
+        except GreenletExit:
+            self.stopped = True
+            raise
         finally:
             client.on_messages = None
             if engine.sessions.get(self.me) is self:
                 del engine.sessions[self.me]
+            self._record(engine)
+
+    def _record(self, engine: TrafficEngine) -> None:
+        """The session, for the proof (one carried over began before the run, and one
+        whose user Locust stopped, a search's level going down, ended before the
+        model ended it: neither's duration is the model's to compare)."""
+        if not self.ticket.resumed and not self.stopped:
             engine.batch.sessions.append(
                 (
                     self.me,
@@ -154,6 +169,11 @@ class ModelSession:
                     at = self.engine.model_time(now)
                     batch.reads.append((action.chat_id, self.me, view.last_id, at))
             elif action.kind == "write":
+                if action.trigger == CARRIED:
+                    views = list(self.client.chats.values())
+                    if views:
+                        self._send(self.engine.rng.choice(views).chat_id)
+                    return
                 view = self.client.chats.get(action.chat_id)
                 if view is not None and view.last_id == action.trigger:
                     self._send(action.chat_id)
@@ -164,9 +184,9 @@ class ModelSession:
 
     def _burst(self, now: float) -> None:
         engine = self.engine
-        seen = engine.last_activity
         chats = [
-            (view.chat_id, seen.get(view.chat_id, -1e18)) for view in self.client.chats.values()
+            (view.chat_id, engine.last_message_at(view.chat_id, now))
+            for view in self.client.chats.values()
         ]
         quiet = quiet_chats(chats, now, engine.model.burst_gap_s)
         if quiet:

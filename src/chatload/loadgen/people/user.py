@@ -186,7 +186,10 @@ class ChatUser(User):
                 engine.batch.count(f"{self.role}.dropped")
                 return
         # An arrival's session, or one begun to answer (``answering``).
-        engine.batch.count(f"{self.role}.{'started' if ticket.turn is None else 'answering'}")
+        kind = (
+            "answering" if ticket.turn is not None else "resumed" if ticket.resumed else "started"
+        )
+        engine.batch.count(f"{self.role}.{kind}")
         self.identity, self.client = identity, ChatClient(runtime, identity)
         try:
             connecting = time.time()

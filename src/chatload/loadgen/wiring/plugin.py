@@ -169,6 +169,7 @@ class _Plugin:
                 shares=self.shares,
                 highest=peak,
                 workers=workers,
+                model_load=self.traffic if self.traffic and self.traffic.levels else None,
             )
         if is_headless(environment):
             users = peak if searching else getattr(environment.parsed_options, "num_users", None)

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from locust import LoadTestShape
 
@@ -33,7 +33,13 @@ from chatload.loadgen.people.shares import Share, roles_wanted
 from chatload.loadgen.wiring.preflight import local_capacity
 from chatload.records.pipeline import IntervalPipeline
 from chatload.records.windows import Window
-from chatload.search import CapacitySearch, LevelResult, SearchOutcome, embedded_max_users
+from chatload.search import (
+    CapacitySearch,
+    LevelResult,
+    SearchOutcome,
+    embedded_max_users,
+    locust_users,
+)
 from chatload.sequential import Decision, decide_level
 from chatload.slo import LATENCIES, RunFigures, Threshold, evaluate, run_figures
 
@@ -57,6 +63,10 @@ CONNECTS_PER_S: Final = 100.0
 # queue grows slowly, so one interval can look calm where a few more would not. A
 # failure needs no such wait: it is evidence already.
 HOLDS_AFTER: Final = 2
+# A model search: more than this share of a level's arrivals dropped for want of a
+# slot (its slots with slack, ``search.SLOT_SLACK``, all busy) fails the level.
+MOST_DROPPED: Final = 0.01
+ARRIVALS_SERVED: Final = "arrivals dropped <= 1%"
 
 
 def search_max_users(options: ChatOptions, local: bool) -> int | None:
@@ -75,6 +85,19 @@ def search_max_users(options: ChatOptions, local: bool) -> int | None:
     return max(options.search_start_users, highest)
 
 
+class ModelLoad(Protocol):
+    """A model search's levels (``traffic.levels``, played by the run's arrivals)."""
+
+    def at_level(self, users: int) -> float | None:
+        """The arrivals of a level of ``users`` slots from now; its multiplier."""
+
+    def model_peak(self) -> dict[str, Any] | None:
+        """The 1x: the model's busiest hour for the baseline people."""
+
+    def most_users(self) -> int | None:
+        """The highest level the identities hold people for (None: no limit)."""
+
+
 class SearchShape(LoadTestShape):
     abstract = True  # never picked by Locust from a locustfile: --shape search chooses it
 
@@ -88,8 +111,11 @@ class SearchShape(LoadTestShape):
         spawn_rate: float,
         processes: int = 1,
         run_time: float | None = None,
+        model_load: ModelLoad | None = None,
     ) -> None:
         super().__init__()
+        self.model_load = model_load  # a model search's levels as multipliers
+        self._multiplier: float | None = None
         self.run_time = run_time  # -t, seconds
         self.options = options
         self.pipeline = pipeline
@@ -122,7 +148,7 @@ class SearchShape(LoadTestShape):
             return self._level(self.search.next_users())
         if self._after_drain is not None:
             if not self._drained():
-                return self._users, self._rate
+                return self._locust_users(), self._rate
             upcoming, self._after_drain = self._after_drain, None
             return self._level(upcoming)
         window = self._window
@@ -131,7 +157,11 @@ class SearchShape(LoadTestShape):
                 self._open_window()
         elif not self._holding(window):
             return self._judged(self._judge(window))
-        return self._users, self._rate
+        return self._locust_users(), self._rate
+
+    def _locust_users(self) -> int:
+        """The users Locust runs for the level (a model search's: with slack)."""
+        return locust_users(self._users or 0, self.model_load is not None)
 
     def _holding(self, window: Window) -> bool:
         """The level is held on: not one whole interval yet (``HOLDS_AFTER`` for it to
@@ -177,7 +207,9 @@ class SearchShape(LoadTestShape):
         self._decided = None
         self._users = users
         self._asked = time.time()
-        return None if users is None else (users, self._rate)
+        if users is not None and self.model_load is not None:
+            self._multiplier = self.model_load.at_level(users)
+        return None if users is None else (self._locust_users(), self._rate)
 
     def _drain(self, upcoming: int) -> tuple[int, float] | None:
         """After a failing level the server has a backlog, and a next level still
@@ -191,8 +223,9 @@ class SearchShape(LoadTestShape):
         return self._level(users)
 
     def _drained(self) -> bool:
-        """A whole interval at the draining level met every latency SLO (or, if none
-        does within _LONGEST_DRAIN holds, the next level goes on, said once)."""
+        """A whole interval at the draining level met every latency SLO, and in a
+        model search dropped no more arrivals than a level may (or, if none does
+        within _LONGEST_DRAIN holds, the next level goes on, said once)."""
         waited = time.time() - self._asked
         if waited > _LONGEST_DRAIN * self.options.search_hold:
             log.warning(
@@ -205,9 +238,13 @@ class SearchShape(LoadTestShape):
         seconds = self.options.chat_interval
         if waited < 2 * seconds:  # the last interval may still be the failing level's
             return False
-        last = self.pipeline.live.last_interval
-        figures = run_figures(last, seconds, {})
-        return bool(last) and all(v.passed for v in evaluate(self._latencies, figures))
+        live = self.pipeline.live
+        figures = run_figures(live.last_interval, seconds, {})
+        if self.model_load is not None and live.last_dropped_share > MOST_DROPPED:
+            return False  # a model search's sessions still outlast its slots
+        return bool(live.last_interval) and all(
+            v.passed for v in evaluate(self._latencies, figures)
+        )
 
     def _open_window(self) -> None:
         """From the first whole interval that starts after the users are in."""
@@ -224,6 +261,8 @@ class SearchShape(LoadTestShape):
         for verdict in evaluate(self.thresholds, figures):
             text = verdict.threshold.text
             verdicts[text] = (each[text] is not Decision.FAILS, verdict.measured())
+        if self._multiplier is not None:
+            verdicts[ARRIVALS_SERVED] = arrivals_served(window)
         acknowledged = window.acknowledged()
         cpu = window.server_cpu
         return LevelResult(
@@ -237,7 +276,20 @@ class SearchShape(LoadTestShape):
             server_rss_bytes=window.server_rss,
             undecided=tuple(t for t, d in each.items() if d is Decision.UNDECIDED),
             load_share=load_share(self.thresholds, figures),
+            multiplier=self._multiplier,
+            sessions_per_s=window.sessions_begun / window.seconds
+            if self._multiplier is not None and window.seconds > 0
+            else None,
+            concurrent_sessions=window.sessions_at_once() if self._multiplier is not None else None,
         )
+
+
+def arrivals_served(window: Window) -> tuple[bool, str]:
+    """A model search's level carries its multiplier only if its arrivals found free
+    slots: its sessions outlasting the slots (a slowed server keeps people longer)
+    fail it, as a latency would."""
+    share = window.dropped_share()
+    return share <= MOST_DROPPED, f"{share:.1%} dropped"
 
 
 def load_share(thresholds: list[Threshold], figures: RunFigures) -> float:
@@ -262,6 +314,8 @@ def write_outcome(
     breach or below ``at_least``, else 0 (the failing levels' timeouts are the
     search's means, not a failure of the run)."""
     outcome = shape.search.stop_here()
+    if shape.model_load is not None:
+        outcome.model_peak = shape.model_load.model_peak()
     sys.stderr.write(outcome.line() + "\n")
     if prefix:
         path = Path(f"{prefix}_capacity.json")
@@ -310,6 +364,7 @@ def install_search(
     shares: dict[str, Share],
     highest: int | None,
     workers: int,
+    model_load: ModelLoad | None = None,
 ) -> int:
     """--shape search: the search shape on ``environment``, up to ``highest`` users or,
     when None, as many as the identities of ``pool`` allow; the highest level."""
@@ -319,6 +374,8 @@ def install_search(
         return all(pool.total[role] >= count for role, count in wanted.items())
 
     max_users = highest or _largest(fits, sum(pool.total.values()))
+    most = model_load.most_users() if model_load is not None else None
+    max_users = min(max_users, most or max_users)
     parsed = environment.parsed_options
     asked = float(getattr(parsed, "spawn_rate", None) or 0)
     shape = SearchShape(
@@ -329,6 +386,7 @@ def install_search(
         spawn_rate=max(asked, 20.0),
         processes=workers,
         run_time=_seconds(getattr(parsed, "run_time", None)),
+        model_load=model_load,
     )
     shape.runner = environment.runner
     environment.shape_class = shape

@@ -29,11 +29,14 @@ from chatload.loadgen.people.identities import IdentityPool
 from chatload.loadgen.people.shares import Share
 from chatload.loadgen.people.user import ChatUser
 from chatload.loadgen.wiring.embedded import CHATS_PER_REQUESTER
+from chatload.records.live_state import LiveState
 from chatload.records.pipeline import IntervalPipeline
 from chatload.records.traffic_feed import TrafficFeed
 from chatload.traffic.batch import TrafficBatch
+from chatload.traffic.carry_over import CarriedTurns
 from chatload.traffic.concurrency import Sizing
 from chatload.traffic.conversation import TurnDue
+from chatload.traffic.levels import DEFAULT_BASELINE, LoadLevels
 from chatload.traffic.loading import load_model
 from chatload.traffic.model import TrafficModel
 from chatload.users_file import ROLES, Role
@@ -58,6 +61,12 @@ class TrafficSetup:
         self.populations: dict[Role, int] = {}
         self.roles: dict[int, Role] = {}
         self.sizing = Sizing(model, CHATS_PER_REQUESTER)  # the embedded dataset's
+        # A capacity search's levels as multipliers, and the level's rate factor so far.
+        self.levels: LoadLevels | None = None
+        self._scale = 1.0
+        # A search's level, told every generator process (``TrafficEngine.at_level``).
+        self._tell: Callable[[tuple[float, float, float]], None] | None = None
+        self._live: LiveState | None = None  # the run's merged intervals, as they come
         self._warned_for: tuple[int, int] | None = None  # (slots needed, -u) said once
 
     @classmethod
@@ -87,11 +96,22 @@ class TrafficSetup:
             return setup
         return cls.of(options)
 
+    @property
+    def searching(self) -> bool:
+        """A capacity search in production units: levels of the busiest hour."""
+        return self.options.shape == "search"
+
+    @property
+    def start_hour(self) -> float:
+        """The arrivals' hour at the run's start (a search holds its busiest hour)."""
+        return self.levels.hour if self.levels is not None else self.options.traffic_start_hour
+
     def people_to_provision(self, slots: int | None) -> int | None:
         """The embedded dataset's size: --population, or the most people whose busiest
         hour's sessions (answering ones too), with their headroom, fit in the slots;
-        owners and requesters in the ratio of their weights."""
-        if self.options.population:
+        owners and requesters in the ratio of their weights. A search's highest
+        level's people (its --population is its 1x)."""
+        if self.options.population and not self.searching:
             return self.options.population
         if slots is None:
             return None
@@ -128,6 +148,17 @@ class TrafficSetup:
         """User classes as slots, weighted by the sessions expected; their shares."""
         self.populations = {role: pool.total[role] for role in ROLES}
         self.roles = {user_id: identity.role for user_id, identity in pool.by_id.items()}
+        if self.searching:
+            baseline = self.options.population or DEFAULT_BASELINE
+            levels = self.levels
+            if levels is None or (dict(levels.pool), levels.baseline) != (
+                self.populations,
+                baseline,
+            ):
+                levels = LoadLevels(self.model, CHATS_PER_REQUESTER, self.populations, baseline)
+                self.levels = levels
+            self.make_slots(environment, levels.sizing.slots_for(self.populations))
+            return self._weighted(environment, shares)
         needed = self.sizing.slots_for(self.populations)
         self.make_slots(environment, needed)
         users = getattr(environment.parsed_options, "num_users", None)
@@ -143,11 +174,42 @@ class TrafficSetup:
                 sum(self.populations.values()),
                 users,
             )
+        return self._weighted(environment, shares)
+
+    @staticmethod
+    def _weighted(environment: Environment, shares: dict[str, Share]) -> dict[str, Share]:
         weight_of = {c.__name__: c.weight for c in environment.user_classes}
         return {
             name: Share(share.role, weight_of.get(name, share.weight), share.fixed_count)
             for name, share in shares.items()
         }
+
+    def at_level(self, users: int) -> float | None:
+        """A search's level of ``users`` slots: its arrivals from now; its multiplier
+        (None: not a model search)."""
+        if self.levels is None:
+            return None
+        before, self._scale = self._scale, self.levels.scale(users)
+        if self.source is not None:
+            self.source.scale_to(self._scale, self._open_now())
+        if self._tell is not None:
+            keep = min(1.0, self._scale / before) if before > 0 else 1.0
+            self._tell((keep, self._scale, self.levels.peak.busy_chats))
+        return self.levels.multiplier(users)
+
+    def _open_now(self) -> float | None:
+        """The sessions open as the last interval was taken (None: not known yet)."""
+        return self._live.last_open_sessions if self._live is not None else None
+
+    def model_peak(self) -> dict[str, Any] | None:
+        """A search's 1x: the model's busiest hour for its baseline people."""
+        if self.levels is None:
+            return None
+        expected = {name: round(v, 4) for name, v in self.levels.expected(1.0).items()}
+        return {"hour": self.levels.hour, "people": self.levels.baseline, **expected}
+
+    def most_users(self) -> int | None:
+        return self.levels.most_users() if self.levels is not None else None
 
     def take(self) -> TrafficBatch | None:
         """What this process's people did since the last interval."""
@@ -167,7 +229,19 @@ class TrafficSetup:
             if setup is not None and setup.engine is not None:
                 setup.engine.receive_turn(due)
 
+        def carried(owed: tuple[Role, str], _: str) -> None:
+            setup = current()
+            if setup is not None and setup.engine is not None:
+                setup.engine.carry_over(*owed)
+
+        def level(told: tuple[float, float, float], _: str) -> None:
+            setup = current()
+            if setup is not None and setup.engine is not None:
+                setup.engine.at_level(*told)
+
+        messages.on(runner, messages.LEVEL, level)
         messages.on(runner, messages.ARRIVAL, arrival)
+        messages.on(runner, messages.CARRIED, carried)
         messages.on(runner, messages.TURN_DUE, turn)
 
     def start_process(self, environment: Environment, runtime: ChatRuntime, lender: Lender) -> None:
@@ -196,41 +270,82 @@ class TrafficSetup:
         """The run's arrivals (master or alone), and the proof's feed."""
         runner = running(environment)
         start = time.time()
+        deliver, carry = self._deliveries(runner)
+        self._live = pipeline.live if pipeline is not None else None
         if isinstance(runner, MasterRunner):
-            workers = itertools.cycle(range(1 << 30))
-
-            def deliver(role: Role) -> None:
-                clients = list(runner.clients)
-                if clients:
-                    worker = clients[next(workers) % len(clients)]
-                    messages.send(runner, messages.ARRIVAL, role, client_id=worker)
-
+            self._tell = lambda level: messages.send(runner, messages.LEVEL, level)
         else:
-
-            def deliver(role: Role) -> None:
-                if self.engine is not None:
-                    self.engine.arrive(role)
-
-        self.source = ArrivalSource(
+            self._tell = lambda level: self.engine.at_level(*level) if self.engine else None
+        levels = self.levels
+        carried = None
+        if levels is not None:
+            scaled = self.model.time_scaled(self.options.time_scale)
+            streams = levels.peak.turn_streams(scaled, self.populations)
+            carried = (CarriedTurns(streams, levels.open_at_once()), carry)
+        self.source = source = ArrivalSource(
             self.model,
             self.populations,
             deliver,
             time_scale=self.options.time_scale,
-            start_hour=self.options.traffic_start_hour,
+            start_hour=self.start_hour,
             start_wall=start,
+            frozen=levels is not None,
+            scale=self._scale if levels is None else 0.0,  # a search's level: below
+            carried=carried,
         )
         if pipeline is not None and pipeline.traffic is None:
+            # The model's clock runs from --traffic-start-hour in every process (a
+            # search's arrivals hold their busiest hour, not the clock).
             scale, origin = self.options.time_scale, self.options.traffic_start_hour * 3600
 
             def to_model(wall: float) -> float:
                 return origin + (wall - start) * scale
 
+            def cumulative(role: Role, model_time: float) -> float:
+                return source.expected(start, start + (model_time - origin) / scale)[role]
+
             pipeline.follow_traffic(
                 TrafficFeed(
-                    self.model, self.populations, self.roles, to_model, self.source.expected
+                    self.model,
+                    self.populations,
+                    self.roles,
+                    to_model,
+                    source.expected,
+                    cumulative=cumulative if levels is not None else None,
                 )
             )
         self.source.start()
+        if levels is not None:
+            self.source.scale_to(self._scale, 0.0)  # with the sessions its past has open
+            self._tell((1.0, self._scale, levels.peak.busy_chats))
+
+    def _deliveries(
+        self, runner: Any
+    ) -> tuple[Callable[[Role], None], Callable[[Role, str], None]]:
+        """Where arrivals and what the past owes go: the workers in turn, or here."""
+        if isinstance(runner, MasterRunner):
+            workers = itertools.cycle(range(1 << 30))
+
+            def to_worker(kind: messages.Kind[Any], value: object) -> None:
+                clients = list(runner.clients)
+                if clients:
+                    worker = clients[next(workers) % len(clients)]
+                    messages.send(runner, kind, value, client_id=worker)
+
+            return (
+                lambda role: to_worker(messages.ARRIVAL, role),
+                lambda role, what: to_worker(messages.CARRIED, (role, what)),
+            )
+
+        def arrive(role: Role) -> None:
+            if self.engine is not None:
+                self.engine.arrive(role)
+
+        def carry(role: Role, what: str) -> None:
+            if self.engine is not None:
+                self.engine.carry_over(role, what)
+
+        return arrive, carry
 
     @staticmethod
     def on_master(runner: MasterRunner) -> None:
