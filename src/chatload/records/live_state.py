@@ -35,12 +35,15 @@ class LiveState:
 
     def add_interval(self, interval: MergedInterval) -> None:
         self.last_interval = interval.metrics
-        counts = interval.traffic.counts if interval.traffic is not None else {}
-        offered = sum(n for key, n in counts.items() if key.endswith(".offered"))
-        dropped = sum(n for key, n in counts.items() if key.endswith(".dropped"))
-        self.last_dropped_share = dropped / offered if offered else 0.0
-        if OPEN_SESSIONS in counts:
-            self.last_open_sessions = counts[OPEN_SESSIONS]
+        traffic = interval.traffic
+        if traffic is not None:
+            offered = traffic.of_every_role("offered")
+            dropped = traffic.of_every_role("dropped")
+            self.last_dropped_share = dropped / offered if offered else 0.0
+            if OPEN_SESSIONS in traffic.counts:
+                self.last_open_sessions = traffic.counts[OPEN_SESSIONS]
+        else:
+            self.last_dropped_share = 0.0
         for process in interval.processes:
             self.last_health[process.process] = process
         for name, metric in interval.metrics.items():

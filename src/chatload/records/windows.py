@@ -54,15 +54,13 @@ class Window:
         self.end = interval.end if self.end is None else max(self.end, interval.end)
         self.intervals += 1
         self.saturated += interval.saturated
-        if interval.traffic is not None:
-            counts = interval.traffic.counts
-            self.sessions_begun += sum(
-                n for key, n in counts.items() if key.endswith((".started", ".answering"))
-            )
-            self.sessions_open += counts.get(OPEN_SESSIONS, 0)
+        traffic = interval.traffic
+        if traffic is not None:
+            self.sessions_begun += traffic.of_every_role("started", "answering")
+            self.sessions_open += traffic.counts.get(OPEN_SESSIONS, 0)
             self.sessions_counted += 1
-            self.arrivals_offered += sum(n for k, n in counts.items() if k.endswith(".offered"))
-            self.arrivals_dropped += sum(n for k, n in counts.items() if k.endswith(".dropped"))
+            self.arrivals_offered += traffic.of_every_role("offered")
+            self.arrivals_dropped += traffic.of_every_role("dropped")
 
     def add_server_point(self, wall: float, subject: Subject, value: float) -> None:
         """An unlabelled server series as scraped (``drift.ServerPoints``)."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatload.users_file import ROLES
+
 __all__ = ["COUNTS", "OPEN_SESSIONS", "TrafficBatch"]
 
 COUNTS = (
@@ -50,6 +52,10 @@ class TrafficBatch:
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
+
+    def of_every_role(self, *kinds: str) -> int:
+        """The counts of ``kinds`` (``offered``, ``dropped`` ...) summed over the roles."""
+        return sum(self.counts.get(f"{role}.{kind}", 0) for role in ROLES for kind in kinds)
 
     def add(self, other: TrafficBatch) -> None:
         for key, n in other.counts.items():

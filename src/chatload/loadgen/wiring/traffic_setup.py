@@ -219,30 +219,18 @@ class TrafficSetup:
     def on_worker(runner: Any, current: Callable[[], TrafficSetup | None]) -> None:
         """A worker: the master's arrivals, and turns forwarded through it."""
 
-        def arrival(role: Role, _: str) -> None:
-            setup = current()
-            if setup is not None and setup.engine is not None:
-                setup.engine.arrive(role)
+        def to_engine(act: Callable[[TrafficEngine, Any], None]) -> Callable[[Any, str], None]:
+            def handle(value: Any, _: str) -> None:
+                setup = current()
+                if setup is not None and setup.engine is not None:
+                    act(setup.engine, value)
 
-        def turn(due: TurnDue, _: str) -> None:
-            setup = current()
-            if setup is not None and setup.engine is not None:
-                setup.engine.receive_turn(due)
+            return handle
 
-        def carried(owed: tuple[Role, str], _: str) -> None:
-            setup = current()
-            if setup is not None and setup.engine is not None:
-                setup.engine.carry_over(*owed)
-
-        def level(told: tuple[float, float, float], _: str) -> None:
-            setup = current()
-            if setup is not None and setup.engine is not None:
-                setup.engine.at_level(*told)
-
-        messages.on(runner, messages.LEVEL, level)
-        messages.on(runner, messages.ARRIVAL, arrival)
-        messages.on(runner, messages.CARRIED, carried)
-        messages.on(runner, messages.TURN_DUE, turn)
+        messages.on(runner, messages.LEVEL, to_engine(lambda e, told: e.at_level(*told)))
+        messages.on(runner, messages.ARRIVAL, to_engine(TrafficEngine.arrive))
+        messages.on(runner, messages.CARRIED, to_engine(lambda e, owed: e.carry_over(*owed)))
+        messages.on(runner, messages.TURN_DUE, to_engine(TrafficEngine.receive_turn))
 
     def start_process(self, environment: Environment, runtime: ChatRuntime, lender: Lender) -> None:
         """This process's engine, on the runtime (every process with users)."""
