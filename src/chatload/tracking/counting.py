@@ -111,6 +111,12 @@ class Counts:
             # one a later read's count reflects is settled the same way.
             produced.append(state.requests.answer(read, now, size))
             moved_to = max(moved_to, read.detail)
+        activity = view.active()
+        elsewhere = activity.read_elsewhere
+        if elsewhere and mine <= view.interlocutor_above(elsewhere):
+            # An earlier connection's read applied late: the pointer moved, no answer here.
+            activity.read_elsewhere = 0
+            moved_to = max(moved_to, elsewhere)
         if moved_to and (view.pointer is None or moved_to > view.pointer):
             _pointer_moved(view, moved_to)
         waits = view.unread_waits
@@ -119,7 +125,6 @@ class Counts:
             if not wait.done:
                 wait.done = True
                 produced.append(wait.sample(now, wall, size))
-        activity = view.active()
         activity.my_counts = observed(activity.my_counts, Count(mine, now, wall))
         authors = view.author_waits
         while authors and (authors[0].done or theirs <= view.mine_above(authors[0].message_id)):

@@ -83,6 +83,10 @@ class Ledger:
         # Requests sent by this process's connections and not answered yet: the
         # quiescence phase waits for this to reach zero.
         self.pending = 0
+        # By person, by chat: the pointer of a read a closed connection sent and never
+        # saw answered. A slow server may apply it after the person's next connection
+        # opened; that connection takes it as a read of unknown outcome.
+        self._reads_in_doubt: dict[int, dict[str, int]] = {}
 
     @property
     def origin(self) -> str:
@@ -94,6 +98,17 @@ class Ledger:
     def detach(self, tracker: Participant) -> None:
         if self._trackers.get(tracker.user_id) is tracker:
             del self._trackers[tracker.user_id]
+
+    def doubt_reads(self, user_id: int, pointers: dict[str, int]) -> None:
+        """``user_id``'s connection closed with these reads unanswered (chat -> pointer)."""
+        if pointers:
+            self._reads_in_doubt[user_id] = pointers
+        else:
+            self._reads_in_doubt.pop(user_id, None)
+
+    def take_reads_in_doubt(self, user_id: int) -> dict[str, int]:
+        """The reads in doubt for ``user_id``'s new connection (it keeps them from now)."""
+        return self._reads_in_doubt.pop(user_id, {})
 
     def tracker_of(self, user_id: int) -> Participant | None:
         return self._trackers.get(user_id)

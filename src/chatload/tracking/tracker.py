@@ -162,6 +162,10 @@ class ConnectionTracker:
                         state.breaches.append(breach)
                 view.oldest_loaded = chat.messages[0].messageId if chat.messages else 0
                 state.chats[chat.chatId] = view
+        for chat_id, up_to in self.ledger.take_reads_in_doubt(me).items():
+            doubted = state.chats.get(chat_id)
+            if doubted is not None:
+                doubted.active().read_elsewhere = up_to
         self.opened = True
         self.ledger.attach(self)
 
@@ -178,6 +182,8 @@ class ConnectionTracker:
         request fails as a disconnect, and so does the connection itself; without,
         pending requests are dropped."""
         self.ledger.detach(self)
+        in_doubt = {chat_id: view.reads_in_doubt() for chat_id, view in self.chats.items()}
+        self.ledger.doubt_reads(self.user_id, {c: up_to for c, up_to in in_doubt.items() if up_to})
         self.opened = False
         samples = self.state.take()
         if error is None:

@@ -110,6 +110,9 @@ class Activity:
     gaps: dict[int, float] | None = None  # ids skipped live -> when noticed (monotonic)
     # The newest messages delivered live, slot id % len, as (digest << 32) | id.
     recent: array[int] | None = None
+    # The pointer of a read an earlier connection of this person sent and never saw
+    # answered (``Ledger.reads_in_doubt``): the server may apply it still.
+    read_elsewhere: int = 0
 
 
 @dataclass(slots=True)
@@ -197,11 +200,27 @@ class ChatView:
     @property
     def maybe_pointer(self) -> int | None:
         """The read pointer a read of unknown outcome (timed out) would have set: the
-        model accepts it as well as the known one until a count settles it."""
-        reads = self.reads
-        if not reads:
+        model accepts it as well as the known one until a count settles it. So does
+        a read this person sent on an earlier connection, never answered there."""
+        activity = self.activity
+        if activity is None:
             return None
-        return max((read.detail for read in reads if read.unknown), default=None)
+        elsewhere = activity.read_elsewhere or None
+        reads = activity.reads
+        if not reads:
+            return elsewhere
+        unknown = max((read.detail for read in reads if read.unknown), default=None)
+        return unknown if elsewhere is None else max(unknown or 0, elsewhere)
+
+    def reads_in_doubt(self) -> int:
+        """The highest pointer a read not answered on this connection may still set
+        (0: none), for the person's next connection."""
+        activity = self.activity
+        if activity is None:
+            return 0
+        sent = max((read.detail for read in activity.reads or () if not read.answered), default=0)
+        highest = max(sent, activity.read_elsewhere)
+        return highest if self.pointer is None or highest > self.pointer else 0
 
     def open_page(self, messages: tuple[Message, ...], me: int) -> None:
         """The newest page, as initial_data gives it: who wrote each message."""

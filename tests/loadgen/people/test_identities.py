@@ -33,6 +33,22 @@ def test_lent_in_file_order_and_given_back_once() -> None:
     assert [i.user_id for i in identities.free["requester"]] == [3, 4, 5]
 
 
+def test_a_new_run_lends_in_file_order_again_and_keeps_the_lent_lent() -> None:
+    identities = pool(3, 0)
+    first, second = identities.lend("owner"), identities.lend("owner")
+    identities.give_back(first.user_id)  # queued after 3: the order a run leaves behind
+    assert [identities.lend("owner").user_id for _ in range(2)] == [3, 1]
+    identities.give_back(3)
+    identities.give_back(1)  # queued: 3, 1
+    identities.rewind()
+    assert identities.lend("owner").user_id == 1  # the file's order
+    assert identities.lend("owner").user_id == 3  # 2 is still lent
+    with pytest.raises(ConfigError):
+        identities.lend("owner")
+    identities.give_back(second.user_id)
+    assert identities.lend("owner").user_id == 2
+
+
 def test_giving_back_twenty_thousand_is_quick() -> None:
     identities = pool(4_000, 16_000)
     lent = [identities.lend("requester") for _ in range(16_000)]

@@ -119,6 +119,7 @@ def test_the_swarm_form_switches_a_run_to_a_traffic_model_and_back(tmp_path: Any
             lambda: all(count(metric) for metric in METRICS),
             process=locust,
             timeout=90,
+            seen=lambda: {metric: count(metric) for metric in METRICS},
         )
         urllib.request.urlopen(f"{base}/stop", data=b"", timeout=10).close()
     finally:

@@ -44,18 +44,23 @@ class IdentityPool:
     """Every identity of the run, by role; lent and given back, groups kept together."""
 
     def __init__(self, identities: Iterable[Identity]) -> None:
-        self.free: dict[str, deque[Identity]] = {"owner": deque(), "requester": deque()}
-        self.by_id: dict[int, Identity] = {}
+        self.by_id: dict[int, Identity] = {identity.user_id: identity for identity in identities}
         self.lent: set[int] = set()  # a given-back id is checked here, not in the queue
+        self.rewind()
+
+    def rewind(self) -> None:
+        """Lend in the users file's order again, as a new run starts: the last run
+        queued what it gave back at the end, which splits the two ends of its chats
+        (a run of a few users then has none of its peers online). Lent ones stay lent."""
+        self.free: dict[str, deque[Identity]] = {"owner": deque(), "requester": deque()}
         # The free identities of each group by role; the groups no worker holds yet,
         # by role, in file order; and the groups each worker holds.
         self._groups: dict[str, dict[str, deque[Identity]]] = {}
         self._unheld: dict[str, deque[str]] = {"owner": deque(), "requester": deque()}
         self._holder: dict[str, str] = {}
         self._held: dict[str, list[str]] = {}
-        for identity in identities:
+        for identity in self.by_id.values():
             self.free[identity.role].append(identity)
-            self.by_id[identity.user_id] = identity
             group = identity.group
             if group:
                 roles = self._groups.get(group)

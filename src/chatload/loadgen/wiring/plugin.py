@@ -232,6 +232,7 @@ class _Plugin:
             if isinstance(runner, WorkerRunner):
                 self.traffic = TrafficSetup.for_worker(environment, options)
             else:
+                self.target.current_pool().rewind()
                 self.traffic = TrafficSetup.again(self.traffic, options)  # the web UI's form
                 if self.traffic is None:
                     TrafficSetup.unmake_slots(environment)
