@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chatload.cli import main
@@ -29,6 +30,23 @@ def test_an_export_reads_back_as_it_was_written(files: Path) -> None:
     assert len(again.chat) == len(export.chat) and len(again.reads) == len(export.reads)
     assert again.created.max() == pytest.approx(export.created.max(), abs=1e-3)
     assert set(again.owner_of_chat.values()) <= {u for u, r in export.roles.items() if r == "owner"}
+
+
+def test_a_runs_session_flags_read_back_as_written(tmp_path: Path) -> None:
+    # A run's own sessions carry answering, carried_over and cut_short.
+    export = known_export(2_000)
+    assert export.sessions is not None
+    rows = len(export.sessions)
+    flags = np.column_stack(
+        [np.arange(rows) % 2, np.arange(rows) % 3 == 0, np.arange(rows) % 5 == 0]
+    )
+    export.sessions = np.column_stack([export.sessions[:, :3], flags.astype(float)])
+    write_export(export, tmp_path)
+    header = (tmp_path / "sessions.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "user_id,connected_at,disconnected_at,answering,carried_over,cut_short"
+    again = read_export(tmp_path / "messages.csv", sessions=tmp_path / "sessions.csv")
+    assert again.sessions is not None
+    assert again.sessions[:, 3:].tolist() == flags.astype(float).tolist()
 
 
 def _messages(

@@ -110,3 +110,26 @@ def test_reads_cut_by_sessions_are_weighed_and_the_model_is_recovered(role: str)
     rows = {row.quantity: row for row in compare_traffic(model, _short_sessions())}
     row = rows[f"{role}.read_delay_s"]
     assert row.verdict == "matches" and row.d < 0.03, row
+
+
+def test_a_searchs_sessions_carried_over_or_cut_short_are_presence_not_lengths() -> None:
+    # A run's own sessions: (user, start, end, answering, carried_over, cut_short). The
+    # requester's first session was carried over into the level (began before it),
+    # the second cut short by a level going down, the third whole.
+    export = _export([(1, OWNER, 10.0), (2, OWNER, 150.0), (3, OWNER, 230.0)], [(1, 14.0)])
+    export.sessions = np.array(
+        [
+            (REQUESTER, 5.0, 40.0, 0, 1, 0),
+            (REQUESTER, 140.0, 160.0, 0, 0, 1),
+            (REQUESTER, 200.0, 260.0, 0, 0, 0),
+        ]
+    )
+    observed = observe(export, burst_gap_s=60.0)
+    samples = observed.samples["requester"]
+    assert samples["duration_s"].tolist() == [60.0]
+    assert samples["duration_s_at_least"].tolist() == [20.0]
+    assert observed.arrival_times["requester"].tolist() == [140.0, 200.0]
+    # Online from 5 in the carried session: the read at 14 took 4 s from message 1 at
+    # 10; message 2, seen at 150 and left unread when the cut session ended at 160.
+    assert read_delays(export, last_trigger=400.0)[1].tolist() == [4.0]
+    assert 10.0 in unread_at_session_end(export, last_trigger=400.0)[1].tolist()

@@ -111,13 +111,15 @@ class TrafficFeed:
             roles[owner] = "owner"
             roles.setdefault(recipient if sender == owner else sender, "requester")
             rows.append((key, message_id, sender, recipient, created, length, photos))
-        for user, _, _, _, role in total.sessions:
+        for user, _, _, _, role, _, _ in total.sessions:
             roles.setdefault(user, ROLES[role])
         table = np.array(rows, dtype=float).reshape(-1, 7)
         reads = np.array(
             [(keys[c], u, m, t) for c, u, m, t in total.reads if c in keys], dtype=float
         ).reshape(-1, 4)
-        sessions = np.array([row[:4] for row in total.sessions], dtype=float).reshape(-1, 4)
+        sessions = np.array(
+            [(u, a, b, x, c, s) for u, a, b, x, _, c, s in total.sessions], dtype=float
+        ).reshape(-1, 6)
         start, end = self._span or (0.0, 0.0)
         export = Export(
             chat=table[:, 0].astype(np.int64),

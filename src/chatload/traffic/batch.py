@@ -30,8 +30,9 @@ COUNTS = (
 # over processes, the run's at that moment).
 OPEN_SESSIONS = "open_sessions"
 
-# (user, connected_at, disconnected_at, answering: 0/1, role: 0 owner / 1 requester)
-SessionRow = tuple[int, float, float, int, int]
+# (user, connected_at, disconnected_at, answering: 0/1, role: 0 owner / 1 requester,
+# carried_over: 0/1, cut_short: 0/1; see ``traffic.observe.Export.sessions``)
+SessionRow = tuple[int, float, float, int, int, int, int]
 # (chat, message_id, from_user, to_user, created_at, text_length, photos, owner)
 MessageRow = tuple[str, int, int, int, float, int, int, int]
 ReadRow = tuple[str, int, int, float]  # (chat, user, last_read_message_id, read_at)
@@ -81,7 +82,10 @@ class TrafficBatch:
         counts, sessions, messages, reads, pages, arrivals = item
         return cls(
             {str(k): int(v) for k, v in counts.items()},
-            [(int(u), float(a), float(b), int(x), int(r)) for u, a, b, x, r in sessions],
+            [
+                (int(u), float(a), float(b), int(x), int(r), int(c), int(s))
+                for u, a, b, x, r, c, s in sessions
+            ],
             [
                 (str(c), int(m), int(f), int(t), float(at), int(n), int(p), int(o))
                 for c, m, f, t, at, n, p, o in messages

@@ -36,6 +36,7 @@ MIN_MESSAGES: Final = 100
 _MESSAGES: Final = ("chat_id", "message_id", "from_user_id", "to_user_id", "created_at")
 _READS: Final = ("chat_id", "user_id", "last_read_message_id", "read_at")
 _SESSIONS: Final = ("user_id", "connected_at", "disconnected_at")
+_RUN_FLAGS: Final = ("answering", "carried_over", "cut_short")  # a run's own sessions
 # The messages the reference server was sent, with their chat's other side and owner.
 _SENT: Final = """
 SELECT s.chat_key, s.message_id, s.from_user_id,
@@ -269,7 +270,8 @@ def read_export(
 
 
 def _sessions_table(path: Path) -> np.ndarray:
-    """sessions.csv; with an ``answering`` column (a run's own), that too."""
+    """sessions.csv; with a run's own flags (``answering``, then ``carried_over`` and
+    ``cut_short``), those too, each given for every session or for none."""
     parts = []
     for chunk in _chunks(path, _SESSIONS):
         columns = [
@@ -277,15 +279,15 @@ def _sessions_table(path: Path) -> np.ndarray:
             chunk.times("connected_at"),
             chunk.times("disconnected_at"),
         ]
-        blank = (
-            sum(value == "" for value in chunk.text("answering"))
-            if chunk.has("answering")
-            else len(chunk)
-        )
-        if blank not in (0, len(chunk)):
-            raise ConfigError(f"{path}: answering is given for some sessions and not others")
-        if not blank:
-            columns.append(chunk.integers("answering"))
+        for flag in _RUN_FLAGS:
+            blank = (
+                sum(value == "" for value in chunk.text(flag)) if chunk.has(flag) else len(chunk)
+            )
+            if blank not in (0, len(chunk)):
+                raise ConfigError(f"{path}: {flag} is given for some sessions and not others")
+            if blank:
+                break  # a flag without the ones before it is not read
+            columns.append(chunk.integers(flag))
         parts.append(np.column_stack(columns))
     if len({part.shape[1] for part in parts}) > 1:
         raise ConfigError(f"{path}: answering is given for some sessions and not others")
@@ -425,12 +427,12 @@ def write_export(
             [(name(int(c)), int(u), int(m), f"{t:.3f}") for c, u, m, t in export.reads.tolist()],
         )
     if export.sessions is not None:
-        flagged = export.sessions.shape[1] >= 4  # a run's own: answering sessions known
+        flags = _RUN_FLAGS[: max(0, export.sessions.shape[1] - 3)]  # a run's own
         _write_rows(
             directory / f"{stem}sessions.csv",
-            (*_SESSIONS, "answering") if flagged else _SESSIONS,
+            (*_SESSIONS, *flags),
             [
-                (int(row[0]), f"{row[1]:.3f}", f"{row[2]:.3f}", *([int(row[3])] if flagged else []))
+                (int(row[0]), f"{row[1]:.3f}", f"{row[2]:.3f}", *(int(v) for v in row[3:]))
                 for row in export.sessions.tolist()
             ],
         )

@@ -55,7 +55,10 @@ class Export:
     owner_of_chat: dict[int, int]  # chat key: its owner's user id
     roles: dict[int, Role]  # user id: role (owners own a chat; the rest ask)
     reads: np.ndarray | None = None  # rows (chat, user, last_read_message_id, read_at)
-    # rows (user, connected_at, disconnected_at[, answering 0/1 when known: a run's own])
+    # rows (user, connected_at, disconnected_at[, answering, carried_over, cut_short:
+    # 0/1 each, a run's own]). Carried over: begun before a search's level (its start
+    # is no arrival, its length not the model's); cut short: ended by a level going
+    # down (its length known from below). Both say when the person was online.
     sessions: np.ndarray | None = None
     start: float = 0.0  # the span the export covers
     end: float = 0.0
@@ -333,11 +336,15 @@ def _sessions(
         if not len(rows):
             continue
         starts, ends = rows[:, 1], rows[:, 2]
+        carried, cut = _flag(rows, 4), _flag(rows, 5)
         own = ~answering[mine] if len(answering) else np.ones(len(rows), dtype=bool)
+        own &= ~carried
         hours[role] = float(np.sum(ends - starts)) / 3600
         # A session still open at the export's end (or too near it) shows no duration.
-        done = (starts <= last_trigger) & (ends < export.end)
-        samples[role]["duration_s"] = ends[done] - starts[done]
+        done = (starts <= last_trigger) & (ends < export.end) & ~carried
+        samples[role]["duration_s"] = ends[done & ~cut] - starts[done & ~cut]
+        if cut.any():
+            samples[role]["duration_s_at_least"] = ends[done & cut] - starts[done & cut]
         times[role] = np.sort(starts[own])
         per_hour = np.bincount(((starts[own] % 86400) // 3600).astype(int), minlength=24)[:24]
         people = max(export.people.get(role, 0), 1)
@@ -345,6 +352,21 @@ def _sessions(
             rate = np.where(exposure > 0, per_hour / exposure / people * 1000, np.nan)
         arrivals[role] = rate
     return hours, arrivals, times
+
+
+def _flag(sessions: np.ndarray, column: int) -> np.ndarray:
+    """A 0/1 column of a run's sessions (all False where the export has none)."""
+    if sessions.shape[1] > column:
+        return np.asarray(sessions[:, column] > 0)
+    return np.zeros(len(sessions), dtype=bool)
+
+
+def _begun_here(export: Export) -> np.ndarray:
+    """The sessions that began in the export's span (not carried over into it)."""
+    sessions = export.sessions
+    assert sessions is not None
+    begun: np.ndarray = sessions[~_flag(sessions, 4)]
+    return begun
 
 
 def hours_of_day(start: float, end: float) -> np.ndarray:
@@ -378,8 +400,9 @@ def _page_back_share(
     if export.page_backs is None or export.sessions is None or not len(export.sessions):
         return shares
     pages = _page_backs_of_sessions(export)
+    begun = _begun_here(export)
     for role in ROLES:
-        sessions = int(owners.mask(export.sessions[:, 0], role).sum())
+        sessions = int(owners.mask(begun[:, 0], role).sum())
         mine = pages[owners.mask(pages[:, 0], role)]
         samples[role]["pages"] = mine[mine[:, 3] == 0, 2].astype(float)
         samples[role]["pages_at_least"] = mine[mine[:, 3] == 1, 2].astype(float) + 1
@@ -393,5 +416,6 @@ def _share_n(export: Export, owners: _Owners) -> dict[Role, dict[str, int]]:
         if export.photos is not None:
             counts[role]["photo_share"] = int(owners.mask(export.sender, role).sum())
         if export.page_backs is not None and export.sessions is not None:
-            counts[role]["page_back_share"] = int(owners.mask(export.sessions[:, 0], role).sum())
+            begun = _begun_here(export)
+            counts[role]["page_back_share"] = int(owners.mask(begun[:, 0], role).sum())
     return counts

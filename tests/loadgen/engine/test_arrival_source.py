@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import gevent
 import pytest
 
 from chatload.loadgen.engine.arrival_source import ArrivalSource
@@ -60,3 +61,24 @@ def test_a_rise_owes_the_sessions_its_past_has_open_and_a_fall_none() -> None:
     # Known to be open already: only what the steady state lacks (4x: 560, 500 open).
     source.scale_to(4.0, open_now=500.0)
     assert abs(len(owed) - 60) < 4 * 60**0.5 and {what for _, what in owed} == {"session"}
+
+
+def test_a_rise_gives_its_sessions_out_at_its_pace_and_a_new_level_stops_them() -> None:
+    owed: list[float] = []
+    carried = CarriedTurns([], {"owner": 40.0, "requester": 100.0})
+    source = _source(scale=0.0, carried=(carried, lambda role, what: owed.append(time.monotonic())))
+    started = time.monotonic()
+    source.scale_to(0.5, pace=200.0)  # about 70 sessions: a third of a second
+    assert not source.ramped and len(owed) <= 1
+    deadline = time.monotonic() + 10
+    while not source.ramped:
+        assert time.monotonic() < deadline, len(owed)
+        gevent.sleep(0.02)
+    assert abs(len(owed) - 70) < 4 * 70**0.5
+    # The last one came when the pace says, not at once.
+    assert owed[-1] - started == pytest.approx((len(owed) - 1) / 200.0, abs=0.1)
+    owed.clear()
+    source.scale_to(10.0, pace=1.0)  # 1,400 at one a second: cut by the next level
+    source.scale_to(0.1)
+    gevent.sleep(1.5)
+    assert len(owed) <= 2 and source.ramped

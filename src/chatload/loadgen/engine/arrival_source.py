@@ -53,6 +53,7 @@ class ArrivalSource:
         self._carried = carried  # the turns and sessions owed, and where each goes
         self._rng = random.Random(seed)
         self._greenlets: list[gevent.Greenlet] = []
+        self._pacing: gevent.Greenlet | None = None  # the carried sessions of a rise
         self.stopped_wall = float("inf")  # when the run stopped arriving people
 
     def expected(self, start_wall: float, end_wall: float) -> dict[Role, float]:
@@ -69,14 +70,17 @@ class ArrivalSource:
             for role, clock in self.clocks.items()
         }
 
-    def scale_to(self, factor: float, open_now: float | None = None) -> None:
+    def scale_to(self, factor: float, open_now: float | None = None, pace: float = 0.0) -> None:
         """From now the rates are ``factor`` times the model's (a search's level); a
         rise brings the sessions its past would have open now (``carry_over``): up to
         the steady state's when the sessions ``open_now`` are known, else the rise's
-        share of it."""
+        share of it; ``pace`` a second (0: at once), since each connects as it comes
+        and thousands at once would lag the generator's loop (``ramped`` says when
+        the last came)."""
         now = max(time.time(), self.scales.steps[-1][0])
         rise = factor - self.scales.at(now)
         self.scales.set(now, factor)
+        self._stop_pacing()  # a new level owes its own
         if self._greenlets:
             self._stop_drawing()
             self.start()
@@ -85,10 +89,35 @@ class ArrivalSource:
         carried, deliver = self._carried
         steady = sum(carried.open_at_once.values())
         owed = rise * steady if open_now is None else max(0.0, factor * steady - open_now)
+        sessions: list[Role] = []
         for role in ROLES:
             share = carried.open_at_once.get(role, 0.0) / steady if steady > 0 else 0.0
-            for _ in range(poisson(owed * share, self._rng)):
+            sessions += [role] * poisson(owed * share, self._rng)
+        self._rng.shuffle(sessions)
+        if pace > 0:
+            self._pacing = gevent.spawn(self._pace, sessions, pace, deliver)
+        else:
+            for role in sessions:
                 deliver(role, "session")
+
+    @property
+    def ramped(self) -> bool:
+        """Every session the last rise carried has been given out."""
+        return self._pacing is None or self._pacing.dead
+
+    @staticmethod
+    def _pace(sessions: list[Role], per_s: float, deliver: Callable[[Role, str], None]) -> None:
+        started = time.monotonic()
+        for index, role in enumerate(sessions):
+            wait = started + index / per_s - time.monotonic()
+            if wait > 0:
+                gevent.sleep(wait)
+            deliver(role, "session")
+
+    def _stop_pacing(self) -> None:
+        if self._pacing is not None:
+            self._pacing.kill(block=False)
+            self._pacing = None
 
     def start(self) -> None:
         self._greenlets = [gevent.spawn(self._run, role) for role in ROLES]
@@ -98,6 +127,7 @@ class ArrivalSource:
     def stop(self) -> None:
         self.stopped_wall = min(self.stopped_wall, time.time())
         self._stop_drawing()
+        self._stop_pacing()
 
     def _stop_drawing(self) -> None:
         gevent.killall(self._greenlets, block=False)

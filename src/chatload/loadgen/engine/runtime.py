@@ -171,6 +171,8 @@ class ChatRuntime:
         seconds (:mod:`chatload.tracking.settling` says until when). A run torn down
         meanwhile (SIGTERM stops this process's greenlets first) cannot settle."""
         self.quiet = True
+        if self.traffic is not None:
+            self.traffic.wind_down()
         started = time.monotonic()
         settling = Settling(started, bound, quiet_window(self.slowest_answer, bound))
         outcome: Outcome | None = None

@@ -64,6 +64,8 @@ class Ticket:
 class LiveSession(Protocol):
     def write_now(self, turn: TurnDue) -> None: ...
 
+    def record_open(self) -> None: ...
+
 
 class TrafficEngine:
     def __init__(
@@ -199,6 +201,12 @@ class TrafficEngine:
             return
         plan = plan_session(self.model.role(role), self.rng)
         slot.set(Ticket(role, plan, None, turn, offered=now))
+
+    def wind_down(self) -> None:
+        """The run stops acting: the sessions still open go to the proof now, as open
+        until this moment (their people stay connected while the run settles)."""
+        for session in list(self.sessions.values()):
+            session.record_open()
 
     def at_level(self, keep: float, people_per_identity: float, busy_chats: float) -> None:
         """A search's level: of the turns owed (and sessions the past owes, not yet

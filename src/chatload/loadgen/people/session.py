@@ -79,6 +79,7 @@ class ModelSession:
         self._content: dict[str, tuple[int, int]] = {}  # chat: (characters, photos) sent
         self.started = time.time()
         self.stopped = False  # Locust stopped the user mid-session
+        self._recorded = False
 
     # Scheduling
 
@@ -133,20 +134,31 @@ class ModelSession:
                 del engine.sessions[self.me]
             self._record(engine)
 
-    def _record(self, engine: TrafficEngine) -> None:
-        """The session, for the proof (one carried over began before the run, and one
-        whose user Locust stopped, a search's level going down, ended before the
-        model ended it: neither's duration is the model's to compare)."""
-        if not self.ticket.resumed and not self.stopped:
-            engine.batch.sessions.append(
-                (
-                    self.me,
-                    engine.model_time(self.started),
-                    engine.model_time(time.time()),
-                    int(self.ticket.turn is not None),
-                    ROLES.index(self.role),
-                )
+    def record_open(self) -> None:
+        """The run stops acting with this session open: to the proof as it stands,
+        its length known from below."""
+        self._record(self.engine, cut=True)
+
+    def _record(self, engine: TrafficEngine, *, cut: bool = False) -> None:
+        """The session, for the proof, once: one carried over began before its level
+        (its start and length are not the model's), and one cut short (Locust stopped
+        its user as a search's level went down, or the run stopped acting) ended
+        before the model ended it (its length is known from below); both still say
+        when the person was online to read."""
+        if self._recorded:
+            return
+        self._recorded = True
+        engine.batch.sessions.append(
+            (
+                self.me,
+                engine.model_time(self.started),
+                engine.model_time(time.time()),
+                int(self.ticket.turn is not None),
+                ROLES.index(self.role),
+                int(self.ticket.resumed),
+                int(self.stopped or cut),
             )
+        )
 
     def _next_burst(self) -> None:
         rate = weight_of(self.model, self.me) * self.model.scalar("burst_starts_per_hour") / 3600

@@ -3,9 +3,10 @@
 The shape runs on the master (or the only process), so it steers workers the way
 any shape does, from the web UI or headless. Each level: ask Locust for its users
 (at ``CONNECTS_PER_S`` a generator process, or --spawn-rate when faster), wait until
-they are in, then judge a window of whole reporting intervals from the next interval
-boundary on (``records.windows.Window``, which the interval pipeline keeps while the
-level is judged): after each interval the samples so far decide the level when they
+they are in (and a model search's carried sessions are out, at the same pace), then
+judge a window of whole reporting intervals from the next interval boundary on
+(``records.windows.Window``, which the interval pipeline keeps while the level is
+judged): after each interval the samples so far decide the level when they
 can (``chatload.sequential``), and at ``--search-hold`` seconds the level ends
 whatever they say (a threshold still undecided counts as holding, and says so).
 What to try next is :class:`chatload.search.CapacitySearch`'s decision; the answer
@@ -88,8 +89,12 @@ def search_max_users(options: ChatOptions, local: bool) -> int | None:
 class ModelLoad(Protocol):
     """A model search's levels (``traffic.levels``, played by the run's arrivals)."""
 
-    def at_level(self, users: int) -> float | None:
-        """The arrivals of a level of ``users`` slots from now; its multiplier."""
+    def at_level(self, users: int, connects_per_s: float) -> float | None:
+        """The arrivals of a level of ``users`` slots from now, the sessions its past
+        has open given out ``connects_per_s``; its multiplier."""
+
+    def ramped(self) -> bool:
+        """The level's sessions have all been given out: it may be judged."""
 
     def model_peak(self) -> dict[str, Any] | None:
         """The 1x: the model's busiest hour for the baseline people."""
@@ -153,11 +158,17 @@ class SearchShape(LoadTestShape):
             return self._level(upcoming)
         window = self._window
         if window is None:
-            if self.runner is not None and self.runner.state == "running":
+            if self._ramped():
                 self._open_window()
         elif not self._holding(window):
             return self._judged(self._judge(window))
         return self._locust_users(), self._rate
+
+    def _ramped(self) -> bool:
+        """The level's users are in (and a model search's carried sessions given out)."""
+        if self.runner is None or self.runner.state != "running":
+            return False
+        return self.model_load is None or self.model_load.ramped()
 
     def _locust_users(self) -> int:
         """The users Locust runs for the level (a model search's: with slack)."""
@@ -208,7 +219,7 @@ class SearchShape(LoadTestShape):
         self._users = users
         self._asked = time.time()
         if users is not None and self.model_load is not None:
-            self._multiplier = self.model_load.at_level(users)
+            self._multiplier = self.model_load.at_level(users, self._rate)
         return None if users is None else (self._locust_users(), self._rate)
 
     def _drain(self, upcoming: int) -> tuple[int, float] | None:

@@ -64,6 +64,7 @@ class TrafficSetup:
         # A capacity search's levels as multipliers, and the level's rate factor so far.
         self.levels: LoadLevels | None = None
         self._scale = 1.0
+        self._pace = 0.0  # the carried sessions of a level a second (0: at once)
         # A search's level, told every generator process (``TrafficEngine.at_level``).
         self._tell: Callable[[tuple[float, float, float]], None] | None = None
         self._live: LiveState | None = None  # the run's merged intervals, as they come
@@ -184,18 +185,24 @@ class TrafficSetup:
             for name, share in shares.items()
         }
 
-    def at_level(self, users: int) -> float | None:
-        """A search's level of ``users`` slots: its arrivals from now; its multiplier
-        (None: not a model search)."""
+    def at_level(self, users: int, connects_per_s: float = 0.0) -> float | None:
+        """A search's level of ``users`` slots: its arrivals from now, the sessions its
+        past has open given out ``connects_per_s`` (0: at once); its multiplier (None:
+        not a model search)."""
         if self.levels is None:
             return None
         before, self._scale = self._scale, self.levels.scale(users)
+        self._pace = connects_per_s
         if self.source is not None:
-            self.source.scale_to(self._scale, self._open_now())
+            self.source.scale_to(self._scale, self._open_now(), connects_per_s)
         if self._tell is not None:
             keep = min(1.0, self._scale / before) if before > 0 else 1.0
             self._tell((keep, self._scale, self.levels.peak.busy_chats))
         return self.levels.multiplier(users)
+
+    def ramped(self) -> bool:
+        """The level's carried sessions have all been given out (``at_level``)."""
+        return self.source is None or self.source.ramped
 
     def _open_now(self) -> float | None:
         """The sessions open as the last interval was taken (None: not known yet)."""
@@ -304,7 +311,8 @@ class TrafficSetup:
             )
         self.source.start()
         if levels is not None:
-            self.source.scale_to(self._scale, 0.0)  # with the sessions its past has open
+            # With the sessions its past has open.
+            self.source.scale_to(self._scale, 0.0, self._pace)
             self._tell((1.0, self._scale, levels.peak.busy_chats))
 
     def _deliveries(
