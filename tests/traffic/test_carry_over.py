@@ -44,6 +44,25 @@ def test_a_rise_owes_its_own_share_and_a_fall_owes_nothing() -> None:
     assert carried.rate("owner", 1000.5, falling) == 0.0
 
 
+def test_a_fall_takes_its_people_s_turns_and_a_rise_after_it_owes_them_again() -> None:
+    carried = _carried()
+    history = Multipliers([(0.0, 4.0)])
+    # Falling to 1x at 1000 s took three quarters of the turns the past owed.
+    history.thinned_before(1000.0, 0.25)
+    history.set(1000.0, 1.0)
+    assert history.steps == [(0.0, 1.0), (1000.0, 1.0)]
+    history.set(1010.0, 4.0)
+    # Back at 4x 10 s later: nearly the whole rise is owed, as after a long 1x.
+    steady_one = Multipliers([(0.0, 1.0), (1010.0, 4.0)])
+    assert carried.rate("owner", 1010.001, history) == pytest.approx(
+        carried.rate("owner", 1010.001, steady_one), rel=1e-6
+    )
+    unthinned = Multipliers([(0.0, 4.0), (1000.0, 1.0), (1010.0, 4.0)])
+    assert carried.rate("owner", 1010.001, unthinned) < 0.5 * carried.rate(
+        "owner", 1010.001, history
+    )
+
+
 def test_a_history_goes_forward_and_integrates_by_spans() -> None:
     history = Multipliers([(0.0, 2.0)])
     history.set(10.0, 5.0)

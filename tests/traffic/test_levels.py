@@ -58,3 +58,13 @@ def test_the_held_hours_turns_follow_its_messages() -> None:
     assert reply.per_s == pytest.approx(
         sent["requester"] * model.role("requester").scalar("next_other")
     )
+
+
+def test_the_busiest_hours_bursts_send_less_often_than_its_chats_are_quiet() -> None:
+    # A busier person's own chats are busier than the chats at large: the bursts that
+    # send (found a quiet chat of their person) are fewer than the quiet chats.
+    peak = LoadLevels(default_model(), 2, POOL).peak
+    assert set(peak.burst_success) == {"owner", "requester"}
+    for role in POOL:
+        assert 0 < peak.burst_success[role] < 1
+    assert peak.burst_success["requester"] < 1 - peak.busy_chats

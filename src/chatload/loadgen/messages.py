@@ -141,10 +141,13 @@ IDENTITY_REQUEST: Final = Kind[tuple[Role, int | None]](
 ARRIVAL: Final = Kind[Role]("chatload_arrival", str, parse_role)
 # A capacity search in production units, at each level, to every worker: the share of
 # the turns owed each generator process keeps (below 1 when it falls: the people left
-# out go), the people each identity stands for, and the share of chats busy in the
-# steady state (``TrafficEngine.at_level``).
-LEVEL: Final = Kind[tuple[float, float, float]](
-    "chatload_level", list, lambda w: (float(w[0]), float(w[1]), float(w[2]))
+# out go), the people each identity stands for, the share of chats busy in the
+# steady state, and the owners' and requesters' bursts that send (-1: not known;
+# ``TrafficEngine.at_level``).
+LEVEL: Final = Kind[tuple[float, float, float, float, float]](
+    "chatload_level",
+    list,
+    lambda w: (float(w[0]), float(w[1]), float(w[2]), float(w[3]), float(w[4])),
 )
 # A capacity search in production units: a turn or a session ("turn", "session") the
 # run's past owes, to a worker.

@@ -14,7 +14,9 @@ the past owes the rest (the stationary start of a renewal process):
 
     carried(t) = per_s * max(0, m(t) - integral of m(s) f(t - s) ds over the run)
 
-with ``m`` the multiplier's history and ``f`` the gap's density. For a constant
+with ``m`` the multiplier's history and ``f`` the gap's density; a fall to a lower
+multiplier takes the turns of the people it leaves out, so the history before it
+counts the fall's share from then on (``Multipliers.thinned_before``). For a constant
 multiplier that is ``per_s * m * S(t - start)``, the gap's survival: the carried
 turns fade as the run's own take over. Each carried turn continues a conversation of
 a person of that role, who then plays it on by the model's rules (answering sessions
@@ -74,6 +76,11 @@ class Multipliers:
             if a < b:
                 spans.append((a, b, multiplier))
         return spans
+
+    def thinned_before(self, at: float, keep: float) -> None:
+        """A fall at ``at`` kept ``keep`` of the turns the past owes (its people left
+        with theirs): what the past generated counts ``keep`` times from now on."""
+        self.steps = [(since, m * keep if since < at else m) for since, m in self.steps]
 
     def integral(self, start: float, end: float, base: Callable[[float, float], float]) -> float:
         """The multiplier times ``base(a, b)`` (a quantity over a..b at 1x), summed."""

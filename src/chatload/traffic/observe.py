@@ -70,6 +70,9 @@ class Export:
     # A run's arrivals as its arrival process offered them (dropped ones too), by role;
     # an export's arrivals are its own sessions' starts.
     arrivals: dict[Role, np.ndarray] | None = None
+    # A simulation's own: each burst a person began, rows (at, role: 0 owner / 1
+    # requester, sent: 1 when one of their chats was quiet, so a message went).
+    burst_tries: np.ndarray | None = None
 
 
 @dataclass

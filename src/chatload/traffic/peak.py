@@ -11,7 +11,7 @@ started at that hour owes its past (``traffic.carry_over``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,10 @@ class PeakTraffic:
     # The chats with a message within the model's burst gap at the span's end (no new
     # burst starts in them), of all chats.
     busy_chats: float = 0.0
+    # Of the bursts a role's people began in the span, those that found a quiet chat
+    # (a message went): busier people find their own chats busy more often than the
+    # chats at large are (``TrafficEngine.burst_chat``).
+    burst_success: Mapping[Role, float] = field(default_factory=dict)
 
     def total(self, people: Mapping[Role, float]) -> dict[str, float]:
         """``people``'s traffic at the busiest hour: sessions/s, messages/s, at once."""
@@ -99,7 +103,22 @@ def peak_of(
         {role: messages_per_s[role] / size[role] for role in ROLES},
         dict(at_once),
         _busy_share(export, end, burst_gap_s),
+        _burst_success(export, span),
     )
+
+
+def _burst_success(export: Export, span: tuple[float, float]) -> dict[Role, float]:
+    """Each role's share of bursts begun in ``span`` that sent (none known: absent)."""
+    tries = export.burst_tries
+    if tries is None or not len(tries):
+        return {}
+    within = tries[(tries[:, 0] >= span[0]) & (tries[:, 0] < span[1])]
+    success = {}
+    for index, role in enumerate(ROLES):
+        mine = within[within[:, 1] == index]
+        if len(mine):
+            success[role] = float(mine[:, 2].mean())
+    return success
 
 
 def _busy_share(export: Export, at: float, burst_gap_s: float) -> float:

@@ -122,6 +122,7 @@ class _Sim:
     reading: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     dropped: int = 0
     answering: int = 0  # sessions begun to write a turn
+    bursts: list[tuple[float, int, int]] = field(default_factory=list)  # (at, role, sent)
 
     def at(self, when: float, kind: str, *payload: int) -> None:
         heapq.heappush(self.queue, (when, next(self.counter), kind, payload))
@@ -252,10 +253,12 @@ def _burst(
     quiet = quiet_chats(
         [(key, chats[key].last_at) for key in chats_of[user]], sim.clock, sim.model.burst_gap_s
     )
+    role = sim.world.roles[user]
+    sim.bursts.append((sim.clock, ROLES.index(role), int(bool(quiet))))
     if quiet:
         key = sim.rng.choice(quiet)
         _send(sim, user, key, chats[key])
-    role_model = sim.model.role(sim.world.roles[user])
+    role_model = sim.model.role(role)
     rate = weight_of(role_model, user) * role_model.scalar("burst_starts_per_hour") / 3600
     sim.at(sim.clock + sim.rng.expovariate(rate), "burst", user, session)
 
@@ -305,6 +308,7 @@ def _export(sim: _Sim, world: World, end: float) -> Export:
         people={r: sum(1 for v in world.roles.values() if v == r) for r in ROLES},
         page_backs=np.array(sim.page_backs, dtype=float).reshape(-1, 4),
         recipient=np.array([_other_side(world, int(k), int(u)) for k, u in rows[:, [0, 2]]]),
+        burst_tries=np.array(sim.bursts, dtype=float).reshape(-1, 3),
     )
 
 

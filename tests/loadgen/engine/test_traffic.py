@@ -62,3 +62,22 @@ def test_a_chat_of_several_people_is_drawn_each_time() -> None:
     engine.last_activity["chat1"] = now - 1.0  # someone else's of the three wrote there
     draws = [engine.last_message_at("chat1", now) > now - gap for _ in range(4000)]
     assert abs(sum(draws) / 4000 - 0.57) < 0.03
+
+
+def test_a_burst_of_one_of_several_people_sends_as_the_models_do() -> None:
+    engine = _engine()
+    engine.at_level(1.0, 3.0, 0.57, 0.3, 0.6)
+    now, chats = 1e6, ["a", "b"]
+    for role, sends in (("owner", 0.3), ("requester", 0.6)):
+        sent = [engine.burst_chat(role, chats, now, since=now - 60) for _ in range(4000)]
+        assert abs(sum(c is not None for c in sent) / 4000 - sends) < 0.03
+        assert {c for c in sent if c is not None} == {"a", "b"}
+    # A chat with a message in this session is this person's conversation: busy.
+    engine.last_activity["a"] = now - 10
+    sent = {engine.burst_chat("requester", chats, now, since=now - 60) for _ in range(200)}
+    assert sent == {None, "b"}
+    # Written in before the session began: another person's of the identity's.
+    assert "a" in {engine.burst_chat("requester", chats, now, since=now - 5) for _ in range(200)}
+    # One person on each identity: the chats as this process knows them.
+    engine.at_level(1.0, 1.0, 0.0, 0.3, 0.6)
+    assert engine.burst_chat("requester", chats, now, since=now - 5) == "b"

@@ -50,6 +50,9 @@ class ArrivalSource:
         self._deliver = deliver
         self.start_wall = start_wall
         self.scales = Multipliers([(start_wall, scale)])  # the rates' factor, in wall time
+        # The same, each fall thinning what came before it: the turns the run's past
+        # still owes (``carry_over``), not its arrivals.
+        self.owing = Multipliers([(start_wall, scale)])
         self._carried = carried  # the turns and sessions owed, and where each goes
         self._rng = random.Random(seed)
         self._greenlets: list[gevent.Greenlet] = []
@@ -78,8 +81,12 @@ class ArrivalSource:
         and thousands at once would lag the generator's loop (``ramped`` says when
         the last came)."""
         now = max(time.time(), self.scales.steps[-1][0])
-        rise = factor - self.scales.at(now)
+        before = self.scales.at(now)
+        rise = factor - before
         self.scales.set(now, factor)
+        if rise < 0 and before > 0:
+            self.owing.thinned_before(now, factor / before)
+        self.owing.set(now, factor)
         self._stop_pacing()  # a new level owes its own
         if self._greenlets:
             self._stop_drawing()
@@ -154,5 +161,5 @@ class ArrivalSource:
             return
         while True:
             gevent.sleep(self._rng.expovariate(bound))
-            if self._rng.random() * bound < carried.rate(role, time.time(), self.scales):
+            if self._rng.random() * bound < carried.rate(role, time.time(), self.owing):
                 deliver(role, "turn")

@@ -31,7 +31,13 @@ from gevent.event import AsyncResult
 
 from chatload.traffic.batch import OPEN_SESSIONS, TrafficBatch
 from chatload.traffic.carry_over import remaining
-from chatload.traffic.conversation import CARRIED, SessionPlan, TurnDue, plan_session
+from chatload.traffic.conversation import (
+    CARRIED,
+    SessionPlan,
+    TurnDue,
+    plan_session,
+    quiet_chats,
+)
 from chatload.traffic.model import TrafficModel
 from chatload.users_file import ROLES, Identity, Role
 
@@ -90,6 +96,7 @@ class TrafficEngine:
         self._owed: dict[Role, deque[Ticket]] = {r: deque() for r in ROLES}  # sessions
         self._busy = 0.0  # a chat first seen is busy this often (a search's steady state)
         self._shared = False  # more people than identities: a chat is several people's
+        self._sends: dict[Role, float] = {}  # then: a role's bursts that send, as simulated
         # Live sessions under way from the past (user ids) no carried turn was given yet.
         self.under_way: dict[Role, list[int]] = {r: [] for r in ROLES}
         self._turns: list[tuple[float, int, TurnDue]] = []
@@ -208,12 +215,20 @@ class TrafficEngine:
         for session in list(self.sessions.values()):
             session.record_open()
 
-    def at_level(self, keep: float, people_per_identity: float, busy_chats: float) -> None:
+    def at_level(
+        self,
+        keep: float,
+        people_per_identity: float,
+        busy_chats: float,
+        owner_sends: float = -1.0,
+        requester_sends: float = -1.0,
+    ) -> None:
         """A search's level: of the turns owed (and sessions the past owes, not yet
         begun) keep each at random with probability ``keep`` (the rest were people who
-        went; their live sessions end as Locust stops their users); and how busy a
-        chat is (``last_message_at``) with ``people_per_identity`` people on each
-        identity, ``busy_chats`` of the chats busy in the steady state."""
+        went; their live sessions end as Locust stops their users); and where bursts
+        go (``burst_chat``) with ``people_per_identity`` people on each identity,
+        ``busy_chats`` of the chats busy in the steady state, and each role's share of
+        bursts that send there (-1: not known)."""
         if keep < 1:
             self._turns = [item for item in self._turns if self.rng.random() < keep]
             heapq.heapify(self._turns)
@@ -222,6 +237,30 @@ class TrafficEngine:
                 self._owed[role] = deque(t for t in owed if self.rng.random() < keep)
         self._busy = min(max(busy_chats, 0.0), 1.0)
         self._shared = people_per_identity > 1
+        self._sends = {
+            role: share
+            for role, share in zip(ROLES, (owner_sends, requester_sends), strict=True)
+            if 0.0 <= share <= 1.0
+        }
+
+    def burst_chat(self, role: Role, chat_ids: list[str], now: float, since: float) -> str | None:
+        """Where a person of ``role`` starting a burst writes (None: a conversation is
+        going on in each of their chats). With more people than identities, this
+        session's person is one of several on the identity: the chats with a message
+        since the session began are theirs, busy; the rest as the steady state's
+        bursts find their people's chats, which is not as its chats at large are (the
+        busier a person, the busier their own chats): a burst sends as often as the
+        model's do (``PeakTraffic.burst_success``)."""
+        gap = self.model.burst_gap_s
+        sends = self._sends.get(role)
+        if not self._shared or sends is None:
+            quiet = quiet_chats([(c, self.last_message_at(c, now)) for c in chat_ids], now, gap)
+            return self.rng.choice(quiet) if quiet else None
+        recent = max(since, now - gap)  # a message since then: this person's conversation
+        free = [c for c in chat_ids if self.last_activity.get(c, -1e18) < recent]
+        if not free or self.rng.random() >= sends:
+            return None
+        return self.rng.choice(free)
 
     def last_message_at(self, chat_id: str, now: float) -> float:
         """When ``chat_id`` last had a message, for a person about to start a burst:

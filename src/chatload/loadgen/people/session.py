@@ -36,7 +36,6 @@ from chatload.traffic.conversation import (
     CARRIED,
     TurnDue,
     draw_content,
-    quiet_chats,
     turn,
     turn_gap,
     weight_of,
@@ -195,14 +194,9 @@ class ModelSession:
             return  # reported by the client as a failure; the person goes on
 
     def _burst(self, now: float) -> None:
-        engine = self.engine
-        chats = [
-            (view.chat_id, engine.last_message_at(view.chat_id, now))
-            for view in self.client.chats.values()
-        ]
-        quiet = quiet_chats(chats, now, engine.model.burst_gap_s)
-        if quiet:
-            self._send(engine.rng.choice(quiet))
+        chat_id = self.engine.burst_chat(self.role, list(self.client.chats), now, self.started)
+        if chat_id is not None:
+            self._send(chat_id)
         self._next_burst()
 
     def content(self) -> tuple[int, int]:

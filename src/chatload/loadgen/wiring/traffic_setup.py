@@ -66,7 +66,7 @@ class TrafficSetup:
         self._scale = 1.0
         self._pace = 0.0  # the carried sessions of a level a second (0: at once)
         # A search's level, told every generator process (``TrafficEngine.at_level``).
-        self._tell: Callable[[tuple[float, float, float]], None] | None = None
+        self._tell: Callable[[tuple[float, float, float, float, float]], None] | None = None
         self._live: LiveState | None = None  # the run's merged intervals, as they come
         self._warned_for: tuple[int, int] | None = None  # (slots needed, -u) said once
 
@@ -197,8 +197,17 @@ class TrafficSetup:
             self.source.scale_to(self._scale, self._open_now(), connects_per_s)
         if self._tell is not None:
             keep = min(1.0, self._scale / before) if before > 0 else 1.0
-            self._tell((keep, self._scale, self.levels.peak.busy_chats))
+            self._tell(self._level_told(keep))
         return self.levels.multiplier(users)
+
+    def _level_told(self, keep: float) -> tuple[float, float, float, float, float]:
+        """What every generator process is told of a level (``TrafficEngine.at_level``):
+        the share of turns kept, the people on each identity, the chats busy in the
+        steady state and each role's bursts that send (-1: not known)."""
+        assert self.levels is not None
+        peak = self.levels.peak
+        owner, requester = (peak.burst_success.get(role, -1.0) for role in ROLES)
+        return keep, self._scale, peak.busy_chats, owner, requester
 
     def ramped(self) -> bool:
         """The level's carried sessions have all been given out (``at_level``)."""
@@ -313,7 +322,7 @@ class TrafficSetup:
         if levels is not None:
             # With the sessions its past has open.
             self.source.scale_to(self._scale, 0.0, self._pace)
-            self._tell((1.0, self._scale, levels.peak.busy_chats))
+            self._tell(self._level_told(1.0))
 
     def _deliveries(
         self, runner: Any
