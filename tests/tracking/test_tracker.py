@@ -355,38 +355,47 @@ def test_a_read_older_than_the_connection_is_not_awaited() -> None:
     assert sample.seconds == pytest.approx(0.02)
 
 
+TWO_UNREAD = (msg(1, REQUESTER), msg(2, REQUESTER))
+
+
+def _closed_with_a_read_unanswered(up_to: int) -> Ledger:
+    """The owner read up to ``up_to`` of two unread and closed before the answer."""
+    ledger = Ledger()
+    first = ConnectionTracker(OWNER, ledger)
+    first.open(initial(OWNER, TWO_UNREAD, mine=2))
+    first.read_sent(CHAT, up_to, now=1.0, wall=1.0)
+    first.close(1.5, None)
+    return ledger
+
+
+def _connected_again(ledger: Ledger, who: int = OWNER, now: float = 2.0) -> ConnectionTracker:
+    """``who`` connects, the read not applied yet: both messages still unread."""
+    again = ConnectionTracker(who, ledger)
+    counts = {"mine": 2} if who == OWNER else {"theirs": 2}
+    again.open(initial(who, TWO_UNREAD, **counts), now=now)
+    return again
+
+
 def test_a_read_of_the_persons_last_connection_may_land_on_the_next() -> None:
     # A slow server applies a read after its connection closed and the person's next
     # connection opened: the count that drops is that read's, not a miscount.
-    ledger = Ledger()
-    first = ConnectionTracker(OWNER, ledger)
-    first.open(initial(OWNER, (msg(1, REQUESTER), msg(2, REQUESTER)), mine=2))
-    first.read_sent(CHAT, 2, now=1.0, wall=1.0)
-    first.close(1.5, None)
-    second = ConnectionTracker(OWNER, ledger)
-    second.open(initial(OWNER, (msg(1, REQUESTER), msg(2, REQUESTER)), mine=2), now=2.0)
+    ledger = _closed_with_a_read_unanswered(2)
+    second = _connected_again(ledger)
     assert second.frame(unread(0, 0), 1, 2.1, 2.1) == []  # no read_ack: not this one's read
     assert second.chats[CHAT].pointer == 2
     assert second.conclude(3.0, nothing_more_coming=True).breaches == []
     # A third connection inherits nothing: the count settled the read.
-    third = ConnectionTracker(OWNER, ledger)
-    third.open(initial(OWNER, (msg(1, REQUESTER), msg(2, REQUESTER)), mine=2), now=4.0)
+    third = _connected_again(ledger, now=4.0)
     assert third.chats[CHAT].maybe_pointer is None
 
 
 def test_a_read_in_doubt_is_the_persons_only() -> None:
     # Another person's connection, or the same person's count that never drops,
     # is judged as before: the read in doubt does not excuse a wrong count.
-    ledger = Ledger()
-    first = ConnectionTracker(OWNER, ledger)
-    first.open(initial(OWNER, (msg(1, REQUESTER), msg(2, REQUESTER)), mine=2))
-    first.read_sent(CHAT, 1, now=1.0, wall=1.0)
-    first.close(1.5, None)
-    other = ConnectionTracker(REQUESTER, ledger)
-    other.open(initial(REQUESTER, (msg(1, REQUESTER), msg(2, REQUESTER)), theirs=2), now=2.0)
+    ledger = _closed_with_a_read_unanswered(1)
+    other = _connected_again(ledger, REQUESTER)
     assert other.chats[CHAT].maybe_pointer is None
-    second = ConnectionTracker(OWNER, ledger)
-    second.open(initial(OWNER, (msg(1, REQUESTER), msg(2, REQUESTER)), mine=2), now=2.0)
+    second = _connected_again(ledger)
     second.frame(unread(0, 0), 1, 2.1, 2.1)  # below what a read up to 1 leaves (1)
     [breach] = second.conclude(3.0, nothing_more_coming=True).breaches
     assert breach.kind == "unread"

@@ -279,7 +279,6 @@ class TrafficEngine:
         return last
 
     # Turns
-    # Turns
 
     def owe_turn(self, turn: TurnDue) -> None:
         heapq.heappush(self._turns, (turn.due, next(self._order), turn))
