@@ -4,12 +4,14 @@
 grow geometrically while every SLO holds, four times while every measured figure is
 under a quarter of its threshold (``WIDE_MARGIN``), else twice; after the first
 failing level, the search bisects between the highest holding and the lowest failing
-level down to the resolution. Load is taken as monotone, so no level an earlier
-verdict implies is judged again (under a holding one: holds; above a failing one:
-fails); with ``confirm`` the answer is held once more at the end. A level where the
-generator was saturated is no verdict on the server: the search stops there, limited
-by the generator. A breach of the guarantees ends it as a failure. Stopped early (a
-run time, a stop), the answer is the bracket found so far.
+level down to the resolution (once a level has both held and failed, from just
+under it: it is the edge within a hold's noise). Load is taken as monotone, so no
+level an earlier verdict implies is judged again (under a holding one: holds; above
+a failing one: fails); with ``confirm`` the answer is held once more at the end. A
+level where the generator was saturated is no verdict on the server: it is held once
+more (a stall of the machine saturates one interval), and saturated again the search
+stops there, limited by the generator. A breach of the guarantees ends it as a
+failure. Stopped early (a run time, a stop), the answer is the bracket found so far.
 """
 
 from __future__ import annotations
@@ -168,7 +170,7 @@ class SearchOutcome:
     @property
     def fails_at(self) -> int | None:
         """The lowest level that failed (None: none did)."""
-        failing = [level.users for level in self.levels if not level.holds]
+        failing = [lv.users for lv in self.levels if not lv.holds and not lv.saturated]
         return min(failing, default=None)
 
     @property
@@ -277,8 +279,9 @@ class CapacitySearch:
 
     def _bounds(self) -> tuple[LevelResult | None, LevelResult | None]:
         """The highest holding level below the lowest failing one, and that one.
-        A level that held and later failed at the same users counts as failing."""
-        failing = [level for level in self.levels if not level.holds]
+        A level that held and later failed at the same users counts as failing; a
+        saturated one is no verdict on the server."""
+        failing = [level for level in self.levels if not level.holds and not level.saturated]
         lowest_failing = min(failing, key=lambda level: level.users, default=None)
         ceiling = lowest_failing.users if lowest_failing else math.inf
         holding = [level for level in self._holding() if level.users < ceiling]
@@ -295,8 +298,11 @@ class CapacitySearch:
             self._next = self.start
             return
         last = self.levels[-1]
-        if last.saturated or last.breaches:
-            self._finish("generator" if last.saturated else "breach", last)
+        if last.breaches:
+            self._finish("breach", last)
+            return
+        if last.saturated:
+            self._saturated(last)
             return
         best, failing = self._bounds()
         if failing is None:
@@ -314,13 +320,32 @@ class CapacitySearch:
             else:
                 self._next = max(1, failing.users // 2)
         elif failing.users - best.users > max(1, self.resolution * best.users):
-            self._next = (best.users + failing.users) // 2
+            self._next = self._between(best.users, failing.users)
         elif self.confirm and self._confirming != best.users:
             # Within the resolution: hold the answer once more to confirm it.
             self._confirming = best.users
             self._next = best.users
         else:
             self._finish("server", failing)
+
+    def _saturated(self, last: LevelResult) -> None:
+        """One stall of the machine marks an interval saturated as surely as a
+        generator that cannot keep up: the level is held once more, then the search
+        stops there."""
+        before = self.levels[-2] if len(self.levels) > 1 else None
+        if before is not None and before.saturated and before.users == last.users:
+            self._finish("generator", last)
+        else:
+            self._next = last.users
+
+    def _between(self, holding: int, failing: int) -> int:
+        """The next level between a holding and a failing one: halfway; but once the
+        failing one has also held (its confirmation failed: it is the server's edge
+        within the noise of a hold), the highest level within the resolution under it,
+        where the answer is, rather than halfway into the noise again."""
+        if not any(level.holds and level.users == failing for level in self.levels):
+            return (holding + failing) // 2
+        return max(holding + 1, math.ceil(failing / (1 + self.resolution)))
 
     def record(self, level: LevelResult) -> None:
         self.levels.append(level)

@@ -50,14 +50,17 @@ def test_the_search_finds_a_capped_servers_capacity(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     answer = _answer(tmp_path)
     levels = answer["levels"]
-    # Each user's own rate, from the calm first level: the cap allows CAP / rate users.
+    # Each user's own rate, from the calm levels: the cap allows CAP / rate users.
     # A p90 of 250 ms (7.5 times the 33 ms a message takes) holds up to a load between
     # 84 % of the cap (where an M/D/1 queue, Poisson arrivals, reaches it) and the cap
     # itself: people who wait for their answer before the next message arrive less
     # burstily than Poisson. The middle of the two, 92 %, is what cap and SLO imply.
-    calm = levels[0]
-    assert calm["holds"], calm
-    implied = 0.92 * CAP_PER_S / (calm["messages_per_s"] / calm["users"])
+    # The calm levels are those that held under 80 % of the answer, pooled: the first
+    # alone (40 users, 90-odd messages in 10 s) put a user's rate 15 % apart in two runs.
+    assert levels[0]["holds"], levels[0]
+    calm = [lv for lv in levels if lv["holds"] and lv["users"] <= 0.8 * answer["users"]]
+    sent = sum(lv["messages_per_s"] * lv["seconds"] for lv in calm)
+    implied = 0.92 * CAP_PER_S / (sent / sum(lv["users"] * lv["seconds"] for lv in calm))
     assert answer["limited_by"] == "server", answer
     assert 0.85 * implied <= answer["users"] <= 1.15 * implied, (implied, answer)
     assert answer["messages_per_s"] <= CAP_PER_S * 1.05

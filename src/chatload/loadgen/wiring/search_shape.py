@@ -21,6 +21,7 @@ import logging
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -32,6 +33,7 @@ from chatload.loadgen.exits import COMPLETED, fail_verdict
 from chatload.loadgen.people.identities import IdentityPool
 from chatload.loadgen.people.shares import Share, roles_wanted
 from chatload.loadgen.wiring.preflight import local_capacity
+from chatload.records.hdr import MetricSnapshot
 from chatload.records.pipeline import IntervalPipeline
 from chatload.records.windows import Window
 from chatload.search import (
@@ -143,6 +145,7 @@ class SearchShape(LoadTestShape):
         # decisions, in the order of the search's levels (the answer's are judged at
         # the end).
         self.judged: list[tuple[RunFigures, dict[str, Decision]]] = []
+        self.samples: list[tuple[dict[str, MetricSnapshot], float, dict[str, int]]] = []
 
     def tick(self) -> tuple[int, float] | None:
         if self.run_time and self.get_run_time() >= self.run_time:
@@ -268,6 +271,7 @@ class SearchShape(LoadTestShape):
         _, each = self._decision(window)
         self._decided = None
         self.judged.append((figures, each))
+        self.samples.append((window.metrics, window.seconds, dict(figures.breaches)))
         verdicts = {}
         for verdict in evaluate(self.thresholds, figures):
             text = verdict.threshold.text
@@ -351,18 +355,30 @@ def write_outcome(
 def _answer_level(
     shape: SearchShape, outcome: SearchOutcome
 ) -> tuple[RunFigures, dict[str, Decision]] | None:
-    """The figures the answer stands on: its level's last judgement (no level held:
-    the lowest level's, which failed)."""
+    """The figures the answer stands on: its level's holds (no level held: the
+    lowest level's, which failed)."""
     levels = shape.search.levels[: len(shape.judged)]
     if not levels:
         return None
-    if outcome.users:
-        index = max(
-            i for i, level in enumerate(levels) if level.holds and level.users == outcome.users
-        )
-    else:
-        index = min(range(len(levels)), key=lambda i: levels[i].users)
-    return shape.judged[index]
+    if not outcome.users:
+        return shape.judged[min(range(len(levels)), key=lambda i: levels[i].users)]
+    held = [i for i, level in enumerate(levels) if level.holds and level.users == outcome.users]
+    if len(held) == 1:
+        return shape.judged[held[0]]
+    # Held more than once (confirmed): the SLOs are judged on every hold's samples.
+    merged: dict[str, MetricSnapshot] = {}
+    seconds, breaches = 0.0, Counter[str]()
+    for i in held:
+        metrics, length, broken = shape.samples[i]
+        for name, snapshot in metrics.items():
+            if name in merged:
+                merged[name].add(snapshot)
+            else:
+                merged[name] = MetricSnapshot.from_wire(snapshot.to_wire())
+        seconds += length
+        breaches.update(broken)
+    figures = run_figures(merged, seconds, breaches)
+    return figures, decide_level(shape.thresholds, merged, figures)[1]
 
 
 def install_search(
