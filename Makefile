@@ -62,7 +62,9 @@ chromium: test-programs
 # figures, which do not depend on the Python version); MARKS picks the others.
 SERIAL ?= yes
 MARKS ?= not serial
-test: lint test-programs
+# LINT=no leaves ruff and mypy out (CI runs them once: mypy checks as Python 3.11).
+LINT ?= yes
+test: $(if $(filter no,$(LINT)),,lint) test-programs
 	$(BIN)/pytest -n 2 --dist loadfile -m "$(MARKS)" --durations=15
 	@if [ "$(SERIAL)" = yes ]; then $(BIN)/pytest -m serial --durations=0; fi
 

@@ -30,6 +30,13 @@ def pytest_report_header() -> str:
     return "BLAS: " + (", ".join(kernels) or "none loaded")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The files with whole runs first: two workers given the longest work first end
+    # nearer together than when a run of minutes is the last file one of them takes.
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Importing Locust patches threading and sockets with gevent for the whole test
     # process, and servers on threads then hang: Locust runs in child processes only.
