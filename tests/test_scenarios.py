@@ -24,6 +24,7 @@ EXPECTED = {
     "connections",
     "capacity",
     "production",
+    "nightly",
 }
 
 # Parsed in a child: importing the locustfile registers chatload's options with Locust.

@@ -1,4 +1,4 @@
-"""The ``chatload`` command: serve, provision and the benchmarks.
+"""The ``chatload`` command: serve, provision, the benchmarks, reports and history.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Every error
 chatload expects ends as one line on stderr, ``Error: what, and how to fix it``:
@@ -20,6 +20,7 @@ from chatload import __version__
 from chatload.argtypes import duration, positive_float, positive_int, share
 from chatload.bench.commands import add_bench_commands
 from chatload.errors import ChatloadError, ConfigError
+from chatload.history.commands import add_history_commands
 from chatload.logs import LOG_LEVELS, configure_logging
 
 __all__ = ["main"]
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands)
     _add_compare(commands)
     _add_traffic(commands)
+    add_history_commands(commands)
     return parser
 
 

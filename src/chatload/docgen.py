@@ -133,12 +133,24 @@ def _exit_codes() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _history_figures() -> str:
+    from chatload.history.figures import KINDS
+
+    lines = ["| statistic | what it is | analyzed | worse when |", "|---|---|---|---|"]
+    for kind in KINDS.values():
+        analyzed = ("in log space" if kind.log else "as is") if kind.analyzed else "kept only"
+        worse = ("higher" if kind.worse_when_higher else "lower") if kind.analyzed else ""
+        lines.append(f"| `{kind.statistic}` | {kind.meaning} | {analyzed} | {worse} |")
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: Final[dict[str, Callable[[], str]]] = {
     "options": _options,
     "exports": _exports,
     "failure_kinds": _failure_kinds,
     "modules": _modules,
     "exit_codes": _exit_codes,
+    "history_figures": _history_figures,
 }
 
 

@@ -17,6 +17,7 @@ def add_bench_commands(commands: Any) -> None:
     _add_bench_scale(commands)
     _add_bench_accuracy(commands)
     _add_bench_report(commands)
+    _add_bench_history(commands)
 
 
 def _bench_server(args: argparse.Namespace) -> int:
@@ -196,3 +197,20 @@ def _add_bench_report(commands: Any) -> None:
     bench.add_argument("--max-mib", type=float, default=1024.0)
     bench.add_argument("--workdir", type=Path, help="keep the files and the report here")
     bench.set_defaults(handler=_bench_report)
+
+
+def _bench_history(args: argparse.Namespace) -> int:
+    from chatload.bench.history_bench import HistoryBenchOptions, run_history_benchmark
+
+    return run_history_benchmark(
+        HistoryBenchOptions(args.runs, args.series, args.max_seconds, args.workdir)
+    )
+
+
+def _add_bench_history(commands: Any) -> None:
+    bench = commands.add_parser("bench-history", help="time chatload history analyze")
+    bench.add_argument("--runs", type=positive_int, default=10_000)
+    bench.add_argument("--series", type=positive_int, default=50)
+    bench.add_argument("--max-seconds", type=float, default=10.0)
+    bench.add_argument("--workdir", type=Path, help="keep the store here")
+    bench.set_defaults(handler=_bench_history)

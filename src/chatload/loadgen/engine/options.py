@@ -224,6 +224,9 @@ class ChatOptions:
         section="records",
         metavar="PATH",
     )
+    history_store: Path | None = _option(
+        None, "at the end, add the run to this history store", section="records", metavar="DIR"
+    )
     saturation_cpu: float = _option(
         90.0,
         "generator CPU percent from which an interval is marked saturated",

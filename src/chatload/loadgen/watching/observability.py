@@ -27,6 +27,7 @@ import psutil
 from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
+from chatload.history.record import record_into_history
 from chatload.loadgen.background import BackgroundJob
 from chatload.loadgen.engine.runtime import fire_breach
 from chatload.loadgen.messages import BREACHES, INTERVALS, send
@@ -188,6 +189,7 @@ class RunRecords:
             log.warning("%s", warning)
         sys.stderr.write(trust.line() + "\n")
         sys.stderr.flush()
+        record_into_history(self.environment.parsed_options)
 
 
 class Observer:
