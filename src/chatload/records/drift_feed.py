@@ -1,9 +1,10 @@
 """The drift points of a run, fed with its merged intervals and the server's scrapes.
 
 Each running interval adds a point to each of its subjects (``chatload.drift``):
-each metric's p50, p99 and failure ratio, each generator process's RSS and loop
-lag. A scrape of the server waits until the interval it falls in is merged, and
-joins the drift only if that interval was a running one. The same feed serves the
+each metric's p50, p99 and failure ratio (unless a generator process was saturated
+in it), each generator process's RSS and loop lag. A scrape of the server waits
+until the interval it falls in is merged, and joins the drift only if that interval
+was a running one. The same feed serves the
 live run and, replayed from the files, the report (``analysis.replay``).
 """
 
@@ -43,7 +44,10 @@ class DriftFeed:
         if not interval.running:
             return
         series, wall = self.series, interval.end
-        for name, metric in interval.metrics.items():
+        # A saturated interval's latencies are the generator's (or a stalled machine's),
+        # not the server's: they are no point of the server's drift.
+        server_side = {} if interval.saturated else interval.metrics
+        for name, metric in server_side.items():
             figures = interval.figures[name]
             for subject, value in metric_points(
                 name,
