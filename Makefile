@@ -64,7 +64,7 @@ SERIAL ?= yes
 MARKS ?= not serial
 # LINT=no leaves ruff and mypy out (CI runs them once: mypy checks as Python 3.11).
 LINT ?= yes
-test: $(if $(filter no,$(LINT)),,lint) test-programs
+test: install $(if $(filter no,$(LINT)),,lint) test-programs
 	$(BIN)/pytest -n 2 --dist loadfile -m "$(MARKS)" --durations=15
 	@if [ "$(SERIAL)" = yes ]; then $(BIN)/pytest -m serial --durations=0; fi
 
