@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_a_missing_or_broken_index_is_rebuilt(tmp_path: Path) -> None:
     assert [run.commit for run in Store(tmp_path).runs()] == ["a"]
     (tmp_path / "index.sqlite").unlink()
     assert [run.commit for run in Store(tmp_path).runs()] == ["a"]
-    with sqlite3.connect(tmp_path / "index.sqlite") as db:
+    with closing(sqlite3.connect(tmp_path / "index.sqlite")) as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
 
 

@@ -232,10 +232,14 @@ class _index:  # noqa: N801 (a context manager read as a phrase)
 
     def _open(self) -> sqlite3.Connection:
         db = self.connect(self.path, timeout=30)
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS runs "
-            "(name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, body TEXT)"
-        )
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS runs "
+                "(name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, body TEXT)"
+            )
+        except sqlite3.DatabaseError:
+            db.close()  # not a database: closed before it is rebuilt
+            raise
         return db
 
     def __exit__(self, *exc: object) -> None:
