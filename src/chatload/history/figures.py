@@ -8,13 +8,13 @@ and the docs.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from chatload.analysis.csvfiles import csv_file, find_prefix, number, read_rows
+from chatload.analysis.csvfiles import csv_file, find_prefix, number, read_rows, timestamp
+from chatload.analysis.search_report import load_search
 from chatload.analysis.significance import share_is_bounded
 from chatload.errors import ConfigError
 
@@ -100,8 +100,6 @@ def run_figures(results: Path) -> dict[str, float]:
 
 
 def _span(path: Path, line: int, row: dict[str, str]) -> float:
-    from chatload.analysis.csvfiles import timestamp
-
     start, end = row.get("first_interval_start"), row.get("last_interval_end")
     if not start or not end:
         return 0.0
@@ -109,17 +107,14 @@ def _span(path: Path, line: int, row: dict[str, str]) -> float:
 
 
 def _capacity(prefix: Path) -> dict[str, float]:
-    path = csv_file(prefix, "capacity").with_suffix(".json")
-    if not path.exists():
+    """A completed search's answer, read as ``chatload compare`` reads it."""
+    answer = load_search(prefix)
+    if answer is None or not answer.get("complete", True):
         return {}
-    try:
-        answer: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a capacity search's answer ({exc})") from None
     figures = {}
     for statistic in ("users", "messages_per_s", "multiplier"):
         value = answer.get(statistic)
-        if isinstance(value, int | float) and value > 0 and answer.get("complete", True):
+        if isinstance(value, int | float) and value > 0:
             figures[f"capacity.{statistic}"] = float(value)
     return figures
 
