@@ -8,13 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
-from tests.loadgen.support import DRIVER, METRICS, ROOT, drive
+from tests.loadgen.support import DRIVER, METRICS, ROOT, drive, until
 
 
 @pytest.mark.slow
@@ -47,6 +48,15 @@ def test_personas_measure_everything_and_churn() -> None:
     requesters = [p for p in connected if p["class"] == "RequesterUser"]
     assert owners and all(p["events"] == 2 and p["chats"] >= 1 for p in owners)
     assert requesters and all(p["chats"] == 2 for p in requesters)
+
+
+def _connections(port: int) -> float:
+    """The reference server's open WebSocket connections, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("chatload_server_connections "):
+                return float(line.split()[1])
+    return 0.0
 
 
 def _free_port() -> int:
@@ -88,7 +98,10 @@ def test_users_reconnect_after_the_server_comes_back(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     try:
-        time.sleep(4)
+        # Every user connected first (a fixed 4 s was too short for a driver started
+        # beside three other test processes), then a second of chatting.
+        until("every user connected", lambda: _connections(port) >= 12, 30, process=driver)
+        time.sleep(1)
         assert server.stop(signal.SIGTERM) == 0  # every user is dropped with 1001
         time.sleep(1.5)
         server = LaunchedServer(tmp_path / "chat.db", port=port)

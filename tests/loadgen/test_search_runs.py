@@ -55,10 +55,14 @@ def test_the_search_finds_a_capped_servers_capacity(tmp_path: Path) -> None:
     # 84 % of the cap (where an M/D/1 queue, Poisson arrivals, reaches it) and the cap
     # itself: people who wait for their answer before the next message arrive less
     # burstily than Poisson. The middle of the two, 92 %, is what cap and SLO imply.
-    # The calm levels are those that held under 80 % of the answer, pooled: the first
-    # alone (40 users, 90-odd messages in 10 s) put a user's rate 15 % apart in two runs.
+    # The rate is pooled over every level that held: the first alone (40 users, 90-odd
+    # messages in 10 s) put a user's rate 15 % apart in two runs, and the levels under
+    # 80 % of the answer were often that one alone (in CI: 0.19 messages/s a user where
+    # this machine's runs measure 0.217, and an answer of 122 users judged against 145
+    # implied). Under the SLO a person's answer comes within 250 ms at p90, in a cycle
+    # of 4-5 s between messages: a queue slows them by a few % at most.
     assert levels[0]["holds"], levels[0]
-    calm = [lv for lv in levels if lv["holds"] and lv["users"] <= 0.8 * answer["users"]]
+    calm = [lv for lv in levels if lv["holds"]]
     sent = sum(lv["messages_per_s"] * lv["seconds"] for lv in calm)
     implied = 0.92 * CAP_PER_S / (sent / sum(lv["users"] * lv["seconds"] for lv in calm))
     assert answer["limited_by"] == "server", answer

@@ -79,8 +79,9 @@ def test_breaches_and_samples(tmp_path: Path) -> None:
     }
     writer = SampleWriter(tmp_path / "samples.csv")
     writer.add(60.0, Sample("delivery", 0.0012345, chat_id="c1", user_id=7), "")
+    writer.add(61.0, Sample("delivery", 0.002, chat_id="c1", user_id=8, cross_process=True), "")
     writer.close()
-    [sample] = _read(tmp_path / "samples.csv")
+    sample, crossed = _read(tmp_path / "samples.csv")
     assert sample == {
         "time": iso_time(60.0),
         "metric": "delivery",
@@ -88,7 +89,9 @@ def test_breaches_and_samples(tmp_path: Path) -> None:
         "failure_kind": "",
         "chat_id": "c1",
         "user_id": "7",
+        "cross_process": "false",
     }
+    assert crossed["cross_process"] == "true"
 
 
 def test_without_a_prefix_nothing_is_written(tmp_path: Path) -> None:

@@ -86,7 +86,15 @@ HEALTH_COLUMNS: Final = (
 INVARIANT_COLUMNS: Final = ("time", "kind", "chat_id", "message_ids", "users", "detail")
 HDR_COLUMNS: Final = ("interval_start", "interval_end", "metric", "count", "hdr")
 FAILURE_COLUMNS: Final = ("interval_start", "interval_end", "metric", "kind", "count")
-SAMPLE_COLUMNS: Final = ("time", "metric", "response_time_ms", "failure_kind", "chat_id", "user_id")
+SAMPLE_COLUMNS: Final = (
+    "time",
+    "metric",
+    "response_time_ms",
+    "failure_kind",
+    "chat_id",
+    "user_id",
+    "cross_process",
+)
 SERVER_METRICS_COLUMNS: Final = ("time", "url", "name", "labels", "value")
 
 
@@ -288,6 +296,7 @@ class SampleWriter:
                 kind,
                 sample.chat_id or "",
                 sample.user_id,
+                "true" if sample.cross_process else "false",
             ]
         )
         if len(self._rows) >= 1000:
