@@ -40,8 +40,10 @@ lint: install
 
 # Programs some tests drive, installed with apt-get when missing: Chromium (the
 # report and the web UI, checked as a person sees them), libfaketime (a worker
-# whose wall clock is wrong) and Prometheus (scraping a run's metrics).
-TEST_PROGRAMS := chromium:chromium faketime:faketime prometheus:prometheus
+# whose wall clock is wrong), Prometheus (scraping a run's metrics) and PostgreSQL
+# (a history store in a database; pg_ctlcluster is how its package shows).
+TEST_PROGRAMS := chromium:chromium faketime:faketime prometheus:prometheus \
+	pg_ctlcluster:postgresql
 
 test-programs:
 	@missing=""; for pair in $(TEST_PROGRAMS); do \
@@ -68,8 +70,10 @@ LINT ?= yes
 # think for seconds (three kept 1.1 cores busy and took 9.5 min, against 12.5 with
 # two; four, 8.7 min, and a driver not connected in a fixed wait, since mended).
 TEST_WORKERS ?= 3
+# PYTEST_ARGS: more of pytest's options (CI: no cache, beside another pytest).
+PYTEST_ARGS ?=
 test: install $(if $(filter no,$(LINT)),,lint) test-programs
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "$(MARKS)" --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "$(MARKS)" --durations=15 $(PYTEST_ARGS)
 	@if [ "$(SERIAL)" = yes ]; then $(MAKE) --no-print-directory test-serial; fi
 
 # The timing-sensitive tests alone, one at a time.
@@ -112,7 +116,8 @@ install-locust-lowest: $(LOWEST_VENV)/bin/chatload
 
 test-locust-lowest: test-programs install-locust-lowest
 	$(LOWEST_VENV)/bin/python -c 'import locust; print("Locust", locust.__version__)'
-	$(LOWEST_VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(LOCUST_TESTS)
+	$(LOWEST_VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) \
+		$(LOCUST_TESTS)
 
 # The generated parts of docs/ (options, CSV columns), written from the code.
 docs: install

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 
 from chatload.cli import main
-from chatload.history.store import RunSummary, Store, summary_name
+from chatload.history.store import RunSummary, summary_name
+from chatload.history.stores import open_store
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runs"
 
 
-def _history(store: Path, p99: list[float], commits: list[str] | None = None) -> list[str]:
+def _history(store: Path | str, p99: list[float], commits: list[str] | None = None) -> list[str]:
+    """A history of ``p99`` values in ``store`` (a directory or a PostgreSQL URL)."""
     commits = commits or [f"{i:07x}abc" for i in range(len(p99))]
     for i, (commit, value) in enumerate(zip(commits, p99, strict=True)):
         meta = {
@@ -27,7 +29,7 @@ def _history(store: Path, p99: list[float], commits: list[str] | None = None) ->
             "results": f"/results/run{i}",
         }
         figures = {"send_ack.p99_ms": value, "run.messages_per_s": 50.0, "send_ack.count": 900.0}
-        Store(store).add(RunSummary(summary_name(commit), meta, figures))
+        open_store(str(store)).add(RunSummary(summary_name(commit), meta, figures))
     return commits
 
 

@@ -75,10 +75,19 @@ def test_the_search_finds_a_capped_servers_capacity(tmp_path: Path) -> None:
     assert levels[-1]["users"] == answer["users"] and levels[-1]["holds"]  # confirmed
     assert all(level["server_cpu_percent"] is not None for level in levels)
     assert len(levels) <= 10
-    # The SLOs judged as every run's are, at the answer's level: they hold there.
+    # The SLOs judged as every run's are, at the answer's level: they hold there. The
+    # p90 there is near its threshold (the answer is the capacity's edge), and where the
+    # answer's holds, pooled, cannot tell it from 250 ms at 95 % it is NOT JUDGED, as
+    # docs/reports.md says (seen in CI: the answer's level undecided, counted as holding
+    # by the search); never FAIL.
     with (tmp_path / "run_slo.csv").open(newline="") as handle:
         slo = {row["threshold"]: row["verdict"] for row in csv.DictReader(handle)}
-    assert slo == {"send_ack p90 < 250ms": "PASS", "invariant breaches == 0": "PASS"}
+    assert slo["invariant breaches == 0"] == "PASS"
+    assert slo["send_ack p90 < 250ms"] in ("PASS", "NOT JUDGED"), slo
+    assert len(slo) == 2
+    holds = [lv for lv in levels if lv["users"] == answer["users"] and lv["holds"]]
+    if all(lv["verdict"] == "holds" for lv in holds):  # each hold decided: so are they all
+        assert slo["send_ack p90 < 250ms"] == "PASS", holds
     # One capacity verdict in the report, the search's, and the run's SLO verdicts.
     page = write_report(tmp_path / "run", tmp_path / "report").read_text(encoding="utf-8")
     assert "<h2>Capacity search</h2>" in page and "Capacity verdict" not in page

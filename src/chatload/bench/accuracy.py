@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from chatload.analysis.csvfiles import timestamp
 from chatload.errors import ChatloadError
 from chatload.provision import ProvisionPlan, provision
 from chatload.server.launcher import LaunchedServer
@@ -117,13 +117,14 @@ def measure_accuracy(
         if done.returncode != 0:
             raise ChatloadError(f"the load run failed: {done.stderr.strip().splitlines()[-1:]}")
         stalled = _saturated(root / "run_generator_health.csv")
-        with (root / "samples.local.csv").open(newline="") as handle:
+        samples = root / "samples.local.csv"
+        with samples.open(newline="") as handle:
             rows = [
                 r
-                for r in csv.DictReader(handle)
+                for line, r in enumerate(csv.DictReader(handle), start=2)
                 if r["metric"] == "delivery"
                 and not r["failure_kind"]
-                and not _within(_seconds(r["time"]), stalled)
+                and not _within(timestamp(samples, line, r["time"]), stalled)
             ]
     delayed = sorted(float(r["response_time_ms"]) for r in rows if int(r["user_id"]) > pairs)
     baseline = sorted(float(r["response_time_ms"]) for r in rows if int(r["user_id"]) <= pairs)
@@ -139,17 +140,16 @@ def measure_accuracy(
     )
 
 
-def _seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
-
-
 def _saturated(health: Path) -> list[tuple[float, float]]:
     """The seconds the generator marked saturated (its loop late by 10 ms or more:
     a stall of the machine, whose delay the server's frames did not all share)."""
     with health.open(newline="") as handle:
         return [
-            (_seconds(r["interval_start"]), _seconds(r["interval_end"]))
-            for r in csv.DictReader(handle)
+            (
+                timestamp(health, line, r["interval_start"]),
+                timestamp(health, line, r["interval_end"]),
+            )
+            for line, r in enumerate(csv.DictReader(handle), start=2)
             if r["saturated"] == "true"
         ]
 

@@ -60,7 +60,12 @@ def add_history_commands(commands: Any) -> None:
 
 
 def _store(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", type=Path, required=True, help="the history store directory")
+    parser.add_argument(
+        "--store",
+        required=True,
+        metavar="DIR|URL",
+        help="the history store: a directory, or a PostgreSQL URL (postgresql://...)",
+    )
 
 
 def _analysis_options(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +84,7 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
 
 def _record(args: argparse.Namespace) -> int:
     from chatload.history.record import RecordOptions, record_run
-    from chatload.history.store import Store
+    from chatload.history.stores import open_store
 
     options = RecordOptions(
         commit=args.commit,
@@ -88,19 +93,19 @@ def _record(args: argparse.Namespace) -> int:
         options=args.options,
         yardstick=args.yardstick,
     )
-    print(record_run(args.results, Store(args.store), options))
+    print(record_run(args.results, open_store(args.store), options))
     return 0
 
 
 def _analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     from chatload.history.analyze import Policy, analyze, commit_order
-    from chatload.history.store import Store
+    from chatload.history.stores import open_store
 
     if not 0 < args.p_value < 1:
         raise ConfigError("--p-value must be between 0 and 1")
     if args.window < 4:
         raise ConfigError("--window must hold at least 4 runs")
-    store = Store(args.store)
+    store = open_store(args.store)
     runs = store.runs()
     order = None
     if args.repo is not None:
@@ -129,7 +134,7 @@ def _analyze(args: argparse.Namespace) -> int:
     needed = 2 * MIN_RUNS
     if analysis.longest < needed:
         print(
-            f"Error: too little history in {args.store}: the longest series has "
+            f"Error: too little history in {store.location}: the longest series has "
             f"{analysis.longest} run(s), and a change needs at least {needed}",
             file=sys.stderr,
         )
@@ -145,12 +150,13 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _ack(args: argparse.Namespace) -> int:
-    from chatload.history.store import Ack, Store
+    from chatload.history.store import Ack
+    from chatload.history.stores import open_store
 
     if not args.reason.strip():
         raise ConfigError("--reason must say why the change is acknowledged")
     time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path = Store(args.store).acknowledge(Ack(args.commit, args.series, args.reason, time))
+    path = open_store(args.store).acknowledge(Ack(args.commit, args.series, args.reason, time))
     print(f"acknowledged {args.commit} for {args.series}: {path}")
     return 0
 

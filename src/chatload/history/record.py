@@ -17,7 +17,8 @@ from chatload import __version__
 from chatload.analysis.csvfiles import csv_file, find_prefix
 from chatload.errors import ChatloadError
 from chatload.history.figures import run_figures
-from chatload.history.store import RunSummary, Store, summary_name
+from chatload.history.store import RunSummary, summary_name
+from chatload.history.stores import HistoryStore, open_store
 
 log = logging.getLogger("chatload.history")
 
@@ -34,7 +35,7 @@ class RecordOptions:
     time: str | None = None  # default: now
 
 
-def record_run(results: Path, store: Store, options: RecordOptions) -> Path:
+def record_run(results: Path, store: HistoryStore, options: RecordOptions) -> Path | str:
     """Add the run at ``results`` to ``store``; the summary's path."""
     prefix = find_prefix(results)
     figures = run_figures(prefix)
@@ -68,7 +69,7 @@ _PER_RUN: Final = ("csv_prefix", "history_store", "html_file", "logfile", "host"
 
 
 def record_into_history(parsed: Any) -> None:
-    """At a run's end (``--history-store DIR``): add it to its history store, or say
+    """At a run's end (``--history-store DIR|URL``): add it to its history store, or say
     in one line why not; a run's own verdicts never depend on it."""
     store = getattr(parsed, "history_store", None)
     if not store:
@@ -81,7 +82,7 @@ def record_into_history(parsed: Any) -> None:
         f"{name}={value}" for name, value in sorted(vars(parsed).items()) if name not in _PER_RUN
     )
     try:
-        path = record_run(Path(prefix), Store(Path(store)), RecordOptions(options=options))
+        path = record_run(Path(prefix), open_store(str(store)), RecordOptions(options=options))
     except (ChatloadError, OSError) as exc:
         log.error("the run was not recorded into %s: %s", store, exc)
         return

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from chatload.errors import ConfigError
 
-__all__ = ["FORMAT", "Ack", "RunSummary", "Store"]
+__all__ = ["FORMAT", "Ack", "RunSummary", "Store", "now", "summaries_of"]
 
 FORMAT: Final = "chatload-history/1"
 
@@ -96,6 +96,10 @@ class Store:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--store {self.root} is a file: give a directory")
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
     def add(self, summary: RunSummary) -> Path:
         """Write one run's summary under a new name; its path."""
         return _write_new(self.root / "runs", summary.name, summary.to_json())
@@ -123,17 +127,11 @@ class Store:
                 ],
             )
             rows = index.execute("SELECT name, body FROM runs WHERE body IS NOT NULL").fetchall()
-        summaries = []
-        for name, body in rows:
-            try:
-                summaries.append(RunSummary.parse(name, body))
-            except ValueError as exc:
-                self.problems.append(f"{folder / name}: skipped, {exc}")
         readable = {name for name, _ in rows}
         self.problems.extend(
             f"{folder / name}: skipped, unreadable" for name in files if name not in readable
         )
-        return sorted(summaries, key=lambda run: (run.time, run.name))
+        return summaries_of(rows, lambda name: str(folder / name), self.problems)
 
     def _text(self, path: Path) -> str | None:
         try:
@@ -175,7 +173,7 @@ class Store:
 
     def report(self, points: list[tuple[str, str]]) -> None:
         if points:
-            body = json.dumps({"time": _now(), "points": points})
+            body = json.dumps({"time": now(), "points": points})
             _write_new(self.root / "reported", _stamped("analyze"), body)
 
     def _records(self, folder: str) -> list[tuple[Path, dict[str, Any]]]:
@@ -192,7 +190,21 @@ class Store:
         return records
 
 
-def _now() -> str:
+def summaries_of(
+    rows: list[tuple[str, str]], where: Callable[[str], str], problems: list[str]
+) -> list[RunSummary]:
+    """The summaries among (name, body) rows, in time order; each row that is not one
+    named (``where``) in ``problems`` and skipped."""
+    summaries = []
+    for name, body in rows:
+        try:
+            summaries.append(RunSummary.parse(name, body))
+        except ValueError as exc:
+            problems.append(f"{where(name)}: skipped, {exc}")
+    return sorted(summaries, key=lambda run: (run.time, run.name))
+
+
+def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

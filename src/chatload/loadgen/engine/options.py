@@ -224,8 +224,8 @@ class ChatOptions:
         section="records",
         metavar="PATH",
     )
-    history_store: Path | None = _option(
-        None, "at the end, add the run to this history store", section="records", metavar="DIR"
+    history_store: str | None = _option(
+        None, "at the end, add the run to this history store", section="records", metavar="DIR|URL"
     )
     saturation_cpu: float = _option(
         90.0,
