@@ -1,12 +1,16 @@
 """The package's import graph has no circle: the frame path stays one-way
-(client → codec → tracker → samples → records → CSV → report)."""
+(client → codec → tracker → samples → records → CSV → report); and a generator
+process imports none of the analysis."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+LOCUSTFILE = SRC.parent / "locustfiles" / "chat.py"
 
 
 def _module_name(path: Path) -> str:
@@ -147,3 +151,19 @@ def test_the_layer_checker_finds_an_upward_import() -> None:
         ("chatload.loadgen.messages", "chatload.loadgen.connection.client"),
         ("chatload.loadgen.people.user", "chatload.loadgen.wiring.embedded"),
     ]
+
+
+def test_a_generator_process_imports_no_analysis() -> None:
+    # Every worker imports the locustfile: SciPy, matplotlib and a database driver
+    # there cost each generator process 60 MiB before its first user (measured when
+    # the history's recording was imported at module level).
+    probe = (
+        "import runpy, sys; sys.argv = ['locust']; "
+        f"runpy.run_path({str(LOCUSTFILE)!r}); "
+        "print(sorted(m for m in ('scipy', 'matplotlib', 'psycopg', 'chatload.analysis') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
