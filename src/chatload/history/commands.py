@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +149,12 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _ack(args: argparse.Namespace) -> int:
-    from chatload.history.store import Ack
+    from chatload.history.store import Ack, now
     from chatload.history.stores import open_store
 
     if not args.reason.strip():
         raise ConfigError("--reason must say why the change is acknowledged")
-    time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path = open_store(args.store).acknowledge(Ack(args.commit, args.series, args.reason, time))
+    path = open_store(args.store).acknowledge(Ack(args.commit, args.series, args.reason, now()))
     print(f"acknowledged {args.commit} for {args.series}: {path}")
     return 0
 

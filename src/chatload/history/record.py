@@ -81,10 +81,14 @@ def record_into_history(parsed: Any) -> None:
     options = " ".join(
         f"{name}={value}" for name, value in sorted(vars(parsed).items()) if name not in _PER_RUN
     )
+    into = None
     try:
-        path = record_run(Path(prefix), open_store(str(store)), RecordOptions(options=options))
+        into = open_store(str(store))
+        path = record_run(Path(prefix), into, RecordOptions(options=options))
     except (ChatloadError, OSError) as exc:
-        log.error("the run was not recorded into %s: %s", store, exc)
+        # named by its location once open: a URL's password left out
+        where = into.location if into is not None else store
+        log.error("the run was not recorded into %s: %s", where, exc)
         return
     log.info("recorded into the history store: %s", path)
 
