@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from chatload.analysis.report import write_report
 from chatload.analysis.search_report import load_search, multipliers, search_section
 from chatload.analysis.synthetic import SyntheticPlan, write_synthetic_run
 from chatload.cli import main
 from chatload.errors import ConfigError
 from chatload.search import CapacitySearch, LevelResult
+from tests.analysis.conftest import copy_run
 
 SLO = "send_ack p99 < 250ms"
 
@@ -149,3 +151,17 @@ def test_compare_of_two_model_searches_judges_the_multiplier(
     code = main(["compare", str(base), str(tmp_path / "lower" / "run"), "--quiet"])
     verdict = capsys.readouterr().out.strip().splitlines()[-1]
     assert code == 1 and "capacity multiplier" in verdict, verdict
+
+
+def test_a_search_undecided_at_its_answer_says_so_on_the_page(
+    soak_run: Path, tmp_path: Path
+) -> None:
+    run = copy_run(soak_run, tmp_path / "run")
+    Path(f"{run}_capacity.json").write_text(json.dumps(_answer(137)))
+    Path(f"{run}_slo.csv").write_text(
+        f"threshold,value,passed,verdict\n{SLO},249.1,,NOT JUDGED\n", encoding="utf-8"
+    )
+    page = write_report(run, tmp_path / "report").read_text(encoding="utf-8")
+    line = "every SLO holds (1 not judged: undecided: too few samples at the answer's level)"
+    assert escape(line) in page, page[page.find("class='verdict'") :][:300]
+    assert "too short to tell" not in page

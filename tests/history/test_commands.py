@@ -189,3 +189,19 @@ def test_the_report_shows_trends_and_open_regressions(tmp_path: Path) -> None:
     assert "<h2>Open regressions</h2>" in page and "chatload compare /results/run39" in page
     assert len(list((tmp_path / "page").glob("trend-*.png"))) == 1
     assert "No change point in 1 series: nightly:run.messages_per_s" in page
+
+
+def test_a_step_at_a_run_that_did_not_measure_the_figure_is_given_as_a_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commits = _history(tmp_path, _stepped(40, 20, 0.3))
+    # The twentieth run had too few samples to bound its p99: it has no such figure.
+    name = next(p for p in (tmp_path / "runs").glob("*.json") if commits[20][:7] in p.name)
+    summary = json.loads(name.read_text("utf-8"))
+    del summary["figures"]["send_ack.p99_ms"]
+    name.write_text(json.dumps(summary), "utf-8")
+    (tmp_path / "index.sqlite").unlink(missing_ok=True)
+    main(["history", "analyze", "--store", str(tmp_path), "--format", "json", "--dry-run"])
+    (point,) = json.loads(capsys.readouterr().out)["change_points"]
+    assert point["commit"] == commits[21] and point["runs_unmeasured"] == 1
+    assert point["commits"] == f"{commits[19][:12]}..{commits[21][:12]}"

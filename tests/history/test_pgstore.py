@@ -171,3 +171,24 @@ def test_a_server_that_is_not_there_is_one_line(capsys: pytest.CaptureFixture[st
     assert err.startswith(f"Error: --store postgresql://chatload:***@127.0.0.1:{port}/history: ")
     assert "check the URL, and that the server runs" in err
     assert "secret" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_user_that_may_only_read_and_insert_uses_a_store_made_before(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _history(store_url, [20.0, 21.0])  # the tables made by their owner
+    reader = f"reader_{uuid.uuid4().hex[:8]}"
+    database = store_url.rsplit("/", 1)[1]
+    with psycopg.connect(store_url, autocommit=True) as db:
+        db.execute(f"CREATE ROLE {reader} LOGIN")
+        db.execute(f"GRANT CONNECT ON DATABASE {database} TO {reader}")
+        db.execute(f"GRANT USAGE ON SCHEMA public TO {reader}")  # not CREATE
+        db.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {reader}")
+        db.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
+    url = store_url.replace("//chatload@", f"//{reader}@")
+    assert main(["history", "analyze", "--store", url]) == 2  # too little history
+    assert "permission denied" not in capsys.readouterr().err
+    store = PostgresStore(url)
+    assert len(store.runs()) == 2
+    store.report([("smoke:send_ack.p50_ms", "abc")])
+    assert store.reported() == {("smoke:send_ack.p50_ms", "abc")}

@@ -23,3 +23,13 @@ def test_the_traffic_sentence_says_what_differs_and_what_was_dropped() -> None:
         " The traffic differs from the model in owner.pages (D > 0.05); 3 sessions the "
         "model offered were dropped (no free user)."
     )
+
+
+def test_turns_no_one_came_back_for_are_said_apart_from_dropped_sessions() -> None:
+    line = Trust(traffic_judged=True, traffic_dropped=2, traffic_unanswered=5).line()
+    assert line.endswith(
+        " 2 sessions the model offered were dropped (no free user); 5 turns went unwritten:"
+        " their writers were offline and no user was free to come back for them (their"
+        " bursts ended early)."
+    )
+    assert "dropped" not in Trust(traffic_judged=True, traffic_unanswered=1).line()

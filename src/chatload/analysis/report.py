@@ -298,9 +298,12 @@ def _verdict_line(run: RunData, verdicts: list[Verdict], trust: TrustCounter) ->
         if verdicts
         else "no SLOs given"
     )
-    unjudged = sum(1 for v in verdicts if not v.judged)
-    if unjudged:
-        line += f" ({unjudged} not judged: the run was too short to tell)"
+    unjudged = [v for v in verdicts if not v.judged]
+    if unjudged:  # each says why: a run too short, or a search's edge undecided
+        why = "; ".join(
+            dict.fromkeys(v.detail or "the run was too short to tell" for v in unjudged)
+        )
+        line += f" ({len(unjudged)} not judged: {why})"
     return (
         f"<p class='verdict'><b>{escape(line)}</b>; {len(run.breaches)} breach(es) of the "
         f"guarantees; generator saturated in {saturated} interval(s) under load"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -65,6 +65,7 @@ class Finding:
     new: bool
     acknowledged: str | None  # the reason, when acknowledged
     skipped_commits: int | None  # commits between the two runs not run (None: unknown)
+    unmeasured: int = 0  # runs between the two (same scenario, machine) without the figure
 
     @property
     def run_before(self) -> RunSummary:
@@ -80,9 +81,10 @@ class Finding:
 
     @property
     def commits(self) -> str:
-        """The commit, or the range where commits between the runs were not run."""
+        """The commit, or the range where commits between the runs were not run, or
+        their runs did not measure the figure (a percentile too few samples bound)."""
         before, after = self.run_before.commit, self.run_after.commit
-        if self.skipped_commits is not None and self.skipped_commits > 0:
+        if (self.skipped_commits or 0) > 0 or self.unmeasured > 0:
             return f"{before[:12]}..{after[:12]}"
         return after[:12] or "(no commit)"
 
@@ -124,8 +126,12 @@ def analyze(
     ordered, left_out = _ordered(runs, policy, order)
     grouped: dict[tuple[str, str, str], list[RunSummary]] = defaultdict(list)
     analyzed: dict[str, bool] = {}  # by figure: a history has few names and many runs
+    places: dict[str, int] = {}  # a run's place among its scenario's on its machine
+    counted: dict[tuple[str, str], int] = defaultdict(int)
     for run in ordered:
         scenario, machine = run.scenario, run.machine
+        places[run.name] = counted[(scenario, machine)]
+        counted[(scenario, machine)] += 1
         for figure in run.figures:
             wanted = analyzed.get(figure)
             if wanted is None:
@@ -140,7 +146,13 @@ def analyze(
         chosen = members[-policy.last :] if policy.last else members
         series = Series(scenario, figure, machine, tuple(chosen))
         analysis.series.append(series)
-        analysis.findings += _findings(series, policy, order, acks, reported)
+        analysis.findings += [
+            replace(
+                finding,
+                unmeasured=places[finding.run_after.name] - places[finding.run_before.name] - 1,
+            )
+            for finding in _findings(series, policy, order, acks, reported)
+        ]
     return analysis
 
 

@@ -23,7 +23,8 @@ split of 49 is not one test) and its variance widened by the runs' lag-1
 autocorrelation; a change needs ``min_runs`` runs on each side (a single spike is two
 points a run apart) and must move the sides' medians as well as their means (one
 slow run among the last three is no step); a dropped point's neighbours on both
-sides are retested.
+sides are retested; and points too crowded to test (a side under ``min_runs``) are
+dropped after the testable ones, smallest change first, not by their p.
 """
 
 from __future__ import annotations
@@ -223,16 +224,21 @@ def _merge(
     kept = list(weak)
     points = [_point(series, kept, i, log, positions) for i in range(len(kept))]
     while points:
-        failing = [
-            (point.p_value, -point.magnitude, i)
-            for i, point in enumerate(points)
-            if point.p_value > p_value
-            or point.magnitude < min_change
-            or min(point.runs_before, point.runs_after) < min_runs
-        ]
+        failing = []
+        for i, point in enumerate(points):
+            crowded = min(point.runs_before, point.runs_after) < min_runs
+            if crowded or point.p_value > p_value or point.magnitude < min_change:
+                failing.append(
+                    (not crowded, 0.0 if crowded else point.p_value, -point.magnitude, i)
+                )
         if not failing:
             break
-        _, _, weakest = max(failing)
+        # The weakest first: of points whose sides are long enough to test, the least
+        # significant; then of crowded ones (a side shorter than min_runs: their p says
+        # nothing), the smallest change. Weak points a run apart around one step (a
+        # slow run beside it) leave each other sides of one run, and the step's own p
+        # is then 1: by p it would go first.
+        weakest = max(failing)[-1]
         del kept[weakest], points[weakest]
         for i in (weakest - 1, weakest):
             if 0 <= i < len(kept):

@@ -12,8 +12,10 @@ A run's row is inserted once, under a name no other job shares, and never update
 parallel CI jobs only ever insert. The body is kept as the text a directory's file
 holds, so a row that is not a run's summary is named and skipped as a file would be.
 The tables are created when missing, under an advisory lock (two first jobs at once
-would otherwise race to create them). psycopg, chatload's ``postgres`` extra, talks
-to the server.
+would otherwise race to create them); once they are there, a connection only looks
+(``to_regclass``), so that a job with a user that may only read and insert (an
+analysis in CI) needs no right to create tables. psycopg, chatload's ``postgres``
+extra, talks to the server.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ _SCHEMA: Final = (
     "series TEXT NOT NULL, commit TEXT NOT NULL, time TEXT NOT NULL)",
 )
 _SCHEMA_LOCK: Final = 0x63686174  # "chat": the advisory lock the schema is created under
+_TABLES: Final = ("chatload_history_runs", "chatload_history_acks", "chatload_history_reported")
 
 
 class PostgresStore:
@@ -101,10 +104,15 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise ConfigError(self._unusable(exc)) from None
         try:
-            with db.transaction():
-                db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA:
-                    db.execute(statement)
+            there = db.execute(
+                "SELECT " + ", ".join(["to_regclass(%s) IS NOT NULL"] * len(_TABLES)), _TABLES
+            ).fetchone()
+            db.commit()  # the look's transaction: the tables' own is below
+            if not (there and all(there)):
+                with db.transaction():
+                    db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    for statement in _SCHEMA:
+                        db.execute(statement)
         except psycopg.Error as exc:
             db.close()
             raise ConfigError(self._unusable(exc)) from None

@@ -97,6 +97,7 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
         "commit": finding.commit,
         "commits": finding.commits,
         "commits_not_run": finding.skipped_commits,
+        "runs_unmeasured": finding.unmeasured,
         "run_before": finding.run_before.name,
         "run_after": finding.run_after.name,
         "before": change.before,

@@ -124,6 +124,7 @@ class IntervalPipeline:
         trust.traffic_judged = True
         trust.traffic_differs = [row.quantity for row in rows if row.verdict == "differs"]
         trust.traffic_dropped = feed.dropped
+        trust.traffic_unanswered = feed.answers_dropped
         self.files.write_table("traffic", TRAFFIC_COLUMNS, [row.row() for row in rows])
         self.files.write_table("traffic_intervals", TRAFFIC_INTERVAL_COLUMNS, feed.interval_rows)
         if self.prefix is not None:

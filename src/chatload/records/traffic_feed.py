@@ -95,6 +95,11 @@ class TrafficFeed:
         return sum(self.total.counts.get(f"{r}.dropped", 0) for r in ROLES)
 
     @property
+    def answers_dropped(self) -> int:
+        """Turns due to people offline that no free user came back to write."""
+        return sum(self.total.counts.get(f"{r}.answering_dropped", 0) for r in ROLES)
+
+    @property
     def late_actions(self) -> int:
         return sum(self.total.counts.get(f"{r}.late_actions", 0) for r in ROLES)
 

@@ -57,6 +57,7 @@ class Trust:
     traffic_judged: bool = False  # a model run: its traffic was compared with the model
     traffic_differs: list[str] = field(default_factory=list)  # quantities with D > 0.05
     traffic_dropped: int = 0  # sessions the model offered that found no free user
+    traffic_unanswered: int = 0  # turns of people offline that found no free user
 
     def add_metric(
         self,
@@ -116,6 +117,11 @@ class Trust:
         if self.traffic_dropped:
             parts.append(
                 f"{self.traffic_dropped} sessions the model offered were dropped (no free user)"
+            )
+        if self.traffic_unanswered:
+            parts.append(
+                f"{self.traffic_unanswered} turns went unwritten: their writers were offline"
+                " and no user was free to come back for them (their bursts ended early)"
             )
         return (" " + "; ".join(parts) + ".") if parts else " The traffic matched the model."
 

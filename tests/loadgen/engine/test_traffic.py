@@ -4,9 +4,12 @@ the people who went; a chat first seen is as busy as the steady state's chats.""
 from __future__ import annotations
 
 import random
+import time
 
+import gevent
 import pytest
 
+from chatload.loadgen.engine import traffic
 from chatload.loadgen.engine.traffic import TrafficEngine
 from chatload.traffic.conversation import TurnDue
 from chatload.traffic.default import default_model
@@ -20,6 +23,9 @@ class _NoLender:
         raise AssertionError("not asked here")
 
     def release(self, identity: object) -> None:
+        raise AssertionError("not asked here")
+
+    def holds(self, user_id: int) -> bool:
         raise AssertionError("not asked here")
 
 
@@ -81,3 +87,65 @@ def test_a_burst_of_one_of_several_people_sends_as_the_models_do() -> None:
     # One person on each identity: the chats as this process knows them.
     engine.at_level(1.0, 1.0, 0.0, 0.3, 0.6)
     assert engine.burst_chat("requester", chats, now, since=now - 5) == "b"
+
+
+class _Busy:
+    """A person lent to this process with no session for ``until`` seconds (their
+    connect, or their leaving), then free: ``identity`` (or still lent)."""
+
+    def __init__(self, until: float, identity: object | None) -> None:
+        self.free_at, self.identity = time.time() + until, identity
+
+    def acquire_this(self, user_id: int, role: str, timeout: float) -> object | None:
+        return self.identity if time.time() >= self.free_at else None
+
+    def holds(self, user_id: int) -> bool:
+        return time.time() < self.free_at or self.identity is None
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.written: list[TurnDue] = []
+
+    def write_now(self, turn: TurnDue) -> None:
+        self.written.append(turn)
+
+
+def _busy_engine(lender: _Busy) -> TrafficEngine:
+    return TrafficEngine(
+        default_model(), 1.0, lender, random.Random(5), start_wall=0.0, start_hour=19.0
+    )  # type: ignore[arg-type]
+
+
+def test_a_turn_for_someone_still_connecting_waits_for_their_session() -> None:
+    engine = _busy_engine(_Busy(60, None))
+    session, due = _Session(), TurnDue(3, "owner", "chat", 1, time.time())
+    delivering = gevent.spawn(engine._deliver, due)
+    gevent.sleep(0.2)
+    engine.sessions[3] = session  # their initial_data came
+    delivering.get(timeout=5)
+    assert session.written == [due]
+    assert not engine.batch.counts
+
+
+def test_a_turn_for_someone_leaving_is_written_in_an_answering_session() -> None:
+    identity = object()
+    engine = _busy_engine(_Busy(0.2, identity))
+    waiting = gevent.spawn(engine.wait_for_session, "owner")
+    gevent.sleep(0)
+    due = TurnDue(3, "owner", "chat", 1, time.time())
+    gevent.spawn(engine._deliver, due).get(timeout=5)
+    ticket = waiting.get(timeout=5)
+    assert ticket is not None and ticket.identity is identity and ticket.turn == due
+
+
+def test_a_turn_whose_writer_never_comes_is_counted_not_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(traffic, "_FIND_WRITER_S", 0.2)
+    engine = _busy_engine(_Busy(60, None))
+    gevent.spawn(engine._deliver, TurnDue(3, "requester", "chat", 1, time.time())).get(timeout=5)
+    assert engine.batch.counts == {"requester.answering_dropped": 1}
+    engine.receive_turn(TurnDue(3, "requester", "chat", 2, time.time()))  # forwarded here
+    gevent.sleep(0.5)
+    assert engine.batch.counts == {"requester.answering_dropped": 2}

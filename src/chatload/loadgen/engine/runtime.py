@@ -62,6 +62,10 @@ class Lender(Protocol):
 
     def release(self, identity: Identity) -> None: ...
 
+    def holds(self, user_id: int) -> bool:
+        """Whether that person is lent to this process now."""
+        ...
+
 
 class Recorder(Protocol):
     """Where a generator process's samples and breaches are kept

@@ -53,6 +53,10 @@ _WAIT_SLOT_S: Final = 1.0
 # A session the past owes waits this long for a slot (the level's users spawning).
 _OWED_FOR_S: Final = 30.0
 _LEAD_DECAY: Final = 0.99  # per connect: a slow connect long ago stops counting
+# A turn's writer lent to this process with no session (connecting, or leaving) is
+# looked for this long, this often: a connect's or a last acknowledgement's time.
+_FIND_WRITER_S: Final = 10.0
+_FIND_WRITER_POLL_S: Final = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,16 +312,26 @@ class TrafficEngine:
 
     def _deliver(self, turn: TurnDue) -> None:
         """The writer writes: in their live session here, or elsewhere (told through
-        the master), or in an answering session begun here when they are offline."""
-        session = self.sessions.get(turn.user_id)
-        if session is not None:
-            session.write_now(turn)
-            return
-        identity = self.lender.acquire_this(turn.user_id, turn.role, timeout=5.0)
-        if identity is None:  # online in another process
-            if self._forward is not None:
+        the master), or in an answering session begun here when they are offline.
+        A writer whose identity is lent here with no session yet (connecting) or no
+        more (leaving) is waited for, a little: the turn goes to their session, or to
+        an answering one once they are gone; never lost without a count."""
+        deadline = time.time() + _FIND_WRITER_S
+        while True:
+            session = self.sessions.get(turn.user_id)
+            if session is not None:
+                session.write_now(turn)
+                return
+            identity = self.lender.acquire_this(turn.user_id, turn.role, timeout=5.0)
+            if identity is not None:
+                break
+            if self._forward is not None:  # online in another process, or here
                 self._forward(turn)
-            return
+                return
+            if time.time() >= deadline:
+                self.batch.count(f"{turn.role}.answering_dropped")
+                return
+            gevent.sleep(_FIND_WRITER_POLL_S)
         slot = self._slot(turn.role)
         if slot is None:
             self.lender.release(identity)
@@ -327,7 +341,24 @@ class TrafficEngine:
         slot.set(Ticket(turn.role, plan, identity, turn, offered=time.time()))
 
     def receive_turn(self, turn: TurnDue) -> None:
-        """A turn forwarded through the master: for a session of this process, if any."""
+        """A turn forwarded through the master: for a session of this process, if any
+        (one connecting is waited for, a little; every process hears the turn, and
+        the writer's answers it)."""
         session = self.sessions.get(turn.user_id)
         if session is not None:
             session.write_now(turn)
+        elif self.lender.holds(turn.user_id):
+            gevent.spawn(self._await_session, turn)
+
+    def _await_session(self, turn: TurnDue) -> None:
+        deadline = time.time() + _FIND_WRITER_S
+        while time.time() < deadline:
+            gevent.sleep(_FIND_WRITER_POLL_S)
+            session = self.sessions.get(turn.user_id)
+            if session is not None:
+                session.write_now(turn)
+                return
+            if not self.lender.holds(turn.user_id):  # gone: an answering session
+                self._deliver(turn)
+                return
+        self.batch.count(f"{turn.role}.answering_dropped")

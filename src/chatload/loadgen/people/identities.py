@@ -160,6 +160,9 @@ class LocalLender:
     def release(self, identity: Identity) -> None:
         self.pool.give_back(identity.user_id)
 
+    def holds(self, user_id: int) -> bool:
+        return user_id in self.pool.lent
+
 
 class RemoteLender:
     """A worker: asks the master for one identity at a time."""
@@ -167,6 +170,7 @@ class RemoteLender:
     def __init__(self, runner: WorkerRunner) -> None:
         self.runner = runner
         self._waiting: dict[str, deque[AsyncResult]] = {"owner": deque(), "requester": deque()}
+        self._held: set[int] = set()  # the people lent to this worker now
         on(runner, IDENTITY_GRANT, self._granted)
 
     def acquire(self, role: Role, timeout: float) -> Identity:
@@ -180,6 +184,7 @@ class RemoteLender:
                 f"the master lent no {role} identity within {timeout:.0f} s: "
                 "is it running chatload's locustfile?"
             ) from None
+        self._held.add(granted.user_id)
         return granted
 
     def acquire_this(self, user_id: int, role: Role, timeout: float) -> Identity | None:
@@ -191,10 +196,15 @@ class RemoteLender:
             granted: Identity = result.get(timeout=timeout)
         except (TimeoutError, ConfigError):
             return None
+        self._held.add(granted.user_id)
         return granted
 
     def release(self, identity: Identity) -> None:
+        self._held.discard(identity.user_id)
         send(self.runner, IDENTITY_RETURN, identity.user_id)
+
+    def holds(self, user_id: int) -> bool:
+        return user_id in self._held
 
     def _granted(self, grant: Grant, _: str) -> None:
         waiting = self._waiting[grant.role]

@@ -12,7 +12,11 @@ duration (run seconds: the model is played ``--time-scale`` times faster). In it
   is quiet (silent longer than the burst gap);
 - each message the person sends is acknowledged; its turn names the next writer
   and when (``traffic.conversation``), and the process's engine holds the turn
-  until then: the next writer writes at that moment, wherever they are.
+  until then: the next writer writes at that moment, wherever they are;
+- the person leaves when the session's time is up, but not before writing a turn
+  already handed to them, nor before their last messages are acknowledged (each
+  one's turn is decided then: a message whose turn is never decided ends its
+  conversation where the model would not).
 
 Each action scheduled is timed against when it was due: later than ``LATE_S`` is a
 late action (a saturated generator shows there first).
@@ -119,19 +123,34 @@ class ModelSession:
                 if self._actions and self._actions[0].due <= now:
                     self._do(heapq.heappop(self._actions), now)
                     continue
-                if now >= end:
+                # A turn handed over is written before the person leaves: it came a
+                # connect's time early (the engine's lead), and would otherwise be lost.
+                if now >= end and not self._writes_owed():
                     break
-                wait = min(end, self._actions[0].due if self._actions else end) - now
+                until = self._actions[0].due if self._actions else end
+                wait = (min(end, until) if now < end else until) - now
                 self._wake.clear()
                 self._wake.wait(timeout=max(wait, 0.0))
+            # The person has left (a turn for them now goes to an answering session,
+            # and the session's length is the model's, not the server's last answer),
+            # but hears their last messages acknowledged: each one's turn is decided
+            # (the next writer told), as the model has every message's.
+            self._leave()
+            client.finish_sends()
         except GreenletExit:
             self.stopped = True
             raise
         finally:
             client.on_messages = None
-            if engine.sessions.get(self.me) is self:
-                del engine.sessions[self.me]
-            self._record(engine)
+            self._leave()
+
+    def _leave(self) -> None:
+        if self.engine.sessions.get(self.me) is self:
+            del self.engine.sessions[self.me]
+        self._record(self.engine)
+
+    def _writes_owed(self) -> bool:
+        return any(action.kind == "write" for action in self._actions)
 
     def record_open(self) -> None:
         """The run stops acting with this session open: to the proof as it stands,
