@@ -94,3 +94,22 @@ def test_the_leak_holds_its_rate_of_memory() -> None:
 def test_degradation_modes_are_checked(option: str) -> None:
     with pytest.raises(ConfigError, match="cannot be negative"):
         ServerConfig(db=None, **{option: -1})  # type: ignore[arg-type]
+
+
+def test_the_delay_line_tells_of_each_frame_it_let_go_late() -> None:
+    async def run() -> list[float]:
+        late: list[float] = []
+        line = DelayLine(0.02, asyncio.get_running_loop(), on_late=lambda _, s: late.append(s))
+        released = asyncio.Event()
+        line.put(released.set)
+        await released.wait()  # on time: the loop was free
+        released.clear()
+        line.put(released.set)
+        time.sleep(0.06)  # a stall of the server past the frame's due time
+        await released.wait()
+        return late
+
+    late = asyncio.run(run())
+    # The stalled frame is told, by its lateness (the first may be too, if this
+    # machine's loop woke a millisecond late: every one told is at least that late).
+    assert late and 0.035 <= late[-1] <= 0.3 and min(late) >= DelayLine.LATE_S, late

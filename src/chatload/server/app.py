@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from chatload.errors import ConfigError
 from chatload.limits import RESERVED_FILES, open_file_limits, raise_open_file_limit
@@ -91,15 +91,8 @@ class ChatServer:
             faults=faults,
             lag=self.fanout_lag.put if self.fanout_lag is not None else None,
         )
-        self.delay_line = (
-            DelayLine(
-                config.test_delay_ms / 1000,
-                self.loop,
-                creep=config.test_creep_ms_per_min / 1000 / 60,
-            )
-            if config.test_delay_ms > 0 or config.test_creep_ms_per_min > 0
-            else None
-        )
+        self._late_log: IO[str] | None = None
+        self.delay_line = self._delay_line(config)
         self.leak = Leak(config.test_leak_kib_per_s * 1024) if config.test_leak_kib_per_s else None
         _warn_of_test_modes(config, faults is not None or self.delay_line is not None)
         self.pipeline: CommitPipeline[PendingWrite] = CommitPipeline(
@@ -210,7 +203,30 @@ class ChatServer:
         for line in (self.delay_line, self.fanout_lag):
             if line is not None:
                 line.close()
+        if self._late_log is not None:
+            self._late_log.close()
         log.info("stopped", extra={"messages_accepted": self.service.messages_accepted})
+
+    def _delay_line(self, config: ServerConfig) -> DelayLine | None:
+        """The test modes' delay line (--test-delay-ms, --test-creep-ms-per-min), and
+        its log of frames let go late (--test-delay-late-log)."""
+        if config.test_delay_ms <= 0 and config.test_creep_ms_per_min <= 0:
+            return None
+        if config.test_delay_late_log:
+            self._late_log = open(config.test_delay_late_log, "w", encoding="utf-8")  # noqa: SIM115
+        return DelayLine(
+            config.test_delay_ms / 1000,
+            self.loop,
+            creep=config.test_creep_ms_per_min / 1000 / 60,
+            on_late=self._log_late if self._late_log is not None else None,
+        )
+
+    def _log_late(self, wall: float, late: float) -> None:
+        """A frame the delay line let go late (``--test-delay-late-log``): one line,
+        written at once (a stall is rare, and read while the server runs)."""
+        assert self._late_log is not None
+        self._late_log.write(f"{wall:.6f},{late * 1000:.3f}\n")
+        self._late_log.flush()
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Out of file descriptors is said in one line, once a minute, with the fix;

@@ -91,6 +91,12 @@ class ServerConfig:
     test_delay_from_user: int = _option(
         0, "the users --test-delay-ms delays: ids from this one up", type=int
     )
+    test_delay_late_log: str = _option(
+        "",
+        "write the wall time and lateness (ms) of each frame the delay line let go 1 ms "
+        "or more after it was due: a stall of the server (chatload bench-accuracy shows it)",
+        metavar="PATH",
+    )
     # Overload that loses nothing (chatload.server.overload): off by default.
     test_capacity: float = _option(
         0.0,

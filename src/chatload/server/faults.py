@@ -113,10 +113,19 @@ class DelayLine:
 
     _COARSE = 0.0015
 
+    LATE_S: Final = 0.001  # a frame let go this much after it was due: a stall
+
     def __init__(
-        self, delay: float, loop: asyncio.AbstractEventLoop, *, creep: float = 0.0
+        self,
+        delay: float,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        creep: float = 0.0,
+        on_late: Callable[[float, float], None] | None = None,
     ) -> None:
         self.delay = delay
+        # Told (wall seconds, seconds late) of each frame let go LATE_S or more late.
+        self.on_late = on_late
         # Seconds more delay per second since the line was made: a creeping latency.
         # Later frames are due later still, so the queue stays in due order.
         self.creep = creep
@@ -143,7 +152,10 @@ class DelayLine:
         queue = self._queue
         now = time.perf_counter()
         while queue and queue[0][0] <= now:
-            queue.popleft()[1]()
+            due, callback = queue.popleft()
+            if self.on_late is not None and now - due >= self.LATE_S:
+                self.on_late(time.time(), now - due)
+            callback()
         if queue:
             self._schedule(queue[0][0] - now)
 

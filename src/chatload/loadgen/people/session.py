@@ -14,9 +14,9 @@ duration (run seconds: the model is played ``--time-scale`` times faster). In it
   and when (``traffic.conversation``), and the process's engine holds the turn
   until then: the next writer writes at that moment, wherever they are;
 - the person leaves when the session's time is up, but not before writing a turn
-  already handed to them, nor before their last messages are acknowledged (each
-  one's turn is decided then: a message whose turn is never decided ends its
-  conversation where the model would not).
+  already handed to them (doing nothing else meanwhile), nor before their last
+  messages are acknowledged (each one's turn is decided then: a message whose turn
+  is never decided ends its conversation where the model would not).
 
 Each action scheduled is timed against when it was due: later than ``LATE_S`` is a
 late action (a saturated generator shows there first).
@@ -121,7 +121,9 @@ class ModelSession:
             while client.connected and not engine.quiet():
                 now = time.time()
                 if self._actions and self._actions[0].due <= now:
-                    self._do(heapq.heappop(self._actions), now)
+                    action = heapq.heappop(self._actions)
+                    if now < end or action.kind == "write":  # past its time: writes only
+                        self._do(action, now)
                     continue
                 # A turn handed over is written before the person leaves: it came a
                 # connect's time early (the engine's lead), and would otherwise be lost.
