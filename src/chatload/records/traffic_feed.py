@@ -92,16 +92,16 @@ class TrafficFeed:
 
     @property
     def dropped(self) -> int:
-        return sum(self.total.counts.get(f"{r}.dropped", 0) for r in ROLES)
+        return self.total.of_every_role("dropped")
 
     @property
     def answers_dropped(self) -> int:
         """Turns due to people offline that no free user came back to write."""
-        return sum(self.total.counts.get(f"{r}.answering_dropped", 0) for r in ROLES)
+        return self.total.of_every_role("answering_dropped")
 
     @property
     def late_actions(self) -> int:
-        return sum(self.total.counts.get(f"{r}.late_actions", 0) for r in ROLES)
+        return self.total.of_every_role("late_actions")
 
     def export(self) -> tuple[Export, dict[int, str]]:
         """The run's traffic as an export (the model's time), and its chat ids."""

@@ -313,25 +313,27 @@ class TrafficEngine:
     def _deliver(self, turn: TurnDue) -> None:
         """The writer writes: in their live session here, or elsewhere (told through
         the master), or in an answering session begun here when they are offline.
-        A writer whose identity is lent here with no session yet (connecting) or no
-        more (leaving) is waited for, a little: the turn goes to their session, or to
-        an answering one once they are gone; never lost without a count."""
+        A writer lent to this process with no session yet (connecting) or no more
+        (leaving) is waited for, a little: the turn goes to their session, or to an
+        answering one once they are gone; never lost without a count."""
         deadline = time.time() + _FIND_WRITER_S
-        while True:
-            session = self.sessions.get(turn.user_id)
-            if session is not None:
-                session.write_now(turn)
-                return
-            identity = self.lender.acquire_this(turn.user_id, turn.role, timeout=5.0)
-            if identity is not None:
-                break
-            if self._forward is not None:  # online in another process, or here
-                self._forward(turn)
-                return
+        session = self.sessions.get(turn.user_id)
+        while session is None and self.lender.holds(turn.user_id):  # connecting, leaving
             if time.time() >= deadline:
                 self.batch.count(f"{turn.role}.answering_dropped")
                 return
             gevent.sleep(_FIND_WRITER_POLL_S)
+            session = self.sessions.get(turn.user_id)
+        if session is not None:
+            session.write_now(turn)
+            return
+        identity = self.lender.acquire_this(turn.user_id, turn.role, timeout=5.0)
+        if identity is None:  # online in another process (or no such person)
+            if self._forward is not None:
+                self._forward(turn)
+            else:
+                self.batch.count(f"{turn.role}.answering_dropped")
+            return
         slot = self._slot(turn.role)
         if slot is None:
             self.lender.release(identity)
@@ -342,23 +344,10 @@ class TrafficEngine:
 
     def receive_turn(self, turn: TurnDue) -> None:
         """A turn forwarded through the master: for a session of this process, if any
-        (one connecting is waited for, a little; every process hears the turn, and
-        the writer's answers it)."""
+        (one connecting is waited for, as a turn of this process is; every process
+        hears the turn, and the writer's answers it)."""
         session = self.sessions.get(turn.user_id)
         if session is not None:
             session.write_now(turn)
         elif self.lender.holds(turn.user_id):
-            gevent.spawn(self._await_session, turn)
-
-    def _await_session(self, turn: TurnDue) -> None:
-        deadline = time.time() + _FIND_WRITER_S
-        while time.time() < deadline:
-            gevent.sleep(_FIND_WRITER_POLL_S)
-            session = self.sessions.get(turn.user_id)
-            if session is not None:
-                session.write_now(turn)
-                return
-            if not self.lender.holds(turn.user_id):  # gone: an answering session
-                self._deliver(turn)
-                return
-        self.batch.count(f"{turn.role}.answering_dropped")
+            gevent.spawn(self._deliver, turn)
